@@ -1,0 +1,30 @@
+# Developer entry points. `make test` is exactly what CI runs (after .ci/run installs the peers).
+CARGO ?= cargo
+
+.PHONY: all build run test lint fmt bench conformance fuzz clean
+
+all: build
+
+build:
+	$(CARGO) build --workspace --release
+
+# The gateway on its embedded default configuration (arrives with the interworking issue).
+run:
+	$(CARGO) run --release -p mgc -- run
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+test: lint
+	$(CARGO) test --workspace --all-targets
+	$(CARGO) test --workspace --doc
+
+fmt:
+	$(CARGO) fmt --all
+
+bench:
+	$(CARGO) bench -p isup --bench codec
+
+clean:
+	$(CARGO) clean
