@@ -1,0 +1,34 @@
+//! `mgc`: the SIP-to-PSTN media gateway controller and its operator CLI.
+
+mod cmd_isup;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "mgc", version, about = "SIP-to-PSTN media gateway controller")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// ISUP codec tools (ITU-T Q.763).
+    #[command(subcommand)]
+    Isup(cmd_isup::IsupCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Isup(c) => cmd_isup::run(c),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("mgc: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
