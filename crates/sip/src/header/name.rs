@@ -1,0 +1,203 @@
+//! Header-name table (RFC 3261 §7.3.3 compact forms, §20). Adding a header
+//! means adding one `Hdr` variant and one `HEADERS` row; see docs/sip.md.
+
+use super::validate::{self, Validator};
+use std::fmt;
+
+macro_rules! headers {
+    ($( $var:ident => $name:literal, $compact:expr, $single:expr, $check:expr; )*) => {
+        /// Known header fields. Unknown ones are carried as `HeaderName::Other`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[repr(u8)]
+        pub enum Hdr { $( $var, )* }
+
+        /// One row per known header: canonical name, compact form, whether it may
+        /// appear only once (RFC 3261 §7.3.1), and its syntax check run at parse time.
+        pub static HEADERS: &[HeaderDef] = &[
+            $( HeaderDef { hdr: Hdr::$var, name: $name, compact: $compact, single: $single, check: $check }, )*
+        ];
+    };
+}
+
+#[derive(Debug)]
+pub struct HeaderDef {
+    pub hdr: Hdr,
+    pub name: &'static str,
+    pub compact: Option<u8>,
+    pub single: bool,
+    pub check: Option<Validator>,
+}
+
+headers! {
+    Via => "Via", Some(b'v'), false, Some(validate::via);
+    From => "From", Some(b'f'), true, Some(validate::from_to);
+    To => "To", Some(b't'), true, Some(validate::from_to);
+    CallId => "Call-ID", Some(b'i'), true, Some(validate::call_id);
+    CSeq => "CSeq", None, true, Some(validate::cseq);
+    MaxForwards => "Max-Forwards", None, true, Some(validate::max_forwards);
+    Contact => "Contact", Some(b'm'), false, Some(validate::contact);
+    ContentLength => "Content-Length", Some(b'l'), true, Some(validate::content_length);
+    ContentType => "Content-Type", Some(b'c'), true, Some(validate::content_type);
+    ContentEncoding => "Content-Encoding", Some(b'e'), false, None;
+    ContentDisposition => "Content-Disposition", None, true, None;
+    ContentLanguage => "Content-Language", None, false, None;
+    ContentTransferEncoding => "Content-Transfer-Encoding", None, true, None;
+    MimeVersion => "MIME-Version", None, true, None;
+    Subject => "Subject", Some(b's'), true, None;
+    Supported => "Supported", Some(b'k'), false, None;
+    Require => "Require", None, false, None;
+    ProxyRequire => "Proxy-Require", None, false, None;
+    Unsupported => "Unsupported", None, false, None;
+    Route => "Route", None, false, Some(validate::route);
+    RecordRoute => "Record-Route", None, false, Some(validate::route);
+    RSeq => "RSeq", None, true, None;
+    RAck => "RAck", None, true, None;
+    Reason => "Reason", None, false, None;
+    PAssertedIdentity => "P-Asserted-Identity", None, false, None;
+    PPreferredIdentity => "P-Preferred-Identity", None, false, None;
+    Privacy => "Privacy", None, false, None;
+    Allow => "Allow", None, false, None;
+    Accept => "Accept", None, false, None;
+    AcceptEncoding => "Accept-Encoding", None, false, None;
+    AcceptLanguage => "Accept-Language", None, false, None;
+    RetryAfter => "Retry-After", None, true, None;
+    Expires => "Expires", None, true, None;
+    MinExpires => "Min-Expires", None, true, None;
+    Date => "Date", None, true, Some(validate::date);
+    Warning => "Warning", None, false, None;
+    UserAgent => "User-Agent", None, true, None;
+    Server => "Server", None, true, None;
+    Timestamp => "Timestamp", None, true, None;
+    Organization => "Organization", None, true, None;
+    Priority => "Priority", None, true, None;
+    Authorization => "Authorization", None, false, None;
+    ProxyAuthorization => "Proxy-Authorization", None, false, None;
+    WwwAuthenticate => "WWW-Authenticate", None, false, None;
+    ProxyAuthenticate => "Proxy-Authenticate", None, false, None;
+    AuthenticationInfo => "Authentication-Info", None, true, None;
+    AlertInfo => "Alert-Info", None, false, None;
+    CallInfo => "Call-Info", None, false, None;
+    ErrorInfo => "Error-Info", None, false, None;
+    InReplyTo => "In-Reply-To", None, false, None;
+    ReplyTo => "Reply-To", None, true, None;
+    Event => "Event", Some(b'o'), true, None;
+    AllowEvents => "Allow-Events", Some(b'u'), false, None;
+    SubscriptionState => "Subscription-State", None, true, None;
+    ReferTo => "Refer-To", Some(b'r'), true, None;
+    ReferredBy => "Referred-By", Some(b'b'), true, None;
+    SessionExpires => "Session-Expires", Some(b'x'), true, None;
+    MinSE => "Min-SE", None, true, None;
+    Path => "Path", None, false, None;
+    ServiceRoute => "Service-Route", None, false, None;
+    Identity => "Identity", Some(b'y'), true, None;
+}
+
+impl Hdr {
+    #[inline]
+    pub fn def(self) -> &'static HeaderDef {
+        &HEADERS[self as usize]
+    }
+    #[inline]
+    pub fn as_str(self) -> &'static str {
+        self.def().name
+    }
+
+    /// Case-insensitive lookup of a long or compact name (RFC 3261 §7.3.1, §7.3.3).
+    pub fn lookup(name: &[u8]) -> Option<Hdr> {
+        if name.len() == 1 {
+            let c = name[0].to_ascii_lowercase();
+            return HEADERS.iter().find(|d| d.compact == Some(c)).map(|d| d.hdr);
+        }
+        HEADERS
+            .iter()
+            .find(|d| d.name.len() == name.len() && d.name.as_bytes().eq_ignore_ascii_case(name))
+            .map(|d| d.hdr)
+    }
+}
+
+impl fmt::Display for Hdr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A header field name: known (serialized in canonical long form) or other
+/// (serialized exactly as received).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum HeaderName {
+    Known(Hdr),
+    Other(Box<str>),
+}
+
+impl HeaderName {
+    pub fn as_str(&self) -> &str {
+        match self {
+            HeaderName::Known(h) => h.as_str(),
+            HeaderName::Other(s) => s,
+        }
+    }
+    pub fn from_name(s: &str) -> HeaderName {
+        match Hdr::lookup(s.as_bytes()) {
+            Some(h) => HeaderName::Known(h),
+            None => HeaderName::Other(s.into()),
+        }
+    }
+    /// Case-insensitive match against a name in long or compact form.
+    pub fn matches(&self, name: &str) -> bool {
+        match (self, Hdr::lookup(name.as_bytes())) {
+            (HeaderName::Known(h), Some(o)) => *h == o,
+            (HeaderName::Other(s), None) => s.eq_ignore_ascii_case(name),
+            _ => false,
+        }
+    }
+}
+
+impl From<Hdr> for HeaderName {
+    fn from(h: Hdr) -> Self {
+        HeaderName::Known(h)
+    }
+}
+
+impl fmt::Display for HeaderName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_indexed_by_variant() {
+        for (i, d) in HEADERS.iter().enumerate() {
+            assert_eq!(d.hdr as usize, i, "{}", d.name);
+        }
+    }
+
+    #[test]
+    fn compact_forms() {
+        for (c, h) in [
+            ("i", Hdr::CallId),
+            ("f", Hdr::From),
+            ("t", Hdr::To),
+            ("v", Hdr::Via),
+            ("m", Hdr::Contact),
+            ("l", Hdr::ContentLength),
+            ("c", Hdr::ContentType),
+            ("k", Hdr::Supported),
+            ("s", Hdr::Subject),
+            ("e", Hdr::ContentEncoding),
+            ("o", Hdr::Event),
+            ("r", Hdr::ReferTo),
+            ("b", Hdr::ReferredBy),
+            ("u", Hdr::AllowEvents),
+        ] {
+            assert_eq!(Hdr::lookup(c.as_bytes()), Some(h));
+            assert_eq!(Hdr::lookup(c.to_uppercase().as_bytes()), Some(h));
+        }
+        assert_eq!(Hdr::lookup(b"MaX-fOrWaRdS"), Some(Hdr::MaxForwards));
+        assert_eq!(Hdr::lookup(b"C%6Fntact"), None);
+        assert!(HeaderName::from_name("l").matches("content-length"));
+    }
+}

@@ -1,0 +1,622 @@
+//! URIs: `sip`/`sips` (RFC 3261 §19.1), `tel` (RFC 3966) and any other
+//! `absoluteURI` kept opaque. Comparison per RFC 3261 §19.1.4 and RFC 3966 §4.
+
+use crate::grammar::{
+    Params, check_escaped, is_header_char, is_host_char, is_param_char, is_password_char, is_token,
+    is_unreserved, is_user_char, unescape,
+};
+use std::fmt;
+use std::net::{IpAddr, Ipv6Addr};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct UriError(pub &'static str);
+
+/// Host part of a SIP URI or Via (RFC 3261 §25.1 `host`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Host {
+    Name(String),
+    Ip(IpAddr),
+}
+
+impl Host {
+    pub fn parse(s: &str) -> Result<Host, UriError> {
+        if let Some(inner) = s.strip_prefix('[') {
+            let inner = inner
+                .strip_suffix(']')
+                .ok_or(UriError("unterminated IPv6 reference"))?;
+            return inner
+                .parse::<Ipv6Addr>()
+                .map(|a| Host::Ip(IpAddr::V6(a)))
+                .map_err(|_| UriError("bad IPv6 reference"));
+        }
+        if s.is_empty() {
+            return Err(UriError("empty host"));
+        }
+        if let Ok(ip) = s.parse::<std::net::Ipv4Addr>() {
+            return Ok(Host::Ip(IpAddr::V4(ip)));
+        }
+        // hostname = *( domainlabel "." ) toplabel [ "." ]
+        if !s.bytes().all(is_host_char) || s.starts_with(['.', '-']) || s.contains("..") {
+            return Err(UriError("bad hostname"));
+        }
+        Ok(Host::Name(s.to_string()))
+    }
+
+    /// Case-insensitive comparison of host names (RFC 3261 §19.1.4).
+    pub fn eq_host(&self, other: &Host) -> bool {
+        match (self, other) {
+            (Host::Name(a), Host::Name(b)) => a.eq_ignore_ascii_case(b),
+            (Host::Ip(a), Host::Ip(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Host::Name(n) => f.write_str(n),
+            Host::Ip(IpAddr::V4(a)) => write!(f, "{a}"),
+            Host::Ip(IpAddr::V6(a)) => write!(f, "[{a}]"),
+        }
+    }
+}
+
+/// Splits `host[:port]`, honouring IPv6 references.
+pub fn split_hostport(s: &str) -> Result<(Host, Option<u16>), UriError> {
+    let (h, p) = if s.starts_with('[') {
+        match s.find(']') {
+            Some(i) => {
+                let rest = &s[i + 1..];
+                let port = match rest.strip_prefix(':') {
+                    Some(p) => Some(p),
+                    None if rest.is_empty() => None,
+                    None => return Err(UriError("junk after IPv6 reference")),
+                };
+                (&s[..=i], port)
+            }
+            None => return Err(UriError("unterminated IPv6 reference")),
+        }
+    } else {
+        match s.rfind(':') {
+            Some(i) => (&s[..i], Some(&s[i + 1..])),
+            None => (s, None),
+        }
+    };
+    let port = match p {
+        Some(p) => {
+            if p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(UriError("bad port"));
+            }
+            Some(
+                p.parse::<u16>()
+                    .map_err(|_| UriError("port out of range"))?,
+            )
+        }
+        None => None,
+    };
+    Ok((Host::parse(h)?, port))
+}
+
+/// `sip:` / `sips:` URI (RFC 3261 §19.1.1). Escapes are kept as received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SipUri {
+    pub secure: bool,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub host: Host,
+    pub port: Option<u16>,
+    pub params: Params,
+    /// `?hname=hvalue&…`, raw.
+    pub headers: Vec<(String, String)>,
+}
+
+impl SipUri {
+    pub fn new(host: Host) -> Self {
+        SipUri {
+            secure: false,
+            user: None,
+            password: None,
+            host,
+            port: None,
+            params: Params::new(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// Parses the part after `sip:` / `sips:`.
+    fn parse_rest(secure: bool, s: &str) -> Result<SipUri, UriError> {
+        // '@' cannot occur unescaped after userinfo (§25.1), so the first one ends it.
+        let (userinfo, hostpart) = match memchr::memchr(b'@', s.as_bytes()) {
+            Some(i) => (Some(&s[..i]), &s[i + 1..]),
+            None => (None, s),
+        };
+        let (user, password) = match userinfo {
+            Some(ui) => {
+                let (u, p) = match ui.find(':') {
+                    Some(i) => (&ui[..i], Some(&ui[i + 1..])),
+                    None => (ui, None),
+                };
+                if u.is_empty() || !check_escaped(u, is_user_char) {
+                    return Err(UriError("bad user part"));
+                }
+                if let Some(p) = p {
+                    if !check_escaped(p, is_password_char) {
+                        return Err(UriError("bad password"));
+                    }
+                }
+                (Some(u.to_string()), p.map(str::to_string))
+            }
+            None => (None, None),
+        };
+        let end_hp = hostpart.find([';', '?']).unwrap_or(hostpart.len());
+        let (host, port) = split_hostport(&hostpart[..end_hp])?;
+        let mut rest = &hostpart[end_hp..];
+        let mut params = Vec::new();
+        while let Some(r) = rest.strip_prefix(';') {
+            let end = r.find([';', '?']).unwrap_or(r.len());
+            let p = &r[..end];
+            let (n, v) = match p.find('=') {
+                Some(i) => (&p[..i], Some(&p[i + 1..])),
+                None => (p, None),
+            };
+            if n.is_empty() || !check_escaped(n, is_param_char) {
+                return Err(UriError("bad uri-parameter"));
+            }
+            if let Some(v) = v {
+                if v.is_empty() || !check_escaped(v, is_param_char) {
+                    return Err(UriError("bad uri-parameter value"));
+                }
+            }
+            params.push((n.to_string(), v.map(str::to_string)));
+            rest = &r[end..];
+        }
+        let mut headers = Vec::new();
+        if let Some(h) = rest.strip_prefix('?') {
+            for hv in h.split('&') {
+                let (n, v) = hv.split_once('=').ok_or(UriError("bad uri header"))?;
+                if n.is_empty()
+                    || !check_escaped(n, is_header_char)
+                    || !check_escaped(v, is_header_char)
+                {
+                    return Err(UriError("bad uri header"));
+                }
+                headers.push((n.to_string(), v.to_string()));
+            }
+        } else if !rest.is_empty() {
+            return Err(UriError("junk after host"));
+        }
+        Ok(SipUri {
+            secure,
+            user,
+            password,
+            host,
+            port,
+            params: Params(params),
+            headers,
+        })
+    }
+
+    pub fn param(&self, name: &str) -> Option<Option<&str>> {
+        self.params.get(name)
+    }
+
+    /// `user=phone` (RFC 3261 §19.1.1): the user part is a telephone-subscriber.
+    pub fn is_phone(&self) -> bool {
+        self.params
+            .get("user")
+            .flatten()
+            .is_some_and(|v| v.eq_ignore_ascii_case("phone"))
+    }
+
+    /// Loose-routing marker `lr` (RFC 3261 §19.1.1).
+    pub fn is_lr(&self) -> bool {
+        self.params.contains("lr")
+    }
+
+    /// The user part without visual separators or parameters when `user=phone`.
+    pub fn phone_number(&self) -> Option<String> {
+        let u = self.user.as_deref()?;
+        let num = u.split(';').next().unwrap_or(u);
+        let dec = String::from_utf8_lossy(&unescape(num)).into_owned();
+        Some(
+            dec.chars()
+                .filter(|c| !matches!(c, '-' | '.' | '(' | ')'))
+                .collect(),
+        )
+    }
+
+    /// RFC 3261 §19.1.4 equality.
+    pub fn equivalent(&self, other: &SipUri) -> bool {
+        if self.secure != other.secure {
+            return false;
+        }
+        // userinfo compared case-sensitively after unescaping
+        let un = |o: &Option<String>| o.as_deref().map(unescape);
+        if un(&self.user) != un(&other.user) || un(&self.password) != un(&other.password) {
+            return false;
+        }
+        if !self.host.eq_host(&other.host) || self.port != other.port {
+            return false;
+        }
+        let eqv = |a: Option<&str>, b: Option<&str>| match (a, b) {
+            (Some(a), Some(b)) => unescape(a).eq_ignore_ascii_case(&unescape(b)),
+            (None, None) => true,
+            _ => false,
+        };
+        // user, ttl, method, maddr, transport must match if present in either
+        for p in ["user", "ttl", "method", "maddr", "transport"] {
+            match (self.params.get(p), other.params.get(p)) {
+                (None, None) => {}
+                (Some(a), Some(b)) if eqv(a, b) => {}
+                _ => return false,
+            }
+        }
+        // any other parameter appearing in both must match
+        for (n, v) in self.params.iter() {
+            if let Some(ov) = other.params.get(n) {
+                if !eqv(v, ov) {
+                    return false;
+                }
+            }
+        }
+        // headers: all must be present in both and match
+        if self.headers.len() != other.headers.len() {
+            return false;
+        }
+        for (n, v) in &self.headers {
+            match other
+                .headers
+                .iter()
+                .find(|(on, _)| on.eq_ignore_ascii_case(n))
+            {
+                Some((_, ov)) if unescape(v) == unescape(ov) => {}
+                _ => return false,
+            }
+        }
+        true
+    }
+}
+
+impl fmt::Display for SipUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.secure { "sips:" } else { "sip:" })?;
+        if let Some(u) = &self.user {
+            f.write_str(u)?;
+            if let Some(p) = &self.password {
+                write!(f, ":{p}")?;
+            }
+            f.write_str("@")?;
+        }
+        write!(f, "{}", self.host)?;
+        if let Some(p) = self.port {
+            write!(f, ":{p}")?;
+        }
+        for (n, v) in &self.params.0 {
+            match v {
+                Some(v) => write!(f, ";{n}={v}")?,
+                None => write!(f, ";{n}")?,
+            }
+        }
+        for (i, (n, v)) in self.headers.iter().enumerate() {
+            write!(f, "{}{n}={v}", if i == 0 { '?' } else { '&' })?;
+        }
+        Ok(())
+    }
+}
+
+/// `tel:` URI (RFC 3966).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TelUri {
+    /// The number as written, including a leading `+` when global.
+    pub number: String,
+    pub params: Params,
+}
+
+impl TelUri {
+    pub fn parse_rest(s: &str) -> Result<TelUri, UriError> {
+        let end = s.find(';').unwrap_or(s.len());
+        let number = &s[..end];
+        let global = number.starts_with('+');
+        let digits = if global { &number[1..] } else { number };
+        let visual = |c: u8| matches!(c, b'-' | b'.' | b'(' | b')');
+        let ok = if global {
+            // global-number-digits = "+" *phonedigit DIGIT *phonedigit
+            digits.bytes().all(|c| c.is_ascii_digit() || visual(c))
+                && digits.bytes().any(|c| c.is_ascii_digit())
+        } else {
+            // local-number-digits = *phonedigit-hex (HEXDIG / "*" / "#") *phonedigit-hex
+            digits
+                .bytes()
+                .all(|c| c.is_ascii_hexdigit() || c == b'*' || c == b'#' || visual(c))
+                && digits
+                    .bytes()
+                    .any(|c| c.is_ascii_hexdigit() || c == b'*' || c == b'#')
+        };
+        if !ok {
+            return Err(UriError("bad telephone-subscriber"));
+        }
+        let mut params = Vec::new();
+        for p in s[end..].split(';').skip(1) {
+            let (n, v) = match p.find('=') {
+                Some(i) => (&p[..i], Some(&p[i + 1..])),
+                None => (p, None),
+            };
+            if n.is_empty() || !n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+                return Err(UriError("bad tel parameter"));
+            }
+            if let Some(v) = v {
+                if v.is_empty() || !check_escaped(v, |b| is_param_char(b) || is_unreserved(b)) {
+                    return Err(UriError("bad tel parameter value"));
+                }
+            }
+            params.push((n.to_string(), v.map(str::to_string)));
+        }
+        let params = Params(params);
+        // RFC 3966 §5.1.5: local numbers MUST carry phone-context
+        if !global && !params.contains("phone-context") {
+            return Err(UriError("local tel number without phone-context"));
+        }
+        Ok(TelUri {
+            number: number.to_string(),
+            params,
+        })
+    }
+
+    pub fn is_global(&self) -> bool {
+        self.number.starts_with('+')
+    }
+
+    /// Digits without visual separators (and with the `+` if global).
+    pub fn digits(&self) -> String {
+        self.number
+            .chars()
+            .filter(|c| !matches!(c, '-' | '.' | '(' | ')'))
+            .collect()
+    }
+
+    pub fn phone_context(&self) -> Option<&str> {
+        self.params.get("phone-context").flatten()
+    }
+
+    /// RFC 3966 §4: numbers compared without visual separators; parameters
+    /// compared case-insensitively regardless of order.
+    pub fn equivalent(&self, other: &TelUri) -> bool {
+        if !self.digits().eq_ignore_ascii_case(&other.digits()) {
+            return false;
+        }
+        if self.params.0.len() != other.params.0.len() {
+            return false;
+        }
+        self.params.iter().all(|(n, v)| match other.params.get(n) {
+            Some(ov) => match (v, ov) {
+                (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+                (None, None) => true,
+                _ => false,
+            },
+            None => false,
+        })
+    }
+}
+
+impl fmt::Display for TelUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "tel:{}{}", self.number, self.params)
+    }
+}
+
+/// Any URI a SIP message can carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Uri {
+    Sip(SipUri),
+    Tel(TelUri),
+    /// Other `absoluteURI` (RFC 3261 §25.1), kept verbatim.
+    Other(String),
+}
+
+impl Uri {
+    pub fn parse(s: &str) -> Result<Uri, UriError> {
+        let colon = s.find(':').ok_or(UriError("missing scheme"))?;
+        let scheme = &s[..colon];
+        let rest = &s[colon + 1..];
+        // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
+        let mut sb = scheme.bytes();
+        if !sb.next().is_some_and(|b| b.is_ascii_alphabetic())
+            || !sb.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+        {
+            return Err(UriError("bad scheme"));
+        }
+        if rest.bytes().any(|b| b <= b' ' || b >= 0x7f) {
+            return Err(UriError("whitespace or control octet in URI"));
+        }
+        if scheme.eq_ignore_ascii_case("sip") {
+            SipUri::parse_rest(false, rest).map(Uri::Sip)
+        } else if scheme.eq_ignore_ascii_case("sips") {
+            SipUri::parse_rest(true, rest).map(Uri::Sip)
+        } else if scheme.eq_ignore_ascii_case("tel") {
+            TelUri::parse_rest(rest).map(Uri::Tel)
+        } else {
+            if rest.is_empty()
+                || !rest
+                    .bytes()
+                    .all(|b| is_unreserved(b) || is_token(b) || b"%;/?:@&=+$,#[]".contains(&b))
+            {
+                return Err(UriError("bad absoluteURI"));
+            }
+            Ok(Uri::Other(s.to_string()))
+        }
+    }
+
+    pub fn as_sip(&self) -> Option<&SipUri> {
+        match self {
+            Uri::Sip(u) => Some(u),
+            _ => None,
+        }
+    }
+
+    pub fn scheme(&self) -> &str {
+        match self {
+            Uri::Sip(u) if u.secure => "sips",
+            Uri::Sip(_) => "sip",
+            Uri::Tel(_) => "tel",
+            Uri::Other(s) => s.split(':').next().unwrap_or(""),
+        }
+    }
+
+    /// RFC 3261 §19.1.4 (sip/sips) and RFC 3966 §4 (tel); other schemes
+    /// compare case-insensitively as opaque strings.
+    pub fn equivalent(&self, other: &Uri) -> bool {
+        match (self, other) {
+            (Uri::Sip(a), Uri::Sip(b)) => a.equivalent(b),
+            (Uri::Tel(a), Uri::Tel(b)) => a.equivalent(b),
+            (Uri::Other(a), Uri::Other(b)) => a.eq_ignore_ascii_case(b),
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for Uri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Uri::Sip(u) => u.fmt(f),
+            Uri::Tel(u) => u.fmt(f),
+            Uri::Other(s) => f.write_str(s),
+        }
+    }
+}
+
+impl std::str::FromStr for Uri {
+    type Err = UriError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Uri::parse(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn u(s: &str) -> Uri {
+        Uri::parse(s).unwrap()
+    }
+
+    #[test]
+    fn parse_sip() {
+        let Uri::Sip(x) = u("sips:alice:pw@[2001:db8::1]:5061;transport=tcp;lr?subject=x&p=y")
+        else {
+            panic!()
+        };
+        assert!(x.secure);
+        assert_eq!(x.user.as_deref(), Some("alice"));
+        assert_eq!(x.password.as_deref(), Some("pw"));
+        assert_eq!(x.port, Some(5061));
+        assert!(x.is_lr());
+        assert_eq!(x.headers.len(), 2);
+        assert_eq!(
+            x.to_string(),
+            "sips:alice:pw@[2001:db8::1]:5061;transport=tcp;lr?subject=x&p=y"
+        );
+        let Uri::Sip(p) = u("sip:+4930123456@gw.example.net;user=phone") else {
+            panic!()
+        };
+        assert!(p.is_phone());
+        assert_eq!(p.phone_number().unwrap(), "+4930123456");
+    }
+
+    #[test]
+    fn rfc4475_uris() {
+        // intmeth: odd but legal user and password
+        assert!(Uri::parse("sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too.(doesn't-it)@example.com").is_ok());
+        // semiuri: user contains ';'
+        let Uri::Sip(s) = u("sip:user;par=u%40example.net@example.com") else {
+            panic!()
+        };
+        assert_eq!(s.user.as_deref(), Some("user;par=u%40example.net"));
+        assert!(s.params.is_empty());
+        assert!(Uri::parse("<sip:user@example.com>").is_err());
+        assert!(Uri::parse("sip:user@example.com; lr").is_err());
+        assert!(Uri::parse("sip:%zz@example.com").is_err());
+        assert!(Uri::parse("nobodyKnowsThisScheme:totallyopaquecontent").is_ok());
+        assert!(Uri::parse("soap.beep://192.0.2.103:3002").is_ok());
+        assert!(Uri::parse("sip:user@host:99999").is_err());
+    }
+
+    #[test]
+    fn compare_rfc3261_19_1_4() {
+        // equivalent pairs from RFC 3261 §19.1.4
+        let eq = [
+            (
+                "sip:%61lice@atlanta.com;transport=TCP",
+                "sip:alice@AtLanTa.CoM;Transport=tcp",
+            ),
+            ("sip:carol@chicago.com", "sip:carol@chicago.com;newparam=5"),
+            (
+                "sip:carol@chicago.com;security=on",
+                "sip:carol@chicago.com;newparam=5",
+            ),
+            (
+                "sip:biloxi.com;transport=tcp;method=REGISTER?to=sip:bob%40biloxi.com",
+                "sip:biloxi.com;method=REGISTER;transport=tcp?to=sip:bob%40biloxi.com",
+            ),
+            (
+                "sip:alice@atlanta.com?subject=project%20x&priority=urgent",
+                "sip:alice@atlanta.com?priority=urgent&subject=project%20x",
+            ),
+        ];
+        for (a, b) in eq {
+            assert!(u(a).equivalent(&u(b)), "{a} == {b}");
+            assert!(u(b).equivalent(&u(a)), "{b} == {a}");
+        }
+        let ne = [
+            (
+                "SIP:ALICE@AtLanTa.CoM;Transport=udp",
+                "sip:alice@AtLanTa.CoM;Transport=UDP",
+            ),
+            ("sip:bob@biloxi.com", "sip:bob@biloxi.com:5060"),
+            ("sip:bob@biloxi.com", "sip:bob@biloxi.com;transport=udp"),
+            (
+                "sip:bob@biloxi.com",
+                "sip:bob@biloxi.com:6000;transport=tcp",
+            ),
+            (
+                "sip:carol@chicago.com",
+                "sip:carol@chicago.com?Subject=next%20meeting",
+            ),
+            ("sip:bob@phone21.boxesbybob.com", "sip:bob@192.0.2.4"),
+            (
+                "sip:carol@chicago.com;security=on",
+                "sip:carol@chicago.com;security=off",
+            ),
+            ("sip:alice@atlanta.com", "sips:alice@atlanta.com"),
+        ];
+        for (a, b) in ne {
+            assert!(!u(a).equivalent(&u(b)), "{a} != {b}");
+        }
+    }
+
+    #[test]
+    fn tel() {
+        let Uri::Tel(t) = u("tel:+1-201-555-0123") else {
+            panic!()
+        };
+        assert!(t.is_global());
+        assert_eq!(t.digits(), "+12015550123");
+        let Uri::Tel(l) = u("tel:7042;phone-context=example.com") else {
+            panic!()
+        };
+        assert_eq!(l.phone_context(), Some("example.com"));
+        assert!(Uri::parse("tel:7042").is_err());
+        assert!(Uri::parse("tel:+").is_err());
+        assert!(u("tel:+1-201-555-0123").equivalent(&u("tel:+12015550123")));
+        assert!(
+            u("tel:7042;phone-context=Example.com;x=1")
+                .equivalent(&u("tel:7042;X=1;phone-context=example.com"))
+        );
+        assert!(!u("tel:+12015550123").equivalent(&u("tel:+12015550124")));
+        assert_eq!(
+            u("tel:863-1234;phone-context=+1-914-555").to_string(),
+            "tel:863-1234;phone-context=+1-914-555"
+        );
+    }
+}
