@@ -1,0 +1,1 @@
+fn main() {} // placeholder until the m3ua engineer writes the benchmark
