@@ -13,7 +13,8 @@ const IAM: &[u8] = &[
     0x0A, // calling party's category: ordinary subscriber
     0x00, // transmission medium requirement: speech
     0x02, 0x0A, // pointers: called party number, optional part
-    0x08, 0x83, 0x90, 0x94, 0x71, 0x32, 0x54, 0x76, 0x08, // called party number: odd, national, 49172345678
+    0x08, 0x83, 0x90, 0x94, 0x71, 0x32, 0x54, 0x76,
+    0x08, // called party number: odd, national, 49172345678
     0x0A, 0x08, 0x84, 0x13, 0x47, 0x59, 0x11, 0x21, 0x32, 0x03, // calling party number
     0x1D, 0x03, 0x80, 0x90, 0xA3, // user service information
     0x00, // end of optional parameters
@@ -35,7 +36,8 @@ fn bench(c: &mut Criterion) {
         c.bench_function(&format!("{name} encode"), |b| {
             b.iter(|| {
                 out.clear();
-                v.emit_with_cic(black_box(cic), black_box(&msg), &mut out).unwrap();
+                v.emit_with_cic(black_box(cic), black_box(&msg), &mut out)
+                    .unwrap();
             })
         });
         c.bench_function(&format!("{name} view (zero-copy walk)"), |b| {

@@ -9,10 +9,10 @@
 //! spare codes. `raw_body`, `trailing` and `empty_optional_part` appear only when needed to
 //! reproduce the received octets exactly.
 
+use crate::Message;
 use crate::codes::{MessageType, ParameterCode};
 use crate::param::{Parameter, RawParameter};
 use crate::tables::{Variant, parameter_by_name};
-use crate::Message;
 use serde_json::{Map, Value, json};
 
 /// Error building a message from JSON.
@@ -73,7 +73,9 @@ pub fn to_json(msg: &Message, cic: Option<u16>) -> Value {
 }
 
 fn hex_field(v: &Value, what: &str) -> Result<Vec<u8>, String> {
-    let s = v.as_str().ok_or_else(|| format!("{what} must be a hex string"))?;
+    let s = v
+        .as_str()
+        .ok_or_else(|| format!("{what} must be a hex string"))?;
     let clean: String = s.chars().filter(|c| !c.is_ascii_whitespace()).collect();
     hex::decode(clean).map_err(|e| format!("{what}: {e}"))
 }
@@ -84,20 +86,27 @@ pub fn parameter_from_json(v: &Value) -> Result<Parameter, String> {
     let name = obj.get("name").and_then(Value::as_str);
     let code = match obj.get("code") {
         Some(c) => {
-            let c = c.as_u64().filter(|c| *c <= 255).ok_or("code must be 0..=255")?;
+            let c = c
+                .as_u64()
+                .filter(|c| *c <= 255)
+                .ok_or("code must be 0..=255")?;
             ParameterCode(c as u8)
         }
         None => name
             .and_then(parameter_by_name)
             .ok_or("give a code, or a known parameter name")?,
     };
-    if let Some(n) = name.filter(|n| *n != "unknown") {
-        if parameter_by_name(n) != Some(code) {
-            return Err(format!("name {n} does not match code {}", code.0));
-        }
+    if let Some(n) = name.filter(|n| *n != "unknown")
+        && parameter_by_name(n) != Some(code)
+    {
+        return Err(format!("name {n} does not match code {}", code.0));
     }
     if let Some(raw) = obj.get("raw") {
-        if obj.len() > 3 || obj.keys().any(|k| !["code", "name", "raw"].contains(&k.as_str())) {
+        if obj.len() > 3
+            || obj
+                .keys()
+                .any(|k| !["code", "name", "raw"].contains(&k.as_str()))
+        {
             return Err("a raw parameter has only code, name and raw".into());
         }
         return Ok(Parameter::Raw(RawParameter {
@@ -115,7 +124,9 @@ pub fn parameter_from_json(v: &Value) -> Result<Parameter, String> {
 /// A message from JSON; returns the `cic` if present.
 pub fn from_json(v: &Value, variant: &Variant) -> Result<(Option<u16>, Message), JsonError> {
     let shape = |s: &str| JsonError::Shape(s.to_string());
-    let obj = v.as_object().ok_or_else(|| shape("a message must be a JSON object"))?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| shape("a message must be a JSON object"))?;
     for k in obj.keys() {
         if ![
             "cic",

@@ -193,11 +193,7 @@ fn fmt_label(f: Option<&MessageFormat>) -> &'static str {
 }
 
 /// Write a value with its length indicator; the value must fit in 255 octets.
-fn put_with_length(
-    out: &mut Vec<u8>,
-    p: &Parameter,
-    message: &'static str,
-) -> Result<(), Error> {
+fn put_with_length(out: &mut Vec<u8>, p: &Parameter, message: &'static str) -> Result<(), Error> {
     let li = out.len();
     out.push(0);
     p.emit_value(out);

@@ -223,7 +223,10 @@ pub fn parameter_name(code: P) -> Option<&'static str> {
 
 /// The parameter code for a snake_case name.
 pub fn parameter_by_name(name: &str) -> Option<P> {
-    PARAMETER_NAMES.iter().find(|(_, n)| *n == name).map(|(c, _)| *c)
+    PARAMETER_NAMES
+        .iter()
+        .find(|(_, n)| *n == name)
+        .map(|(c, _)| *c)
 }
 
 static PARAMETER_NAME_INDEX: [Option<&str>; 256] = {

@@ -280,8 +280,6 @@ impl<'a> Iterator for Parameters<'a> {
             }
             self.stage = 2;
         }
-        self.optional
-            .next()
-            .map(|(c, v)| (c, v, Part::Optional))
+        self.optional.next().map(|(c, v)| (c, v, Part::Optional))
     }
 }

@@ -13,14 +13,19 @@ fn corpora() -> Option<PathBuf> {
     if p.is_dir() {
         Some(p)
     } else {
-        eprintln!("SKIP: {} is absent; corpus vectors not checked", p.display());
+        eprintln!(
+            "SKIP: {} is absent; corpus vectors not checked",
+            p.display()
+        );
         None
     }
 }
 
 #[test]
 fn q763_worked_iam() {
-    let bytes = hex("01 00 01 00 20 01 0A 00 02 09 07 04 90 94 15 32 54 76 0A 08 84 13 47 59 11 21 32 03 00");
+    let bytes = hex(
+        "01 00 01 00 20 01 0A 00 02 09 07 04 90 94 15 32 54 76 0A 08 84 13 47 59 11 21 32 03 00",
+    );
     let (cic, msg) = Message::parse_with_cic(&bytes).unwrap();
     assert_eq!(cic, 1);
     assert_eq!(msg.message_type, MessageType::IAM);
@@ -64,7 +69,10 @@ fn unknown_parameters_and_order_survive() {
     assert_eq!(msg.parameters.len(), 3);
     assert!(matches!(&msg.parameters[0], Parameter::Raw(r) if r.code == ParameterCode(0xFE)));
     assert_eq!(msg.parameters[0].name(), "unknown");
-    assert!(matches!(&msg.parameters[1], Parameter::OptionalBackwardCallIndicators(_)));
+    assert!(matches!(
+        &msg.parameters[1],
+        Parameter::OptionalBackwardCallIndicators(_)
+    ));
     assert_eq!(msg.parameters[2].name(), "mlpp_precedence");
     assert_eq!(msg.to_bytes().unwrap(), anm);
 }
@@ -89,18 +97,93 @@ fn spare_bits_keep_the_parameter_raw() {
 #[test]
 fn typed_errors_name_message_and_parameter() {
     let cases: &[(&str, Error)] = &[
-        ("", Error::Truncated { message: "unknown message", parameter: "message type" }),
-        ("01 00 20", Error::Truncated { message: "IAM", parameter: "forward_call_indicators" }),
-        ("01 00 20 01", Error::Truncated { message: "IAM", parameter: "calling_partys_category" }),
-        ("01 00 20 01 0A 00 02", Error::Truncated { message: "IAM", parameter: "pointer" }),
-        ("01 00 20 01 0A 00 00 00", Error::MissingMandatory { message: "IAM", parameter: "called_party_number" }),
-        ("01 00 20 01 0A 00 30 00", Error::BadPointer { message: "IAM", parameter: "called_party_number" }),
-        ("01 00 20 01 0A 00 02 00 09 03 10", Error::Truncated { message: "IAM", parameter: "called_party_number" }),
-        ("0C 02 00 01 83", Error::LengthMismatch { message: "REL", parameter: "cause_indicators", expected: "at least 2", actual: 1 }),
-        ("0C 02 05 02 83 9F", Error::BadPointer { message: "REL", parameter: "optional part" }),
-        ("0C 02 04 02 83 9F 29 01", Error::Truncated { message: "REL", parameter: "optional_backward_call_indicators" }),
-        ("0C 02 04 02 83 9F 29 01 01", Error::Truncated { message: "REL", parameter: "end_of_optional_parameters" }),
-        ("01 00 20 01 0A 00 02 00 02 83 10", Error::BadValue { message: "IAM", parameter: "called_party_number", reason: "no address signals" }),
+        (
+            "",
+            Error::Truncated {
+                message: "unknown message",
+                parameter: "message type",
+            },
+        ),
+        (
+            "01 00 20",
+            Error::Truncated {
+                message: "IAM",
+                parameter: "forward_call_indicators",
+            },
+        ),
+        (
+            "01 00 20 01",
+            Error::Truncated {
+                message: "IAM",
+                parameter: "calling_partys_category",
+            },
+        ),
+        (
+            "01 00 20 01 0A 00 02",
+            Error::Truncated {
+                message: "IAM",
+                parameter: "pointer",
+            },
+        ),
+        (
+            "01 00 20 01 0A 00 00 00",
+            Error::MissingMandatory {
+                message: "IAM",
+                parameter: "called_party_number",
+            },
+        ),
+        (
+            "01 00 20 01 0A 00 30 00",
+            Error::BadPointer {
+                message: "IAM",
+                parameter: "called_party_number",
+            },
+        ),
+        (
+            "01 00 20 01 0A 00 02 00 09 03 10",
+            Error::Truncated {
+                message: "IAM",
+                parameter: "called_party_number",
+            },
+        ),
+        (
+            "0C 02 00 01 83",
+            Error::LengthMismatch {
+                message: "REL",
+                parameter: "cause_indicators",
+                expected: "at least 2",
+                actual: 1,
+            },
+        ),
+        (
+            "0C 02 05 02 83 9F",
+            Error::BadPointer {
+                message: "REL",
+                parameter: "optional part",
+            },
+        ),
+        (
+            "0C 02 04 02 83 9F 29 01",
+            Error::Truncated {
+                message: "REL",
+                parameter: "optional_backward_call_indicators",
+            },
+        ),
+        (
+            "0C 02 04 02 83 9F 29 01 01",
+            Error::Truncated {
+                message: "REL",
+                parameter: "end_of_optional_parameters",
+            },
+        ),
+        (
+            "01 00 20 01 0A 00 02 00 02 83 10",
+            Error::BadValue {
+                message: "IAM",
+                parameter: "called_party_number",
+                reason: "no address signals",
+            },
+        ),
     ];
     for (h, want) in cases {
         assert_eq!(Message::parse(&hex(h)).unwrap_err(), *want, "input {h}");
@@ -109,7 +192,11 @@ fn typed_errors_name_message_and_parameter() {
 
 #[test]
 fn routing_label_round_trip() {
-    let label = RoutingLabel { dpc: 15392, opc: 3684, sls: 15 };
+    let label = RoutingLabel {
+        dpc: 15392,
+        opc: 3684,
+        sls: 15,
+    };
     let mut out = Vec::new();
     label.emit(&mut out).unwrap();
     let (back, rest) = RoutingLabel::parse(&out).unwrap();
@@ -140,7 +227,14 @@ fn remote_operations_headers() {
     let v = hex("91 A2 03 02 01 05 A3 06 02 01 05 02 01 0C A4 05 05 00 80 01 01");
     let ro = RemoteOperations::parse(&v).unwrap();
     let kinds: Vec<_> = ro.components.iter().map(|c| c.component_type).collect();
-    assert_eq!(kinds, [ComponentType::ReturnResult, ComponentType::ReturnError, ComponentType::Reject]);
+    assert_eq!(
+        kinds,
+        [
+            ComponentType::ReturnResult,
+            ComponentType::ReturnError,
+            ComponentType::Reject
+        ]
+    );
     assert_eq!(ro.components[1].code, Some(OperationCode::Local(12)));
     assert_eq!(ro.components[2].invoke_id, None);
 }
@@ -163,7 +257,12 @@ fn jss7_vectors_decode_or_fail_typed() {
                 assert_eq!(out, bytes, "round trip of {} {}", cols[0], cols[3]);
             }
             // tshark reports these four as malformed; ours must be typed errors, not panics.
-            Err(e) => assert!(cols[6].contains("Malformed"), "{} {}: {e}", cols[0], cols[3]),
+            Err(e) => assert!(
+                cols[6].contains("Malformed"),
+                "{} {}: {e}",
+                cols[0],
+                cols[3]
+            ),
         }
         n += 1;
     }
@@ -181,12 +280,27 @@ fn sipi_bodies_decode_and_round_trip() {
         .collect();
     assert_eq!(bodies.len(), 3);
     let iam2 = Message::parse(&bodies[1]).unwrap();
-    assert_eq!(iam2.get::<CalledPartyNumber>().unwrap().digits.to_string(), "15495");
-    assert_eq!(iam2.get::<CallingPartyNumber>().unwrap().digits.to_string(), "4191947763");
-    assert_eq!(iam2.get::<RedirectingNumber>().unwrap().digits.to_string(), "4199220720");
+    assert_eq!(
+        iam2.get::<CalledPartyNumber>().unwrap().digits.to_string(),
+        "15495"
+    );
+    assert_eq!(
+        iam2.get::<CallingPartyNumber>().unwrap().digits.to_string(),
+        "4191947763"
+    );
+    assert_eq!(
+        iam2.get::<RedirectingNumber>().unwrap().digits.to_string(),
+        "4199220720"
+    );
     let iam1 = Message::parse(&bodies[0]).unwrap();
-    assert_eq!(iam1.get::<CalledPartyNumber>().unwrap().digits.to_string(), "5503140B100F");
-    assert_eq!(iam1.get::<CallingPartyNumber>().unwrap().digits.to_string(), "6184017196");
+    assert_eq!(
+        iam1.get::<CalledPartyNumber>().unwrap().digits.to_string(),
+        "5503140B100F"
+    );
+    assert_eq!(
+        iam1.get::<CallingPartyNumber>().unwrap().digits.to_string(),
+        "6184017196"
+    );
     let rel = Message::parse(&bodies[2]).unwrap();
     assert_eq!(rel.get::<CauseIndicators>().unwrap().cause_value, 31);
     for b in &bodies {

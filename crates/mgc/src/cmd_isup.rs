@@ -112,7 +112,10 @@ fn read_input(path: &str) -> Result<String> {
 /// Hex with optional whitespace, `:` separators and a `0x` prefix.
 fn parse_hex(text: &str) -> Result<Vec<u8>> {
     let t = text.trim();
-    let t = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")).unwrap_or(t);
+    let t = t
+        .strip_prefix("0x")
+        .or_else(|| t.strip_prefix("0X"))
+        .unwrap_or(t);
     let clean: String = t
         .chars()
         .filter(|c| !c.is_ascii_whitespace() && *c != ':')

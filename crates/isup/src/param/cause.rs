@@ -181,7 +181,9 @@ impl ParameterValue for MessageCompatibilityInformation {
         at_least(b, 1, "at least 1")?;
         let o = b[0];
         if o & 0x80 == 0 && b.len() == 1 {
-            return Err(ParameterError::BadValue("extension bit announces a missing octet"));
+            return Err(ParameterError::BadValue(
+                "extension bit announces a missing octet",
+            ));
         }
         Ok(MessageCompatibilityInformation {
             transit_at_intermediate_exchange_indicator: o & 1,
@@ -237,7 +239,9 @@ pub struct ParameterCompatibilityInformation {
 impl ParameterCompatibilityInformation {
     /// The instructions for an upgraded parameter code.
     pub fn for_parameter(&self, code: u8) -> Option<&ParameterInstruction> {
-        self.instructions.iter().find(|i| i.upgraded_parameter == code)
+        self.instructions
+            .iter()
+            .find(|i| i.upgraded_parameter == code)
     }
 }
 

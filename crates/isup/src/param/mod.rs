@@ -10,7 +10,11 @@ mod octets;
 mod rose;
 
 pub use bits::*;
-pub use cause::{CauseIndicators, MessageCompatibilityInformation, ParameterCompatibilityInformation, ParameterInstruction, PropagationDelayCounter, RangeAndStatus, GenericNotificationIndicator};
+pub use cause::{
+    CauseIndicators, GenericNotificationIndicator, MessageCompatibilityInformation,
+    ParameterCompatibilityInformation, ParameterInstruction, PropagationDelayCounter,
+    RangeAndStatus,
+};
 pub use digits::Digits;
 pub use number::*;
 pub use octets::*;
@@ -251,7 +255,9 @@ pub(crate) mod hex_octets {
     pub fn deserialize<'de, D: Deserializer<'de>, T: From<Vec<u8>>>(d: D) -> Result<T, D::Error> {
         let s = String::deserialize(d)?;
         let clean: String = s.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-        hex::decode(clean).map(T::from).map_err(serde::de::Error::custom)
+        hex::decode(clean)
+            .map(T::from)
+            .map_err(serde::de::Error::custom)
     }
 }
 

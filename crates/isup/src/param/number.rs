@@ -26,9 +26,9 @@ pub struct NumberLayout {
 const fn layout(code: u8) -> NumberLayout {
     let (qualifier, inn, ni, presentation, screening, digits_optional) = match code {
         0x04 | 0x0C => (false, true, false, false, false, false), // called party, redirection number
-        0x0A => (false, false, true, true, true, true),          // calling party number
-        0x3F => (false, true, false, true, true, true),          // location number
-        0x21 => (false, false, false, true, true, true),         // connected number
+        0x0A => (false, false, true, true, true, true),           // calling party number
+        0x3F => (false, true, false, true, true, true),           // location number
+        0x21 => (false, false, false, true, true, true),          // connected number
         0x0B | 0x28 => (false, false, false, true, false, true), // redirecting, original called number
         0xC0 => (true, false, true, true, true, true),           // generic number
         _ => (false, false, false, false, false, true),
@@ -106,7 +106,15 @@ impl<const CODE: u8> ParameterValue for Number<CODE> {
     fn parse(b: &[u8]) -> Result<Self, ParameterError> {
         let l = Self::LAYOUT;
         let head = 2 + l.qualifier as usize;
-        at_least(b, head, if l.qualifier { "at least 3" } else { "at least 2" })?;
+        at_least(
+            b,
+            head,
+            if l.qualifier {
+                "at least 3"
+            } else {
+                "at least 2"
+            },
+        )?;
         let (q, b) = if l.qualifier {
             (Some(b[0]), &b[1..])
         } else {
@@ -117,8 +125,9 @@ impl<const CODE: u8> ParameterValue for Number<CODE> {
         if b.len() == 2 && !l.digits_optional {
             return Err(ParameterError::BadValue("no address signals"));
         }
-        let digits =
-            Digits::unpack(&b[2..], odd).ok_or(ParameterError::BadValue("odd indicator without address signals"))?;
+        let digits = Digits::unpack(&b[2..], odd).ok_or(ParameterError::BadValue(
+            "odd indicator without address signals",
+        ))?;
         Ok(Number {
             number_qualifier_indicator: q,
             nature_of_address: b[0] & 0x7F,
@@ -154,7 +163,8 @@ impl<const CODE: u8> ParameterValue for Number<CODE> {
         // A field the layout lacks stays as given, so that `checked` rejects it if set.
         let fill = |flag: bool, v: Option<u8>| if flag { Some(v.unwrap_or(0)) } else { v };
         self.number_qualifier_indicator = fill(l.qualifier, self.number_qualifier_indicator);
-        self.internal_network_number_indicator = fill(l.inn, self.internal_network_number_indicator);
+        self.internal_network_number_indicator =
+            fill(l.inn, self.internal_network_number_indicator);
         self.number_incomplete_indicator = fill(l.ni, self.number_incomplete_indicator);
         self.presentation = fill(l.presentation, self.presentation);
         self.screening = fill(l.screening, self.screening);
@@ -172,8 +182,9 @@ pub struct SubsequentNumber {
 impl ParameterValue for SubsequentNumber {
     fn parse(b: &[u8]) -> Result<Self, ParameterError> {
         at_least(b, 1, "at least 1")?;
-        let digits = Digits::unpack(&b[1..], b[0] & 0x80 != 0)
-            .ok_or(ParameterError::BadValue("odd indicator without address signals"))?;
+        let digits = Digits::unpack(&b[1..], b[0] & 0x80 != 0).ok_or(ParameterError::BadValue(
+            "odd indicator without address signals",
+        ))?;
         Ok(SubsequentNumber { digits })
     }
 
@@ -195,8 +206,9 @@ pub struct TransitNetworkSelection {
 impl ParameterValue for TransitNetworkSelection {
     fn parse(b: &[u8]) -> Result<Self, ParameterError> {
         at_least(b, 1, "at least 1")?;
-        let network_identification = Digits::unpack(&b[1..], b[0] & 0x80 != 0)
-            .ok_or(ParameterError::BadValue("odd indicator without network identification"))?;
+        let network_identification = Digits::unpack(&b[1..], b[0] & 0x80 != 0).ok_or(
+            ParameterError::BadValue("odd indicator without network identification"),
+        )?;
         Ok(TransitNetworkSelection {
             type_of_network_identification: (b[0] >> 4) & 0x07,
             network_identification_plan: b[0] & 0x0F,

@@ -53,7 +53,7 @@ impl<'de> Deserialize<'de> for Component {
         }
         let r = RawOnly::deserialize(d)?;
         match Component::parse_one(&r.raw) {
-            Ok((c, rest)) if rest.is_empty() => Ok(c),
+            Ok((c, [])) => Ok(c),
             Ok(_) => Err(serde::de::Error::custom("octets after the ROSE component")),
             Err(e) => Err(serde::de::Error::custom(e)),
         }
@@ -82,7 +82,9 @@ fn code_of(any: &Any<'_>) -> Result<OperationCode, ParameterError> {
             .as_oid()
             .map(|o| OperationCode::Global(o.to_id_string()))
             .map_err(|_| ParameterError::BadValue("malformed ROSE global code")),
-        _ => Err(ParameterError::BadValue("ROSE code is neither INTEGER nor OID")),
+        _ => Err(ParameterError::BadValue(
+            "ROSE code is neither INTEGER nor OID",
+        )),
     }
 }
 
@@ -92,7 +94,9 @@ impl Component {
         let (rest, any) = Any::from_ber(input).map_err(ber_error)?;
         let raw = input[..input.len() - rest.len()].to_vec();
         if any.header.class() != Class::ContextSpecific || !any.header.is_constructed() {
-            return Err(ParameterError::BadValue("ROSE component tag is not [1..4] constructed"));
+            return Err(ParameterError::BadValue(
+                "ROSE component tag is not [1..4] constructed",
+            ));
         }
         let component_type = match any.header.tag().0 {
             1 => ComponentType::Invoke,
