@@ -40,14 +40,14 @@ impl Via {
         sc.ws();
         let name = sc.token()?;
         if !sc.sep(b'/') {
-            return Err(SyntaxError("Via: missing '/' in sent-protocol"));
+            return Err(SyntaxError("missing '/' in sent-protocol"));
         }
         let version = sc.token()?;
         if !name.eq_ignore_ascii_case("SIP") || version != "2.0" {
-            return Err(SyntaxError("Via: unsupported protocol version"));
+            return Err(SyntaxError("unsupported protocol version"));
         }
         if !sc.sep(b'/') {
-            return Err(SyntaxError("Via: missing '/' before transport"));
+            return Err(SyntaxError("missing '/' before transport"));
         }
         let transport = sc.token()?;
         sc.ws();
@@ -62,15 +62,15 @@ impl Via {
         let host_s = &s[hstart..sc.pos];
         let port = if sc.sep(b':') {
             let p = sc.take_while(|b| b.is_ascii_digit());
-            Some(p.parse::<u16>().map_err(|_| SyntaxError("Via: bad port"))?)
+            Some(p.parse::<u16>().map_err(|_| SyntaxError("bad port"))?)
         } else {
             None
         };
-        let host = Host::parse(host_s).map_err(|_| SyntaxError("Via: bad sent-by host"))?;
+        let host = Host::parse(host_s).map_err(|_| SyntaxError("bad sent-by host"))?;
         let params = Params::parse(&mut sc)?;
         sc.ws();
         if !sc.at_end() {
-            return Err(SyntaxError("Via: junk after parameters"));
+            return Err(SyntaxError("junk after parameters"));
         }
         let v = Via {
             transport: transport.to_string(),
@@ -80,12 +80,12 @@ impl Via {
         };
         if let Some(Some(r)) = v.params.get("rport") {
             r.parse::<u16>()
-                .map_err(|_| SyntaxError("Via: bad rport"))?;
+                .map_err(|_| SyntaxError("bad rport"))?;
         }
         if let Some(r) = v.params.get("received") {
             match r {
                 Some(r) if r.parse::<std::net::IpAddr>().is_ok() => {}
-                _ => return Err(SyntaxError("Via: bad received")),
+                _ => return Err(SyntaxError("bad received")),
             }
         }
         Ok(v)
@@ -215,6 +215,9 @@ impl NameAddr {
         sc.expect(b'<', "expected '<'")?;
         let u = sc.take_while(|b| b != b'>');
         sc.expect(b'>', "unterminated <URI>")?;
+        if u.starts_with([' ', '\t']) || u.ends_with([' ', '\t']) {
+            return Err(SyntaxError("whitespace inside <URI>"));
+        }
         let uri = Uri::parse(u).map_err(|e| SyntaxError(e.0))?;
         let params = Params::parse(sc)?;
         Ok(NameAddr {
@@ -285,16 +288,16 @@ impl CSeq {
     }
     pub fn parse(s: &str) -> SResult<CSeq> {
         let mut it = s.split([' ', '\t']).filter(|t| !t.is_empty());
-        let n = it.next().ok_or(SyntaxError("CSeq: missing number"))?;
-        let m = it.next().ok_or(SyntaxError("CSeq: missing method"))?;
+        let n = it.next().ok_or(SyntaxError("missing number"))?;
+        let m = it.next().ok_or(SyntaxError("missing method"))?;
         if it.next().is_some() {
-            return Err(SyntaxError("CSeq: junk after method"));
+            return Err(SyntaxError("junk after method"));
         }
-        let seq = parse_digits(n).ok_or(SyntaxError("CSeq: bad sequence number"))?;
+        let seq = parse_digits(n).ok_or(SyntaxError("bad sequence number"))?;
         if seq >= 1 << 31 {
-            return Err(SyntaxError("CSeq: sequence number not below 2**31"));
+            return Err(SyntaxError("sequence number not below 2**31"));
         }
-        let method = Method::parse(m).ok_or(SyntaxError("CSeq: bad method"))?;
+        let method = Method::parse(m).ok_or(SyntaxError("bad method"))?;
         Ok(CSeq {
             seq: seq as u32,
             method,
@@ -311,15 +314,15 @@ impl fmt::Display for CSeq {
 /// Max-Forwards: 0..=255 (RFC 3261 §20.22).
 pub fn parse_max_forwards(s: &str) -> SResult<u8> {
     let v = parse_digits(s.trim_matches([' ', '\t']))
-        .ok_or(SyntaxError("Max-Forwards: not a number"))?;
-    u8::try_from(v).map_err(|_| SyntaxError("Max-Forwards: above 255"))
+        .ok_or(SyntaxError("not a number"))?;
+    u8::try_from(v).map_err(|_| SyntaxError("above 255"))
 }
 
 /// Content-Length (RFC 3261 §20.14).
 pub fn parse_content_length(s: &str) -> SResult<usize> {
     let v = parse_digits(s.trim_matches([' ', '\t']))
-        .ok_or(SyntaxError("Content-Length: not a non-negative number"))?;
-    usize::try_from(v).map_err(|_| SyntaxError("Content-Length: too large"))
+        .ok_or(SyntaxError("not a non-negative number"))?;
+    usize::try_from(v).map_err(|_| SyntaxError("too large"))
 }
 
 /// delta-seconds (RFC 3261 §25.1), saturating at 2^32-1 as §20.19 allows.
@@ -372,7 +375,7 @@ impl ContentDisposition {
         let params = Params::parse(&mut sc)?;
         sc.ws();
         if !sc.at_end() {
-            return Err(SyntaxError("Content-Disposition: junk"));
+            return Err(SyntaxError("junk"));
         }
         Ok(ContentDisposition {
             disposition: d.into(),
@@ -431,9 +434,9 @@ pub fn parse_accept(s: &str) -> SResult<Vec<MediaType>> {
 
 /// RSeq (RFC 3262 §7.1): 1..2^31-1.
 pub fn parse_rseq(s: &str) -> SResult<u32> {
-    let v = parse_digits(s.trim_matches([' ', '\t'])).ok_or(SyntaxError("RSeq: not a number"))?;
+    let v = parse_digits(s.trim_matches([' ', '\t'])).ok_or(SyntaxError("not a number"))?;
     if v == 0 || v >= 1 << 31 {
-        return Err(SyntaxError("RSeq: out of range"));
+        return Err(SyntaxError("out of range"));
     }
     Ok(v as u32)
 }
@@ -449,11 +452,11 @@ pub struct RAck {
 impl RAck {
     pub fn parse(s: &str) -> SResult<RAck> {
         let mut it = s.split([' ', '\t']).filter(|t| !t.is_empty());
-        let r = it.next().ok_or(SyntaxError("RAck: missing response-num"))?;
-        let c = it.next().ok_or(SyntaxError("RAck: missing CSeq-num"))?;
-        let m = it.next().ok_or(SyntaxError("RAck: missing method"))?;
+        let r = it.next().ok_or(SyntaxError("missing response-num"))?;
+        let c = it.next().ok_or(SyntaxError("missing CSeq-num"))?;
+        let m = it.next().ok_or(SyntaxError("missing method"))?;
         if it.next().is_some() {
-            return Err(SyntaxError("RAck: junk"));
+            return Err(SyntaxError("junk"));
         }
         let rseq = parse_rseq(r)?;
         let cseq = CSeq::parse(&format!("{c} {m}"))?;
@@ -498,11 +501,11 @@ impl Reason {
         let params = Params::parse(&mut sc)?;
         sc.ws();
         if !sc.at_end() {
-            return Err(SyntaxError("Reason: junk"));
+            return Err(SyntaxError("junk"));
         }
         if let Some(c) = params.get("cause") {
             c.and_then(parse_digits)
-                .ok_or(SyntaxError("Reason: bad cause"))?;
+                .ok_or(SyntaxError("bad cause"))?;
         }
         Ok(Reason {
             protocol: p.into(),
@@ -560,8 +563,8 @@ impl RetryAfter {
         let mut sc = Scanner::new(s);
         sc.ws();
         let d = sc.take_while(|b| b.is_ascii_digit());
-        let seconds = parse_digits(d).ok_or(SyntaxError("Retry-After: bad delta-seconds"))?;
-        let seconds = u32::try_from(seconds).map_err(|_| SyntaxError("Retry-After: overlarge"))?;
+        let seconds = parse_digits(d).ok_or(SyntaxError("bad delta-seconds"))?;
+        let seconds = u32::try_from(seconds).map_err(|_| SyntaxError("overlarge"))?;
         sc.ws();
         let comment = if sc.peek() == Some(b'(') {
             let start = sc.pos;
@@ -580,7 +583,7 @@ impl RetryAfter {
                 }
             }
             if depth != 0 || sc.pos > b.len() {
-                return Err(SyntaxError("Retry-After: unbalanced comment"));
+                return Err(SyntaxError("unbalanced comment"));
             }
             Some(s[start..sc.pos].to_string())
         } else {
@@ -589,7 +592,7 @@ impl RetryAfter {
         let params = Params::parse(&mut sc)?;
         sc.ws();
         if !sc.at_end() {
-            return Err(SyntaxError("Retry-After: junk"));
+            return Err(SyntaxError("junk"));
         }
         Ok(RetryAfter {
             seconds,
@@ -630,18 +633,18 @@ impl Warning {
         sc.ws();
         let code = sc.take_while(|b| b.is_ascii_digit());
         if code.len() != 3 {
-            return Err(SyntaxError("Warning: code is not 3 digits"));
+            return Err(SyntaxError("code is not 3 digits"));
         }
         sc.ws();
         let agent = sc.take_while(|b| is_token(b) || matches!(b, b':' | b'[' | b']'));
         if agent.is_empty() {
-            return Err(SyntaxError("Warning: missing agent"));
+            return Err(SyntaxError("missing agent"));
         }
         sc.ws();
         let text = sc.quoted()?;
         sc.ws();
         if !sc.at_end() {
-            return Err(SyntaxError("Warning: junk"));
+            return Err(SyntaxError("junk"));
         }
         Ok(Warning {
             code: code.parse().unwrap_or(0),
@@ -663,7 +666,7 @@ pub fn parse_call_id(s: &str) -> SResult<&str> {
     if is_callid(t) {
         Ok(t)
     } else {
-        Err(SyntaxError("Call-ID: not word[@word]"))
+        Err(SyntaxError("not word[@word]"))
     }
 }
 

@@ -43,7 +43,7 @@ pub fn date(s: &str) -> SResult<()> {
     const MONTH: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
-    let e = SyntaxError("Date: not an RFC 1123 date in GMT");
+    let e = SyntaxError("not an RFC 1123 date in GMT");
     let t = s.trim_matches([' ', '\t']).as_bytes();
     if t.len() != 29 {
         return Err(e);
