@@ -66,7 +66,10 @@ fn representative(fmt: &MessageFormat, cic: u16) -> (Message, Expect) {
                 ..Default::default()
             }
             .into(),
-            ParameterCode::CONTINUITY_INDICATORS => ContinuityIndicators { continuity_indicator: 1 }.into(),
+            ParameterCode::CONTINUITY_INDICATORS => ContinuityIndicators {
+                continuity_indicator: 1,
+            }
+            .into(),
             ParameterCode::BACKWARD_CALL_INDICATORS => {
                 e.insert("isup.called_partys_status_indicator", "1".into());
                 e.insert("isup.charge_indicator", "2".into());
@@ -90,7 +93,11 @@ fn representative(fmt: &MessageFormat, cic: u16) -> (Message, Expect) {
             ParameterCode::FACILITY_INDICATOR => FacilityIndicator { value: 2 }.into(),
             ParameterCode::EVENT_INFORMATION => {
                 e.insert("isup.event_ind", "1".into());
-                EventInformation { event_indicator: 1, ..Default::default() }.into()
+                EventInformation {
+                    event_indicator: 1,
+                    ..Default::default()
+                }
+                .into()
             }
             other => panic!("no representative value for fixed {other}"),
         };
@@ -106,7 +113,10 @@ fn representative(fmt: &MessageFormat, cic: u16) -> (Message, Expect) {
             }
             ParameterCode::SUBSEQUENT_NUMBER => {
                 e.insert("isup.subsequent_number", "987".into());
-                SubsequentNumber { digits: digits("987") }.into()
+                SubsequentNumber {
+                    digits: digits("987"),
+                }
+                .into()
             }
             ParameterCode::CAUSE_INDICATORS => {
                 let v = match mt {
@@ -126,7 +136,11 @@ fn representative(fmt: &MessageFormat, cic: u16) -> (Message, Expect) {
                 // Wireshark shows the number of circuits (range + 1) in this field.
                 e.insert("isup.range_indicator", (r as u16 + 1).to_string());
                 if matches!(mt, MessageType::GRS | MessageType::CQM | MessageType::CQR) {
-                    RangeAndStatus { range: r, status: Default::default() }.into()
+                    RangeAndStatus {
+                        range: r,
+                        status: Default::default(),
+                    }
+                    .into()
                 } else {
                     let bits: Vec<bool> = (0..=r).map(|i| i % 3 != 1).collect();
                     RangeAndStatus::with_status(&bits).into()
@@ -152,14 +166,20 @@ fn representative(fmt: &MessageFormat, cic: u16) -> (Message, Expect) {
                 e.insert("isup.calling", "4930123456".into());
                 m.parameters.push(cg.into());
                 m.parameters.push(
-                    UserServiceInformation { octets: [0x80, 0x90, 0xA3].as_slice().into() }.into(),
+                    UserServiceInformation {
+                        octets: [0x80, 0x90, 0xA3].as_slice().into(),
+                    }
+                    .into(),
                 );
                 m.parameters.push(HopCounter { hop_counter: 20 }.into());
                 e.insert("isup.hop_counter", "20".into());
             }
             MessageType::ACM | MessageType::CPG => m.parameters.push(
-                OptionalBackwardCallIndicators { in_band_information_indicator: 1, ..Default::default() }
-                    .into(),
+                OptionalBackwardCallIndicators {
+                    in_band_information_indicator: 1,
+                    ..Default::default()
+                }
+                .into(),
             ),
             MessageType::ANM | MessageType::CON => {
                 let mut cn = ConnectedNumber::new(3, 1, digits("301234"));
@@ -168,7 +188,8 @@ fn representative(fmt: &MessageFormat, cic: u16) -> (Message, Expect) {
                 m.parameters.push(cn.into());
             }
             MessageType::REL => {
-                m.parameters.push(AutomaticCongestionLevel { level: 1 }.into());
+                m.parameters
+                    .push(AutomaticCongestionLevel { level: 1 }.into());
             }
             _ => {}
         }
@@ -176,12 +197,7 @@ fn representative(fmt: &MessageFormat, cic: u16) -> (Message, Expect) {
     (m, e)
 }
 
-fn write_m3ua(
-    pcap: &mut PcapWriter<std::fs::File>,
-    ts: SystemTime,
-    cic: u16,
-    isup: Vec<u8>,
-) {
+fn write_m3ua(pcap: &mut PcapWriter<std::fs::File>, ts: SystemTime, cic: u16, isup: Vec<u8>) {
     let data = M3ua::Data(Data {
         network_appearance: None,
         routing_context: Some(1),
@@ -198,7 +214,8 @@ fn write_m3ua(
     });
     let src: SocketAddrV4 = "127.0.0.1:2905".parse().unwrap();
     let dst: SocketAddrV4 = "127.0.0.2:2905".parse().unwrap();
-    pcap.write_sctp_m3ua(ts, src, dst, 1, &data.to_vec()).unwrap();
+    pcap.write_sctp_m3ua(ts, src, dst, 1, &data.to_vec())
+        .unwrap();
 }
 
 #[test]
@@ -233,9 +250,18 @@ fn tshark_decodes_every_message_type_we_emit() {
         .into_iter()
         .collect();
     let rows = tshark_fields(&path, "isup", &fields);
-    assert_eq!(rows.len(), expected.len(), "tshark saw {} ISUP frames", rows.len());
+    assert_eq!(
+        rows.len(),
+        expected.len(),
+        "tshark saw {} ISUP frames",
+        rows.len()
+    );
     for (row, (abbr, exp)) in rows.iter().zip(&expected) {
-        let got: BTreeMap<&str, &str> = fields.iter().copied().zip(row.iter().map(String::as_str)).collect();
+        let got: BTreeMap<&str, &str> = fields
+            .iter()
+            .copied()
+            .zip(row.iter().map(String::as_str))
+            .collect();
         assert_eq!(got["m3ua.message_class"], "1", "{abbr}: M3UA class");
         assert_eq!(got["m3ua.message_type"], "1", "{abbr}: M3UA type");
         for (field, want) in exp {
@@ -243,7 +269,10 @@ fn tshark_decodes_every_message_type_we_emit() {
         }
     }
     let bad = tshark_malformed(&path);
-    assert!(bad.is_empty(), "tshark complains about our messages: {bad:#?}");
+    assert!(
+        bad.is_empty(),
+        "tshark complains about our messages: {bad:#?}"
+    );
     // The status bits we set in circuit group messages, as tshark prints them.
     let text = tshark(&path, &["-Y", "isup.message_type == 24", "-V"]);
     // range 7 → 8 circuits, status bits i % 3 != 1 with the first circuit in bit A: 0110 1101.
@@ -303,7 +332,10 @@ fn compare_with_tshark(pcap: &std::path::Path) -> (usize, usize) {
             Ok(x) => x,
             Err(e) => {
                 // A typed error, never a panic; tshark must agree the frame is not clean.
-                let text = tshark(pcap, &["-Y", &format!("frame.number == {}", row[0]), "-O", "isup"]);
+                let text = tshark(
+                    pcap,
+                    &["-Y", &format!("frame.number == {}", row[0]), "-O", "isup"],
+                );
                 assert!(
                     text.contains("Malformed") || text.contains("Exception"),
                     "{} frame {}: we reject ({e}) what tshark decodes cleanly:\n{text}",
@@ -315,20 +347,30 @@ fn compare_with_tshark(pcap: &std::path::Path) -> (usize, usize) {
             }
         };
         let ctx = format!("{} frame {}", pcap.display(), row[0]);
-        assert_eq!(msg.message_type.0.to_string(), norm(&row[1]), "{ctx}: message type");
+        assert_eq!(
+            msg.message_type.0.to_string(),
+            norm(&row[1]),
+            "{ctx}: message type"
+        );
         if let Some(cic) = cic {
             assert_eq!(cic.to_string(), row[2], "{ctx}: CIC");
         }
         if !row[3].is_empty() {
-            let n = msg.get::<CalledPartyNumber>().expect("called party number typed");
+            let n = msg
+                .get::<CalledPartyNumber>()
+                .expect("called party number typed");
             assert_eq!(n.digits.to_string(), row[3], "{ctx}: called");
         }
         if !row[4].is_empty() {
-            let n = msg.get::<CallingPartyNumber>().expect("calling party number typed");
+            let n = msg
+                .get::<CallingPartyNumber>()
+                .expect("calling party number typed");
             assert_eq!(n.digits.to_string(), row[4], "{ctx}: calling");
         }
         if !row[5].is_empty() {
-            let c = msg.get::<CauseIndicators>().expect("cause indicators typed");
+            let c = msg
+                .get::<CauseIndicators>()
+                .expect("cause indicators typed");
             assert_eq!(c.cause_value.to_string(), norm(&row[5]), "{ctx}: cause");
         }
         // Byte-exact re-encoding of what was received.
@@ -359,7 +401,9 @@ fn corpus_isup_matches_tshark() {
     ];
     for (file, frames, max_rejected) in cases {
         let (decoded, rejected) = compare_with_tshark(&corpora.join(file));
-        eprintln!("{file}: {decoded} decoded and matched tshark, {rejected} rejected with typed errors");
+        eprintln!(
+            "{file}: {decoded} decoded and matched tshark, {rejected} rejected with typed errors"
+        );
         assert_eq!(decoded + rejected, frames, "{file}");
         assert!(rejected <= max_rejected, "{file}: {rejected} rejections");
     }

@@ -18,7 +18,10 @@ pub fn shared_dir() -> Option<PathBuf> {
     if p.is_dir() {
         Some(p)
     } else {
-        eprintln!("SKIP: {} is absent (outside corpora not available)", p.display());
+        eprintln!(
+            "SKIP: {} is absent (outside corpora not available)",
+            p.display()
+        );
         None
     }
 }
@@ -56,7 +59,16 @@ pub fn tshark(pcap: &Path, args: &[&str]) -> String {
 
 /// tshark `-T fields` output as rows of columns (one row per frame).
 pub fn tshark_fields(pcap: &Path, filter: &str, fields: &[&str]) -> Vec<Vec<String>> {
-    let mut args = vec!["-Y", filter, "-T", "fields", "-E", "occurrence=a", "-E", "separator=\t"];
+    let mut args = vec![
+        "-Y",
+        filter,
+        "-T",
+        "fields",
+        "-E",
+        "occurrence=a",
+        "-E",
+        "separator=\t",
+    ];
     for f in fields {
         args.push("-e");
         args.push(f);
@@ -71,7 +83,16 @@ pub fn tshark_fields(pcap: &Path, filter: &str, fields: &[&str]) -> Vec<Vec<Stri
 pub fn tshark_malformed(pcap: &Path) -> Vec<String> {
     tshark(
         pcap,
-        &["-Y", "_ws.malformed || _ws.expert.severity >= 6291456", "-T", "fields", "-e", "frame.number", "-e", "_ws.expert.message"],
+        &[
+            "-Y",
+            "_ws.malformed || _ws.expert.severity >= 6291456",
+            "-T",
+            "fields",
+            "-e",
+            "frame.number",
+            "-e",
+            "_ws.expert.message",
+        ],
     )
     .lines()
     .map(str::to_string)
