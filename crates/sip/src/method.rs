@@ -6,7 +6,7 @@ use std::fmt;
 macro_rules! methods {
     ($( $var:ident => $s:literal, )*) => {
         /// A request method. Extension methods are kept as `Extension`.
-        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum Method { $( $var, )* Extension(Box<str>) }
         static KNOWN: &[(Method, &str)] = &[ $( (Method::$var, $s), )* ];
     };

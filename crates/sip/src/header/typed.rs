@@ -79,8 +79,7 @@ impl Via {
             params,
         };
         if let Some(Some(r)) = v.params.get("rport") {
-            r.parse::<u16>()
-                .map_err(|_| SyntaxError("bad rport"))?;
+            r.parse::<u16>().map_err(|_| SyntaxError("bad rport"))?;
         }
         if let Some(r) = v.params.get("received") {
             match r {
@@ -313,8 +312,7 @@ impl fmt::Display for CSeq {
 
 /// Max-Forwards: 0..=255 (RFC 3261 §20.22).
 pub fn parse_max_forwards(s: &str) -> SResult<u8> {
-    let v = parse_digits(s.trim_matches([' ', '\t']))
-        .ok_or(SyntaxError("not a number"))?;
+    let v = parse_digits(s.trim_matches([' ', '\t'])).ok_or(SyntaxError("not a number"))?;
     u8::try_from(v).map_err(|_| SyntaxError("above 255"))
 }
 
@@ -504,8 +502,7 @@ impl Reason {
             return Err(SyntaxError("junk"));
         }
         if let Some(c) = params.get("cause") {
-            c.and_then(parse_digits)
-                .ok_or(SyntaxError("bad cause"))?;
+            c.and_then(parse_digits).ok_or(SyntaxError("bad cause"))?;
         }
         Ok(Reason {
             protocol: p.into(),
