@@ -12,8 +12,11 @@
 //!
 //! M3UA carries its user part (ISUP) as opaque octets in [`wire::ProtocolData`].
 
+pub mod asp;
+pub mod dest;
 pub mod error;
 pub mod pcap;
+pub mod sgp;
 pub mod tables;
 pub mod wire;
 
