@@ -14,7 +14,23 @@ macro_rules! bitfields {
             #[serde(deny_unknown_fields, default)]
             pub struct $name { $( pub $field: u8, )* }
 
+            impl $name {
+                /// The bits Q.763 assigns, per octet; the others are spare.
+                pub const ASSIGNED: [u8; $len] = {
+                    let mut m = [0u8; $len];
+                    $( m[$octet] |= (((1u16 << $width) - 1) << $shift) as u8; )*
+                    m
+                };
+            }
+
             impl ParameterValue for $name {
+                #[inline]
+                fn parse_exact(b: &[u8]) -> Result<Option<Self>, ParameterError> {
+                    let v = Self::parse(b)?;
+                    let spare_clear = b.iter().zip(Self::ASSIGNED).all(|(o, m)| o & !m == 0);
+                    Ok(spare_clear.then_some(v))
+                }
+
                 #[inline]
                 fn parse(b: &[u8]) -> Result<Self, ParameterError> {
                     exact(b, $len, stringify!($len))?;

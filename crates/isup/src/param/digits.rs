@@ -46,14 +46,18 @@ impl Digits {
         if odd && octets.is_empty() {
             return None;
         }
-        let mut d = SmallVec::with_capacity(octets.len() * 2);
-        for &o in octets {
-            d.push(o & 0x0F);
-            d.push(o >> 4);
+        let n = octets.len() * 2 - odd as usize;
+        if octets.len() <= 12 {
+            // Inline fast path: unpack into the inline buffer without per-signal capacity checks.
+            let mut buf = [0u8; 24];
+            for (i, &o) in octets.iter().enumerate() {
+                buf[2 * i] = o & 0x0F;
+                buf[2 * i + 1] = o >> 4;
+            }
+            return Some(Digits(SmallVec::from_buf_and_len(buf, n)));
         }
-        if odd {
-            d.pop();
-        }
+        let mut d: SmallVec<[u8; 24]> = octets.iter().flat_map(|o| [o & 0x0F, o >> 4]).collect();
+        d.truncate(n);
         Some(Digits(d))
     }
 

@@ -35,6 +35,15 @@ pub trait ParameterValue: Sized {
     fn emit<S: Sink>(&self, out: &mut S);
     /// Bring a value built by hand (e.g. from JSON) to the form `parse` would give.
     fn normalize(&mut self) {}
+    /// Decode only if the value re-encodes to exactly these octets (`Ok(None)` otherwise). The
+    /// default proves it by emitting into a comparing sink; types override it with direct checks.
+    #[inline]
+    fn parse_exact(value: &[u8]) -> Result<Option<Self>, ParameterError> {
+        let p = Self::parse(value)?;
+        let mut m = Matcher::new(value);
+        p.emit(&mut m);
+        Ok(m.matched().then_some(p))
+    }
 }
 
 /// A parameter kept as octets: its code is untyped, or its value does not re-encode exactly.
@@ -62,10 +71,19 @@ macro_rules! parameters {
                 }
             }
 
-            /// Decode a value with the type its code has, if any.
+            /// Decode a value with the type its code has, if any (lenient: normalizes spare bits).
             fn parse_typed(code: ParameterCode, value: &[u8]) -> Option<Result<Parameter, ParameterError>> {
                 match code {
                     $( ParameterCode::$code => Some(<$ty>::parse(value).map(Parameter::$variant)), )*
+                    _ => None,
+                }
+            }
+
+            /// Decode a value with its code's type only if it re-encodes exactly.
+            #[inline]
+            fn parse_typed_exact(code: ParameterCode, value: &[u8]) -> Option<Result<Option<Parameter>, ParameterError>> {
+                match code {
+                    $( ParameterCode::$code => Some(<$ty>::parse_exact(value).map(|p| p.map(Parameter::$variant))), )*
                     _ => None,
                 }
             }
@@ -208,18 +226,10 @@ impl Parameter {
                 value: value.to_vec(),
             })
         };
-        match Parameter::parse_typed(code, value) {
-            None => Decoded::Raw(raw()),
+        match Parameter::parse_typed_exact(code, value) {
+            None | Some(Ok(None)) => Decoded::Raw(raw()),
             Some(Err(e)) => Decoded::Malformed(raw(), e),
-            Some(Ok(p)) => {
-                let mut m = Matcher::new(value);
-                p.emit_value(&mut m);
-                if m.matched() {
-                    Decoded::Typed(p)
-                } else {
-                    Decoded::Raw(raw())
-                }
-            }
+            Some(Ok(Some(p))) => Decoded::Typed(p),
         }
     }
 

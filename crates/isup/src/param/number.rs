@@ -140,6 +140,20 @@ impl<const CODE: u8> ParameterValue for Number<CODE> {
         })
     }
 
+    #[inline]
+    fn parse_exact(b: &[u8]) -> Result<Option<Self>, ParameterError> {
+        let n = Self::parse(b)?;
+        let l = Self::LAYOUT;
+        let b = &b[l.qualifier as usize..];
+        // Bits of the second octet this parameter assigns (numbering plan always).
+        let assigned = 0x70
+            | if l.inn || l.ni { 0x80 } else { 0 }
+            | if l.presentation { 0x0C } else { 0 }
+            | if l.screening { 0x03 } else { 0 };
+        let filler_clear = !n.digits.is_odd() || b.last().is_some_and(|o| o & 0xF0 == 0);
+        Ok((b[1] & !assigned == 0 && filler_clear).then_some(n))
+    }
+
     fn emit<S: Sink>(&self, out: &mut S) {
         if let Some(q) = self.number_qualifier_indicator {
             out.put(q);

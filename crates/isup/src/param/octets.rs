@@ -25,6 +25,10 @@ macro_rules! octet_parameters {
                 fn emit<S: Sink>(&self, out: &mut S) {
                     out.put_slice(&self.$field);
                 }
+                #[inline]
+                fn parse_exact(b: &[u8]) -> Result<Option<Self>, ParameterError> {
+                    Self::parse(b).map(Some)
+                }
             }
         )*
     };
