@@ -111,6 +111,18 @@ impl Headers {
         }
     }
 
+    /// Replaces the value of the first field of that name, in place.
+    pub fn replace_first(&mut self, name: impl Into<HeaderName>, value: &str) -> bool {
+        let name = name.into();
+        let Some(i) = self.entries.iter().position(|e| e.name == name) else {
+            return false;
+        };
+        let (start, end) = self.store(value);
+        self.entries[i].start = start;
+        self.entries[i].end = end;
+        true
+    }
+
     /// Removes all fields of that name; returns how many were removed.
     pub fn remove(&mut self, name: impl Into<HeaderName>) -> usize {
         let name = name.into();

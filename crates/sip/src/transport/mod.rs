@@ -1,1 +1,327 @@
+//! Tokio UDP and TCP transports (RFC 3261 §18) — the only I/O in the crate.
+//!
+//! * UDP: one datagram = one message; oversize or malformed requests are
+//!   answered with 400/413/513 (never buffered without bound).
+//! * TCP: Content-Length framing ([`StreamFramer`]), one connection per peer
+//!   reused in both directions; a framing error answers and closes.
+//! * Incoming requests get `received`/`rport` (RFC 3261 §18.2.1, RFC 3581).
 
+mod driver;
+mod framer;
+
+pub use driver::{Endpoint, Event};
+pub use framer::StreamFramer;
+
+use crate::header::{Hdr, Via};
+use crate::message::{Limits, Message, ParseError, error_response};
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+
+/// Transport protocol of a message or peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Proto {
+    Udp,
+    Tcp,
+}
+
+impl Proto {
+    pub fn is_reliable(self) -> bool {
+        self == Proto::Tcp
+    }
+    pub fn as_via(self) -> &'static str {
+        match self {
+            Proto::Udp => "UDP",
+            Proto::Tcp => "TCP",
+        }
+    }
+}
+
+/// A remote party: protocol plus socket address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Peer {
+    pub proto: Proto,
+    pub addr: SocketAddr,
+}
+
+/// A message received from the network.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    pub message: Message,
+    pub peer: Peer,
+}
+
+#[derive(Debug, Clone)]
+pub struct TransportConfig {
+    pub limits: Limits,
+    /// Warning agent in error responses (RFC 3261 §20.43).
+    pub agent: String,
+    /// Bound on queued incoming messages (backpressure instead of unbounded memory).
+    pub queue: usize,
+}
+
+impl Default for TransportConfig {
+    fn default() -> Self {
+        TransportConfig {
+            limits: Limits::default(),
+            agent: "mgc".into(),
+            queue: 1024,
+        }
+    }
+}
+
+type Conns = Arc<Mutex<HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>>>;
+
+/// UDP and TCP on one local address.
+#[derive(Debug, Clone)]
+pub struct Transport {
+    udp: Arc<UdpSocket>,
+    local: SocketAddr,
+    conns: Conns,
+    cfg: Arc<TransportConfig>,
+    tx: mpsc::Sender<Incoming>,
+}
+
+/// RFC 3261 §18.2.1 and RFC 3581 §4: note the source in the top Via.
+fn stamp_via(m: &mut Message, src: SocketAddr) {
+    let Message::Request(r) = m else { return };
+    let Ok(mut via) = r.headers.top_via() else {
+        return;
+    };
+    let ip = src.ip();
+    let host_is_src = matches!(&via.host, crate::uri::Host::Ip(a) if *a == ip);
+    let mut changed = false;
+    if !host_is_src || via.rport().is_some() {
+        via.params.set("received", Some(&ip.to_string()));
+        changed = true;
+    }
+    if via.rport().is_some() {
+        via.params.set("rport", Some(&src.port().to_string()));
+        changed = true;
+    }
+    if changed {
+        replace_top_via(&mut r.headers, &via);
+    }
+}
+
+fn replace_top_via(h: &mut crate::header::Headers, via: &Via) {
+    let Some(first) = h.get(Hdr::Via).map(str::to_string) else {
+        return;
+    };
+    let elems = crate::grammar::split_list(&first);
+    let mut value = via.to_string();
+    for rest in elems.iter().skip(1) {
+        value.push_str(", ");
+        value.push_str(rest);
+    }
+    // replace only the first Via field, keep the others in place
+    h.replace_first(Hdr::Via, &value);
+}
+
+impl Transport {
+    /// Binds UDP and TCP on `addr` (port 0 picks one port for both when possible).
+    pub async fn bind(
+        addr: SocketAddr,
+        cfg: TransportConfig,
+    ) -> io::Result<(Transport, mpsc::Receiver<Incoming>)> {
+        let udp = UdpSocket::bind(addr).await?;
+        let local = udp.local_addr()?;
+        let listener = TcpListener::bind(local).await?;
+        let (tx, rx) = mpsc::channel(cfg.queue);
+        let t = Transport {
+            udp: Arc::new(udp),
+            local,
+            conns: Arc::default(),
+            cfg: Arc::new(cfg),
+            tx,
+        };
+        tokio::spawn(t.clone().udp_loop());
+        tokio::spawn(t.clone().accept_loop(listener));
+        Ok((t, rx))
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    async fn udp_loop(self) {
+        // One datagram is at most 64 KiB; a larger message limit cannot help on UDP.
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            let (n, src) = match self.udp.recv_from(&mut buf).await {
+                Ok(v) => v,
+                Err(e) => {
+                    // ICMP errors surface here on some platforms; keep serving.
+                    debug!("udp recv error: {e}");
+                    continue;
+                }
+            };
+            let data = &buf[..n];
+            if data.iter().all(|&b| b == b'\r' || b == b'\n') {
+                continue; // RFC 5626 keep-alive
+            }
+            match Message::parse_datagram(data, &self.cfg.limits) {
+                Ok(mut m) => {
+                    stamp_via(&mut m, src);
+                    let inc = Incoming {
+                        message: m,
+                        peer: Peer {
+                            proto: Proto::Udp,
+                            addr: src,
+                        },
+                    };
+                    if self.tx.send(inc).await.is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    warn!("udp {src}: rejected message: {e}");
+                    if let Some(r) = error_response(data, &e, &self.cfg.agent) {
+                        let _ = self.udp.send_to(&r.to_bytes(), src).await;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn accept_loop(self, listener: TcpListener) {
+        loop {
+            match listener.accept().await {
+                Ok((s, peer)) => {
+                    let _ = s.set_nodelay(true);
+                    self.clone().spawn_conn(s, peer);
+                }
+                Err(e) => {
+                    warn!("tcp accept error: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+
+    fn spawn_conn(self, stream: TcpStream, peer: SocketAddr) -> mpsc::Sender<Vec<u8>> {
+        let (wtx, mut wrx) = mpsc::channel::<Vec<u8>>(256);
+        if let Ok(mut c) = self.conns.lock() {
+            c.insert(peer, wtx.clone());
+        }
+        let (mut rd, mut wr) = stream.into_split();
+        tokio::spawn(async move {
+            while let Some(b) = wrx.recv().await {
+                if wr.write_all(&b).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let wtx2 = wtx.clone();
+        tokio::spawn(async move {
+            let mut framer = StreamFramer::new(self.cfg.limits);
+            let mut buf = vec![0u8; 16 * 1024];
+            'conn: loop {
+                let n = match rd.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                framer.push(&buf[..n]);
+                loop {
+                    match framer.next_message() {
+                        Ok(Some(mut m)) => {
+                            stamp_via(&mut m, peer);
+                            let inc = Incoming {
+                                message: m,
+                                peer: Peer {
+                                    proto: Proto::Tcp,
+                                    addr: peer,
+                                },
+                            };
+                            if self.tx.send(inc).await.is_err() {
+                                break 'conn;
+                            }
+                        }
+                        Ok(None) => break,
+                        Err((e, raw)) => {
+                            warn!("tcp {peer}: closing after framing error: {e}");
+                            if let Some(r) = error_response(&raw, &e, &self.cfg.agent) {
+                                let _ = wtx2.send(r.to_bytes()).await;
+                            }
+                            break 'conn;
+                        }
+                    }
+                }
+            }
+            if let Ok(mut c) = self.conns.lock() {
+                c.remove(&peer);
+            }
+        });
+        wtx
+    }
+
+    /// Sends a message to a peer. TCP reuses the connection to that address
+    /// (accepted or opened earlier) or opens one.
+    pub async fn send(&self, peer: Peer, m: &Message) -> io::Result<()> {
+        let bytes = m.to_bytes();
+        match peer.proto {
+            Proto::Udp => {
+                if bytes.len() > self.cfg.limits.max_message_size {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        ParseError::TooLarge(bytes.len()),
+                    ));
+                }
+                self.udp.send_to(&bytes, peer.addr).await.map(drop)
+            }
+            Proto::Tcp => {
+                let existing = self
+                    .conns
+                    .lock()
+                    .ok()
+                    .and_then(|c| c.get(&peer.addr).cloned());
+                let tx = match existing {
+                    Some(tx) if !tx.is_closed() => tx,
+                    _ => {
+                        let s = tokio::time::timeout(
+                            std::time::Duration::from_secs(5),
+                            TcpStream::connect(peer.addr),
+                        )
+                        .await
+                        .map_err(|_| {
+                            io::Error::new(io::ErrorKind::TimedOut, "tcp connect timeout")
+                        })??;
+                        let _ = s.set_nodelay(true);
+                        self.clone().spawn_conn(s, peer.addr)
+                    }
+                };
+                tx.send(bytes)
+                    .await
+                    .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "connection closed"))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn via_stamping() {
+        let raw = b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP host.example;rport;branch=z9hG4bK1, SIP/2.0/UDP p\r\nVia: SIP/2.0/UDP q\r\nContent-Length: 0\r\n\r\n";
+        let mut m = Message::parse(raw).unwrap();
+        stamp_via(&mut m, "192.0.2.7:5099".parse().unwrap());
+        let v = m.headers().via().unwrap();
+        assert_eq!(v.len(), 3);
+        assert_eq!(v[0].received(), Some("192.0.2.7"));
+        assert_eq!(v[0].rport(), Some(Some(5099)));
+        assert_eq!(v[1].host.to_string(), "p");
+        assert_eq!(v[2].host.to_string(), "q");
+        // host equals source and no rport: untouched
+        let raw = b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.7;branch=z9hG4bK1\r\nContent-Length: 0\r\n\r\n";
+        let mut m = Message::parse(raw).unwrap();
+        stamp_via(&mut m, "192.0.2.7:5099".parse().unwrap());
+        assert_eq!(m.headers().top_via().unwrap().received(), None);
+    }
+}

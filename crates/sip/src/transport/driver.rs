@@ -1,0 +1,233 @@
+//! Runs the sans-IO transaction layer on tokio time and the transport:
+//! a single-owner event loop for a UA (used by the examples and the MGC).
+
+use super::{Incoming, Peer, Proto, Transport, TransportConfig};
+use crate::dialog::LocalEndpoint;
+use crate::message::{Message, Request, Response};
+use crate::transaction::{
+    Delivery, LayerAction, TimerConfig, TimerQueue, TransactionError, TransactionKey,
+    TransactionLayer,
+};
+use crate::uri::Host;
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tracing::debug;
+
+/// What the UA core sees.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A new request (with its server transaction key), or an ACK for a 2xx
+    /// / an ACK matched in the Accepted state (key may be `None`).
+    Request {
+        key: Option<TransactionKey>,
+        peer: Peer,
+        request: Request,
+    },
+    /// A response from one of our client transactions.
+    Response {
+        key: TransactionKey,
+        peer: Peer,
+        response: Response,
+    },
+    /// A response that matched no client transaction (2xx retransmission).
+    StrayResponse { peer: Peer, response: Response },
+    /// Timer B/F/H or a transport failure ended a transaction.
+    Timeout { key: TransactionKey },
+    /// A UA-core timer started with [`Endpoint::start_timer`] fired.
+    Timer(u64),
+}
+
+/// Transport + transaction layer + timers for one UA.
+pub struct Endpoint {
+    pub transport: Transport,
+    incoming: mpsc::Receiver<Incoming>,
+    layer: TransactionLayer<Peer>,
+    timers: TimerQueue<TransactionKey>,
+    ua_timers: BTreeSet<(Duration, u64)>,
+    ua_index: HashMap<u64, Duration>,
+    epoch: Instant,
+    pending: VecDeque<Event>,
+}
+
+impl Endpoint {
+    pub async fn bind(
+        addr: SocketAddr,
+        tcfg: TransportConfig,
+        timers: TimerConfig,
+    ) -> io::Result<Endpoint> {
+        let (transport, incoming) = Transport::bind(addr, tcfg).await?;
+        Ok(Endpoint {
+            transport,
+            incoming,
+            layer: TransactionLayer::new(timers),
+            timers: TimerQueue::new(),
+            ua_timers: BTreeSet::new(),
+            ua_index: HashMap::new(),
+            epoch: Instant::now(),
+            pending: VecDeque::new(),
+        })
+    }
+
+    pub fn timer_config(&self) -> TimerConfig {
+        self.layer.config()
+    }
+
+    pub fn layer(&self) -> &TransactionLayer<Peer> {
+        &self.layer
+    }
+
+    /// Via/Contact data for messages sent over `proto`.
+    pub fn local(&self, proto: Proto) -> LocalEndpoint {
+        let a = self.transport.local_addr();
+        LocalEndpoint {
+            transport: proto.as_via().into(),
+            host: Host::Ip(a.ip()),
+            port: a.port(),
+        }
+    }
+
+    fn now(&self) -> Duration {
+        Instant::now().saturating_duration_since(self.epoch)
+    }
+
+    async fn run(&mut self, actions: Vec<LayerAction<Peer>>) {
+        let mut queue: VecDeque<LayerAction<Peer>> = actions.into();
+        while let Some(a) = queue.pop_front() {
+            match a {
+                LayerAction::Send { peer, message } => {
+                    if let Err(e) = self.transport.send(peer, &message).await {
+                        debug!("send to {peer:?} failed: {e}");
+                        // §17.1.1.2 / §17.1.2.2: transport error ends the client transaction.
+                        if let Message::Request(r) = &message {
+                            if let Ok(k) = TransactionKey::for_client_request(r) {
+                                queue.extend(self.layer.on_transport_error(&k));
+                            }
+                        }
+                    }
+                }
+                LayerAction::StartTimer { key, timer, after } => {
+                    let at = self.now() + after;
+                    self.timers.start(key, timer, at)
+                }
+                LayerAction::StopTimer { key, timer } => self.timers.stop(&key, timer),
+                LayerAction::Deliver { key, peer, event } => match event {
+                    Delivery::Request(request) => {
+                        self.pending
+                            .push_back(Event::Request { key, peer, request })
+                    }
+                    Delivery::Response(response) => {
+                        if let Some(key) = key {
+                            self.pending.push_back(Event::Response {
+                                key,
+                                peer,
+                                response,
+                            })
+                        }
+                    }
+                    Delivery::StrayResponse(response) => self
+                        .pending
+                        .push_back(Event::StrayResponse { peer, response }),
+                    Delivery::Timeout => {
+                        if let Some(key) = key {
+                            self.pending.push_back(Event::Timeout { key })
+                        }
+                    }
+                    Delivery::Terminated => {
+                        if let Some(k) = key {
+                            self.timers.stop_all(&k);
+                        }
+                    }
+                },
+            }
+        }
+    }
+
+    /// Waits for the next event; `None` when the transport has stopped.
+    pub async fn next_event(&mut self) -> Option<Event> {
+        loop {
+            if let Some(e) = self.pending.pop_front() {
+                return Some(e);
+            }
+            let now = self.now();
+            if let Some((key, timer)) = self.timers.pop_due(now) {
+                let a = self.layer.on_timer(&key, timer);
+                self.run(a).await;
+                continue;
+            }
+            if let Some(&(at, id)) = self.ua_timers.iter().next() {
+                if at <= now {
+                    self.ua_timers.remove(&(at, id));
+                    self.ua_index.remove(&id);
+                    return Some(Event::Timer(id));
+                }
+            }
+            let next = [
+                self.timers.next_deadline(),
+                self.ua_timers.iter().next().map(|(a, _)| *a),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            let sleep_until = self.epoch + next.unwrap_or(Duration::from_secs(3600) + now);
+            tokio::select! {
+                inc = self.incoming.recv() => {
+                    let inc = inc?;
+                    let reliable = inc.peer.proto.is_reliable();
+                    let a = match inc.message {
+                        Message::Request(r) => self.layer.on_request(r, inc.peer, reliable),
+                        Message::Response(r) => self.layer.on_response(r, inc.peer),
+                    };
+                    self.run(a).await;
+                }
+                _ = tokio::time::sleep_until(sleep_until) => {}
+            }
+        }
+    }
+
+    /// Sends a request through a new client transaction (ACK goes without one).
+    pub async fn send_request(
+        &mut self,
+        req: Request,
+        peer: Peer,
+    ) -> Result<Option<TransactionKey>, TransactionError> {
+        let (key, a) = self
+            .layer
+            .send_request(req, peer, peer.proto.is_reliable())?;
+        self.run(a).await;
+        Ok(key)
+    }
+
+    /// Answers the request of a server transaction.
+    pub async fn send_response(
+        &mut self,
+        key: &TransactionKey,
+        resp: Response,
+    ) -> Result<(), TransactionError> {
+        let a = self.layer.send_response(key, resp)?;
+        self.run(a).await;
+        Ok(())
+    }
+
+    /// Sends outside any transaction (2xx retransmissions by the UA core).
+    pub async fn send_stateless(&mut self, peer: Peer, m: &Message) -> io::Result<()> {
+        self.transport.send(peer, m).await
+    }
+
+    /// Starts (or restarts) UA-core timer `id`.
+    pub fn start_timer(&mut self, id: u64, after: Duration) {
+        self.stop_timer(id);
+        let at = self.now() + after;
+        self.ua_timers.insert((at, id));
+        self.ua_index.insert(id, at);
+    }
+
+    pub fn stop_timer(&mut self, id: u64) {
+        if let Some(at) = self.ua_index.remove(&id) {
+            self.ua_timers.remove(&(at, id));
+        }
+    }
+}
