@@ -154,10 +154,10 @@ fn header_view_reads_fields() {
 fn affected_point_code_mask() {
     let a = AffectedPointCode {
         mask: 8,
-        point_code: 0x1234_00,
+        point_code: 0x0012_3400,
     };
-    assert!(a.contains(0x1234_ff));
-    assert!(!a.contains(0x1235_00));
+    assert!(a.contains(0x0012_34ff));
+    assert!(!a.contains(0x0012_3500));
     assert!(AffectedPointCode::new(514).contains(514));
 }
 
