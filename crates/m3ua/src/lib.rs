@@ -18,6 +18,7 @@ pub mod error;
 pub mod pcap;
 pub mod sgp;
 pub mod tables;
+pub mod transport;
 pub mod wire;
 
 pub use error::DecodeError;

@@ -162,6 +162,9 @@ pub enum SgpEvent {
         abbr: &'static str,
     },
     HeartbeatLost(AssocId),
+    /// A transfer request the driver could not route (drivers only; the sans-IO
+    /// [`Sgp::transfer`] returns the error).
+    TransferRefused(SgpTransferError),
     /// T(r) expired with DATA still queued: it is discarded.
     QueueDiscarded {
         routing_context: u32,
