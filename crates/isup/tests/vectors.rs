@@ -307,3 +307,25 @@ fn sipi_bodies_decode_and_round_trip() {
         assert_eq!(Message::parse(b).unwrap().to_bytes().unwrap(), *b);
     }
 }
+
+#[test]
+fn fuzz_regression_long_variable_after_optional_part() {
+    // Found by cargo-fuzz: an IAM whose optional part precedes a 255-octet called party number.
+    // It decodes; the canonical layout cannot point past 255 octets, so encoding is a typed error.
+    // type, NCI, FCI, CPC, TMR, pointers (CdPN 4 ahead, optional part 2 ahead), a gap octet, the
+    // end of an empty optional part, then CdPN: LI 255, even, national, ISDN plan, 506 signals.
+    let mut iam = vec![
+        0x01, 0x00, 0x20, 0x01, 0x0A, 0x00, 0x04, 0x02, 0x00, 0x00, 0xFF, 0x03, 0x10,
+    ];
+    iam.extend(std::iter::repeat_n(0x21, 253));
+    assert_eq!(iam.len(), 266);
+    let msg = Message::parse(&iam).unwrap();
+    assert_eq!(msg.get::<CalledPartyNumber>().unwrap().digits.len(), 506);
+    assert!(matches!(
+        msg.to_bytes(),
+        Err(Error::BadPointer {
+            message: "IAM",
+            parameter: "optional part"
+        })
+    ));
+}
