@@ -148,7 +148,7 @@ fn utf8(b: &[u8]) -> Result<&str, ParseError> {
 
 fn parse_start_line(line: &[u8]) -> Result<StartLine, ParseError> {
     let line = utf8(line)?;
-    if line.len() >= 4 && line[..4].eq_ignore_ascii_case("SIP/") {
+    if line.len() >= 4 && line.as_bytes()[..4].eq_ignore_ascii_case(b"SIP/") {
         // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
         let (ver, rest) = line
             .split_once(' ')
@@ -201,8 +201,8 @@ fn check_version(v: &str) -> Result<(), ParseError> {
         return Ok(());
     }
     let well_formed = v.len() > 4
-        && v[..4].eq_ignore_ascii_case("SIP/")
-        && v[4..].split_once('.').is_some_and(|(a, b)| {
+        && v.as_bytes()[..4].eq_ignore_ascii_case(b"SIP/")
+        && v.get(4..).unwrap_or("").split_once('.').is_some_and(|(a, b)| {
             !a.is_empty() && !b.is_empty() && a.bytes().chain(b.bytes()).all(|c| c.is_ascii_digit())
         });
     if well_formed {
@@ -626,7 +626,7 @@ pub fn error_response(raw: &[u8], err: &ParseError, agent: &str) -> Option<Respo
     let raw = &raw[skip_leading_crlf(raw)..];
     let (sl_end, mut pos) = line_end(raw, 0)?;
     let sl = std::str::from_utf8(&raw[..sl_end]).ok()?;
-    if sl.len() < 4 || sl[..4].eq_ignore_ascii_case("SIP/") || sl.starts_with("ACK ") {
+    if sl.len() < 4 || sl.as_bytes()[..4].eq_ignore_ascii_case(b"SIP/") || sl.starts_with("ACK ") {
         return None;
     }
     let status = err.status();
