@@ -25,6 +25,7 @@ fmt:
 
 bench:
 	$(CARGO) bench -p isup --bench codec
+	$(CARGO) bench -p m3ua --bench m3ua
 
 clean:
 	$(CARGO) clean
