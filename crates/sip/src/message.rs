@@ -202,9 +202,14 @@ fn check_version(v: &str) -> Result<(), ParseError> {
     }
     let well_formed = v.len() > 4
         && v.as_bytes()[..4].eq_ignore_ascii_case(b"SIP/")
-        && v.get(4..).unwrap_or("").split_once('.').is_some_and(|(a, b)| {
-            !a.is_empty() && !b.is_empty() && a.bytes().chain(b.bytes()).all(|c| c.is_ascii_digit())
-        });
+        && v.get(4..)
+            .unwrap_or("")
+            .split_once('.')
+            .is_some_and(|(a, b)| {
+                !a.is_empty()
+                    && !b.is_empty()
+                    && a.bytes().chain(b.bytes()).all(|c| c.is_ascii_digit())
+            });
     if well_formed {
         Err(ParseError::Version)
     } else {
