@@ -407,27 +407,40 @@ impl Params {
     /// Stops before anything that is not `;` (e.g. `,` or end).
     pub fn parse(sc: &mut Scanner<'_>) -> SResult<Params> {
         let mut out = Vec::new();
+        Self::scan(sc, |n, v| {
+            out.push((n.to_string(), v.map(str::to_string)));
+            Ok(())
+        })?;
+        Ok(Params(out))
+    }
+
+    /// Checks `*( SEMI generic-param )` without allocating, handing each
+    /// parameter to `f` (which may reject it).
+    pub fn scan<'a>(
+        sc: &mut Scanner<'a>,
+        mut f: impl FnMut(&'a str, Option<&'a str>) -> SResult<()>,
+    ) -> SResult<()> {
         while sc.sep(b';') {
             let name = sc
                 .token()
                 .map_err(|_| SyntaxError("empty or invalid parameter name"))?;
             let value = if sc.sep(b'=') {
                 Some(if sc.peek() == Some(b'"') {
-                    sc.quoted()?.to_string()
+                    sc.quoted()?
                 } else {
                     // gen-value = token / host / quoted-string
                     let v = sc.take_while(|b| is_token(b) || matches!(b, b':' | b'[' | b']'));
                     if v.is_empty() {
                         return Err(SyntaxError("empty parameter value"));
                     }
-                    v.to_string()
+                    v
                 })
             } else {
                 None
             };
-            out.push((name.to_string(), value));
+            f(name, value)?;
         }
-        Ok(Params(out))
+        Ok(())
     }
 }
 
@@ -443,11 +456,13 @@ impl fmt::Display for Params {
     }
 }
 
-/// Splits a header value at top-level commas (outside quotes and `<>`),
-/// trimming LWS. Empty elements are kept so callers can reject them.
-pub fn split_list(s: &str) -> Vec<&str> {
+/// Calls `f` for each top-level comma-separated element (outside quotes and
+/// `<>`), trimmed of LWS. Empty elements are passed so callers can reject them.
+pub fn for_each_element<'a, E>(
+    s: &'a str,
+    mut f: impl FnMut(&'a str) -> Result<(), E>,
+) -> Result<(), E> {
     let b = s.as_bytes();
-    let mut out = Vec::new();
     let mut start = 0;
     let mut i = 0;
     let mut in_q = false;
@@ -459,29 +474,49 @@ pub fn split_list(s: &str) -> Vec<&str> {
             b'<' if !in_q => in_a = true,
             b'>' if !in_q => in_a = false,
             b',' if !in_q && !in_a => {
-                out.push(s[start..i].trim_matches([' ', '\t']));
+                f(s[start..i].trim_matches([' ', '\t']))?;
                 start = i + 1;
             }
             _ => {}
         }
         i += 1;
     }
-    out.push(s[start..].trim_matches([' ', '\t']));
+    f(s.get(start..).unwrap_or("").trim_matches([' ', '\t']))
+}
+
+/// Splits a header value at top-level commas (outside quotes and `<>`),
+/// trimming LWS. Empty elements are kept so callers can reject them.
+pub fn split_list(s: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let _ = for_each_element(s, |e| {
+        out.push(e);
+        Ok::<(), ()>(())
+    });
     out
+}
+
+/// Checks every element of a comma list, rejecting empty ones; no allocation.
+pub fn check_list(s: &str, f: impl Fn(&str) -> SResult<()>) -> SResult<()> {
+    for_each_element(s, |e| {
+        if e.is_empty() {
+            Err(SyntaxError("empty list element"))
+        } else {
+            f(e)
+        }
+    })
 }
 
 /// Parses a comma list of elements, rejecting empty elements.
 pub fn parse_list<T>(s: &str, f: impl Fn(&str) -> SResult<T>) -> SResult<Vec<T>> {
-    split_list(s)
-        .into_iter()
-        .map(|e| {
-            if e.is_empty() {
-                Err(SyntaxError("empty list element"))
-            } else {
-                f(e)
-            }
-        })
-        .collect()
+    let mut out = Vec::new();
+    for_each_element(s, |e| {
+        if e.is_empty() {
+            return Err(SyntaxError("empty list element"));
+        }
+        out.push(f(e)?);
+        Ok(())
+    })?;
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -44,6 +44,23 @@ impl MediaType {
         Ok(m)
     }
 
+    /// The same checks as [`MediaType::parse`] without allocating.
+    pub fn validate(s: &str) -> SResult<()> {
+        let mut sc = Scanner::new(s);
+        sc.ws();
+        sc.token().map_err(|_| SyntaxError("bad media type"))?;
+        if !sc.sep(b'/') {
+            return Err(SyntaxError("missing '/' in media type"));
+        }
+        sc.token().map_err(|_| SyntaxError("bad media subtype"))?;
+        Params::scan(&mut sc, |_, _| Ok(()))?;
+        sc.ws();
+        if !sc.at_end() {
+            return Err(SyntaxError("junk after media type"));
+        }
+        Ok(())
+    }
+
     pub(crate) fn parse_scanner(sc: &mut Scanner<'_>) -> SResult<MediaType> {
         let ty = sc.token().map_err(|_| SyntaxError("bad media type"))?;
         if !sc.sep(b'/') {

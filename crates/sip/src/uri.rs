@@ -21,26 +21,38 @@ pub enum Host {
 
 impl Host {
     pub fn parse(s: &str) -> Result<Host, UriError> {
+        Ok(match Self::check(s)? {
+            Some(ip) => Host::Ip(ip),
+            None => Host::Name(s.to_string()),
+        })
+    }
+
+    /// Validates a host without allocating: `Some(ip)` for an address,
+    /// `None` for a valid hostname.
+    pub fn check(s: &str) -> Result<Option<IpAddr>, UriError> {
         if let Some(inner) = s.strip_prefix('[') {
             let inner = inner
                 .strip_suffix(']')
                 .ok_or(UriError("unterminated IPv6 reference"))?;
             return inner
                 .parse::<Ipv6Addr>()
-                .map(|a| Host::Ip(IpAddr::V6(a)))
+                .map(|a| Some(IpAddr::V6(a)))
                 .map_err(|_| UriError("bad IPv6 reference"));
         }
         if s.is_empty() {
             return Err(UriError("empty host"));
         }
-        if let Ok(ip) = s.parse::<std::net::Ipv4Addr>() {
-            return Ok(Host::Ip(IpAddr::V4(ip)));
+        let b = s.as_bytes();
+        if b[0].is_ascii_digit() && b[b.len() - 1].is_ascii_digit() {
+            if let Ok(ip) = s.parse::<std::net::Ipv4Addr>() {
+                return Ok(Some(IpAddr::V4(ip)));
+            }
         }
         // hostname = *( domainlabel "." ) toplabel [ "." ]
         if !s.bytes().all(is_host_char) || s.starts_with(['.', '-']) || s.contains("..") {
             return Err(UriError("bad hostname"));
         }
-        Ok(Host::Name(s.to_string()))
+        Ok(None)
     }
 
     /// Case-insensitive comparison of host names (RFC 3261 §19.1.4).
@@ -65,6 +77,12 @@ impl fmt::Display for Host {
 
 /// Splits `host[:port]`, honouring IPv6 references.
 pub fn split_hostport(s: &str) -> Result<(Host, Option<u16>), UriError> {
+    let (h, p) = split_hostport_raw(s)?;
+    Ok((Host::parse(h)?, p))
+}
+
+/// Splits and validates `host[:port]` without allocating.
+pub fn split_hostport_raw(s: &str) -> Result<(&str, Option<u16>), UriError> {
     let (h, p) = if s.starts_with('[') {
         match s.find(']') {
             Some(i) => {
@@ -96,7 +114,8 @@ pub fn split_hostport(s: &str) -> Result<(Host, Option<u16>), UriError> {
         }
         None => None,
     };
-    Ok((Host::parse(h)?, port))
+    Host::check(h)?;
+    Ok((h, port))
 }
 
 /// `sip:` / `sips:` URI (RFC 3261 §19.1.1). Escapes are kept as received.
@@ -127,72 +146,30 @@ impl SipUri {
 
     /// Parses the part after `sip:` / `sips:`.
     fn parse_rest(secure: bool, s: &str) -> Result<SipUri, UriError> {
-        // '@' cannot occur unescaped after userinfo (§25.1), so the first one ends it.
-        let (userinfo, hostpart) = match memchr::memchr(b'@', s.as_bytes()) {
-            Some(i) => (Some(&s[..i]), &s[i + 1..]),
-            None => (None, s),
-        };
-        let (user, password) = match userinfo {
-            Some(ui) => {
-                let (u, p) = match ui.find(':') {
-                    Some(i) => (&ui[..i], Some(&ui[i + 1..])),
-                    None => (ui, None),
-                };
-                if u.is_empty() || !check_escaped(u, is_user_char) {
-                    return Err(UriError("bad user part"));
-                }
-                if let Some(p) = p {
-                    if !check_escaped(p, is_password_char) {
-                        return Err(UriError("bad password"));
-                    }
-                }
-                (Some(u.to_string()), p.map(str::to_string))
-            }
-            None => (None, None),
-        };
-        let end_hp = hostpart.find([';', '?']).unwrap_or(hostpart.len());
-        let (host, port) = split_hostport(&hostpart[..end_hp])?;
-        let mut rest = &hostpart[end_hp..];
+        let p = sip_parts(s)?;
         let mut params = Vec::new();
-        while let Some(r) = rest.strip_prefix(';') {
-            let end = r.find([';', '?']).unwrap_or(r.len());
-            let p = &r[..end];
-            let (n, v) = match p.find('=') {
-                Some(i) => (&p[..i], Some(&p[i + 1..])),
-                None => (p, None),
-            };
-            if n.is_empty() || !check_escaped(n, is_param_char) {
-                return Err(UriError("bad uri-parameter"));
+        if !p.params.is_empty() {
+            for item in p.params[1..].split(';') {
+                let (n, v) = match item.find('=') {
+                    Some(i) => (&item[..i], Some(&item[i + 1..])),
+                    None => (item, None),
+                };
+                params.push((n.to_string(), v.map(str::to_string)));
             }
-            if let Some(v) = v {
-                if v.is_empty() || !check_escaped(v, is_param_char) {
-                    return Err(UriError("bad uri-parameter value"));
-                }
-            }
-            params.push((n.to_string(), v.map(str::to_string)));
-            rest = &r[end..];
         }
         let mut headers = Vec::new();
-        if let Some(h) = rest.strip_prefix('?') {
-            for hv in h.split('&') {
-                let (n, v) = hv.split_once('=').ok_or(UriError("bad uri header"))?;
-                if n.is_empty()
-                    || !check_escaped(n, is_header_char)
-                    || !check_escaped(v, is_header_char)
-                {
-                    return Err(UriError("bad uri header"));
-                }
+        if !p.headers.is_empty() {
+            for hv in p.headers[1..].split('&') {
+                let (n, v) = hv.split_once('=').unwrap_or((hv, ""));
                 headers.push((n.to_string(), v.to_string()));
             }
-        } else if !rest.is_empty() {
-            return Err(UriError("junk after host"));
         }
         Ok(SipUri {
             secure,
-            user,
-            password,
-            host,
-            port,
+            user: p.user.map(str::to_string),
+            password: p.password.map(str::to_string),
+            host: Host::parse(p.host)?,
+            port: p.port,
             params: Params(params),
             headers,
         })
@@ -277,6 +254,85 @@ impl SipUri {
         }
         true
     }
+}
+
+/// A validated `sip:`/`sips:` URI as borrowed pieces.
+struct SipParts<'a> {
+    user: Option<&'a str>,
+    password: Option<&'a str>,
+    host: &'a str,
+    port: Option<u16>,
+    /// `;p=v;…` including the leading `;`, or empty.
+    params: &'a str,
+    /// `?h=v&…` including the leading `?`, or empty.
+    headers: &'a str,
+}
+
+/// RFC 3261 §25.1 `SIP-URI` after the scheme, checked without allocating.
+fn sip_parts(s: &str) -> Result<SipParts<'_>, UriError> {
+    // '@' cannot occur unescaped after userinfo (§25.1), so the first one ends it.
+    let (userinfo, hostpart) = match memchr::memchr(b'@', s.as_bytes()) {
+        Some(i) => (Some(&s[..i]), &s[i + 1..]),
+        None => (None, s),
+    };
+    let (user, password) = match userinfo {
+        Some(ui) => {
+            let (u, p) = match ui.find(':') {
+                Some(i) => (&ui[..i], Some(&ui[i + 1..])),
+                None => (ui, None),
+            };
+            if u.is_empty() || !check_escaped(u, is_user_char) {
+                return Err(UriError("bad user part"));
+            }
+            if let Some(p) = p {
+                if !check_escaped(p, is_password_char) {
+                    return Err(UriError("bad password"));
+                }
+            }
+            (Some(u), p)
+        }
+        None => (None, None),
+    };
+    let end_hp = hostpart.find([';', '?']).unwrap_or(hostpart.len());
+    let (host, port) = split_hostport_raw(&hostpart[..end_hp])?;
+    let rest = &hostpart[end_hp..];
+    let q = rest.find('?').unwrap_or(rest.len());
+    let (params, headers) = rest.split_at(q);
+    if !params.is_empty() {
+        for item in params[1..].split(';') {
+            let (n, v) = match item.find('=') {
+                Some(i) => (&item[..i], Some(&item[i + 1..])),
+                None => (item, None),
+            };
+            if n.is_empty() || !check_escaped(n, is_param_char) {
+                return Err(UriError("bad uri-parameter"));
+            }
+            if let Some(v) = v {
+                if v.is_empty() || !check_escaped(v, is_param_char) {
+                    return Err(UriError("bad uri-parameter value"));
+                }
+            }
+        }
+    }
+    if !headers.is_empty() {
+        for hv in headers[1..].split('&') {
+            let (n, v) = hv.split_once('=').ok_or(UriError("bad uri header"))?;
+            if n.is_empty()
+                || !check_escaped(n, is_header_char)
+                || !check_escaped(v, is_header_char)
+            {
+                return Err(UriError("bad uri header"));
+            }
+        }
+    }
+    Ok(SipParts {
+        user,
+        password,
+        host,
+        port,
+        params,
+        headers,
+    })
 }
 
 impl fmt::Display for SipUri {
@@ -416,7 +472,7 @@ pub enum Uri {
 }
 
 impl Uri {
-    pub fn parse(s: &str) -> Result<Uri, UriError> {
+    fn scheme_split(s: &str) -> Result<(&str, &str), UriError> {
         let colon = s.find(':').ok_or(UriError("missing scheme"))?;
         let scheme = &s[..colon];
         let rest = &s[colon + 1..];
@@ -430,6 +486,22 @@ impl Uri {
         if rest.bytes().any(|b| b <= b' ' || b >= 0x7f) {
             return Err(UriError("whitespace or control octet in URI"));
         }
+        Ok((scheme, rest))
+    }
+
+    fn check_absolute(rest: &str) -> Result<(), UriError> {
+        if rest.is_empty()
+            || !rest
+                .bytes()
+                .all(|b| is_unreserved(b) || is_token(b) || b"%;/?:@&=+$,#[]".contains(&b))
+        {
+            return Err(UriError("bad absoluteURI"));
+        }
+        Ok(())
+    }
+
+    pub fn parse(s: &str) -> Result<Uri, UriError> {
+        let (scheme, rest) = Self::scheme_split(s)?;
         if scheme.eq_ignore_ascii_case("sip") {
             SipUri::parse_rest(false, rest).map(Uri::Sip)
         } else if scheme.eq_ignore_ascii_case("sips") {
@@ -437,14 +509,21 @@ impl Uri {
         } else if scheme.eq_ignore_ascii_case("tel") {
             TelUri::parse_rest(rest).map(Uri::Tel)
         } else {
-            if rest.is_empty()
-                || !rest
-                    .bytes()
-                    .all(|b| is_unreserved(b) || is_token(b) || b"%;/?:@&=+$,#[]".contains(&b))
-            {
-                return Err(UriError("bad absoluteURI"));
-            }
+            Self::check_absolute(rest)?;
             Ok(Uri::Other(s.to_string()))
+        }
+    }
+
+    /// The same checks as [`Uri::parse`], without building the URI
+    /// (allocation-free for `sip`/`sips` and other schemes).
+    pub fn validate(s: &str) -> Result<(), UriError> {
+        let (scheme, rest) = Self::scheme_split(s)?;
+        if scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips") {
+            sip_parts(rest).map(drop)
+        } else if scheme.eq_ignore_ascii_case("tel") {
+            TelUri::parse_rest(rest).map(drop)
+        } else {
+            Self::check_absolute(rest)
         }
     }
 

@@ -16,6 +16,8 @@ macro_rules! headers {
         pub static HEADERS: &[HeaderDef] = &[
             $( HeaderDef { hdr: Hdr::$var, name: $name, compact: $compact, single: $single, check: $check }, )*
         ];
+        const NAMES: &[&str] = &[ $( $name, )* ];
+        const COMPACTS: &[Option<u8>] = &[ $( $compact, )* ];
     };
 }
 
@@ -103,17 +105,77 @@ impl Hdr {
     }
 
     /// Case-insensitive lookup of a long or compact name (RFC 3261 §7.3.1, §7.3.3).
+    #[inline]
     pub fn lookup(name: &[u8]) -> Option<Hdr> {
-        if name.len() == 1 {
-            let c = name[0].to_ascii_lowercase();
-            return HEADERS.iter().find(|d| d.compact == Some(c)).map(|d| d.hdr);
+        let first = *name.first()?;
+        let slot = if name.len() == 1 {
+            COMPACT_INDEX[(first & 0x7f) as usize]
+        } else {
+            let cands = &NAME_INDEX[bucket(name.len(), first)];
+            let mut found = NONE;
+            for &c in cands {
+                if c == NONE {
+                    break;
+                }
+                if HEADERS[c as usize]
+                    .name
+                    .as_bytes()
+                    .eq_ignore_ascii_case(name)
+                {
+                    found = c;
+                    break;
+                }
+            }
+            found
+        };
+        if slot == NONE {
+            None
+        } else {
+            Some(HEADERS[slot as usize].hdr)
         }
-        HEADERS
-            .iter()
-            .find(|d| d.name.len() == name.len() && d.name.as_bytes().eq_ignore_ascii_case(name))
-            .map(|d| d.hdr)
     }
 }
+
+const NONE: u8 = u8::MAX;
+const BUCKETS: usize = 1024;
+const SLOTS: usize = 4;
+
+#[inline]
+const fn bucket(len: usize, first: u8) -> usize {
+    ((len & 31) << 5) | (first.to_ascii_lowercase() as usize & 31)
+}
+
+/// Long names by (length, first letter): built at compile time from the table.
+static NAME_INDEX: [[u8; SLOTS]; BUCKETS] = {
+    let mut idx = [[NONE; SLOTS]; BUCKETS];
+    let mut i = 0;
+    while i < NAMES.len() {
+        let n = NAMES[i].as_bytes();
+        let b = bucket(n.len(), n[0]);
+        let mut j = 0;
+        while idx[b][j] != NONE {
+            j += 1;
+            assert!(j < SLOTS, "header index bucket overflow");
+        }
+        idx[b][j] = i as u8;
+        i += 1;
+    }
+    idx
+};
+
+/// Compact forms, by lower-case letter.
+static COMPACT_INDEX: [u8; 128] = {
+    let mut idx = [NONE; 128];
+    let mut i = 0;
+    while i < COMPACTS.len() {
+        if let Some(c) = COMPACTS[i] {
+            idx[c as usize] = i as u8;
+            idx[c.to_ascii_uppercase() as usize] = i as u8;
+        }
+        i += 1;
+    }
+    idx
+};
 
 impl fmt::Display for Hdr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -198,6 +260,16 @@ mod tests {
         }
         assert_eq!(Hdr::lookup(b"MaX-fOrWaRdS"), Some(Hdr::MaxForwards));
         assert_eq!(Hdr::lookup(b"C%6Fntact"), None);
+        assert_eq!(Hdr::lookup(b""), None);
+        assert_eq!(Hdr::lookup(b"\xff"), None);
+        for d in HEADERS {
+            assert_eq!(
+                Hdr::lookup(d.name.to_uppercase().as_bytes()),
+                Some(d.hdr),
+                "{}",
+                d.name
+            );
+        }
         assert!(HeaderName::from_name("l").matches("content-length"));
     }
 }

@@ -2,8 +2,8 @@
 //! to emit. RFC 3261 §20 unless noted.
 
 use crate::grammar::{
-    Params, SResult, Scanner, SyntaxError, is_callid, is_token, is_token_str, parse_digits,
-    parse_list, quote, unquote,
+    Params, SResult, Scanner, SyntaxError, check_list, is_callid, is_token, is_token_str,
+    parse_digits, parse_list, quote, unquote,
 };
 use crate::mediatype::MediaType;
 use crate::method::Method;
@@ -36,6 +36,26 @@ impl Via {
     }
 
     pub fn parse(s: &str) -> SResult<Via> {
+        let mut params = Vec::new();
+        let (transport, host, port) = Self::scan(s, |n, v| {
+            params.push((n.to_string(), v.map(str::to_string)));
+            Ok(())
+        })?;
+        let host = Host::parse(host).map_err(|_| SyntaxError("bad sent-by host"))?;
+        Ok(Via {
+            transport: transport.to_string(),
+            host,
+            port,
+            params: Params(params),
+        })
+    }
+
+    /// Checks one via-parm without allocating; returns transport, host, port
+    /// and hands parameters to `f`.
+    fn scan<'a>(
+        s: &'a str,
+        mut f: impl FnMut(&'a str, Option<&'a str>) -> SResult<()>,
+    ) -> SResult<(&'a str, &'a str, Option<u16>)> {
         let mut sc = Scanner::new(s);
         sc.ws();
         let name = sc.token()?;
@@ -55,39 +75,40 @@ impl Via {
         let hstart = sc.pos;
         if sc.peek() == Some(b'[') {
             sc.take_while(|b| b != b']');
-            sc.expect(b']', "Via: unterminated IPv6 reference")?;
+            sc.expect(b']', "unterminated IPv6 reference")?;
         } else {
             sc.take_while(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
         }
-        let host_s = &s[hstart..sc.pos];
+        let host = &s[hstart..sc.pos];
         let port = if sc.sep(b':') {
             let p = sc.take_while(|b| b.is_ascii_digit());
             Some(p.parse::<u16>().map_err(|_| SyntaxError("bad port"))?)
         } else {
             None
         };
-        let host = Host::parse(host_s).map_err(|_| SyntaxError("bad sent-by host"))?;
-        let params = Params::parse(&mut sc)?;
+        Host::check(host).map_err(|_| SyntaxError("bad sent-by host"))?;
+        Params::scan(&mut sc, |n, v| {
+            if n.eq_ignore_ascii_case("rport") {
+                if let Some(r) = v {
+                    r.parse::<u16>().map_err(|_| SyntaxError("bad rport"))?;
+                }
+            } else if n.eq_ignore_ascii_case("received")
+                && !v.is_some_and(|r| r.parse::<std::net::IpAddr>().is_ok())
+            {
+                return Err(SyntaxError("bad received"));
+            }
+            f(n, v)
+        })?;
         sc.ws();
         if !sc.at_end() {
             return Err(SyntaxError("junk after parameters"));
         }
-        let v = Via {
-            transport: transport.to_string(),
-            host,
-            port,
-            params,
-        };
-        if let Some(Some(r)) = v.params.get("rport") {
-            r.parse::<u16>().map_err(|_| SyntaxError("bad rport"))?;
-        }
-        if let Some(r) = v.params.get("received") {
-            match r {
-                Some(r) if r.parse::<std::net::IpAddr>().is_ok() => {}
-                _ => return Err(SyntaxError("bad received")),
-            }
-        }
-        Ok(v)
+        Ok((transport, host, port))
+    }
+
+    /// Checks a Via header value (a list) without allocating.
+    pub fn validate_list(s: &str) -> SResult<()> {
+        check_list(s, |e| Self::scan(e, |_, _| Ok(())).map(drop))
     }
 
     pub fn parse_list(s: &str) -> SResult<Vec<Via>> {
@@ -159,19 +180,39 @@ impl NameAddr {
     pub fn parse(s: &str) -> SResult<NameAddr> {
         let mut sc = Scanner::new(s);
         sc.ws();
-        let v = Self::parse_scanner(&mut sc)?;
+        let (display, uri) = Self::scan_addr(&mut sc)?;
+        let uri = Uri::parse(uri).map_err(|e| SyntaxError(e.0))?;
+        let params = Params::parse(&mut sc)?;
         sc.ws();
         if !sc.at_end() {
             return Err(SyntaxError("junk after name-addr parameters"));
         }
-        Ok(v)
+        Ok(NameAddr {
+            display: display.map(str::to_string),
+            uri,
+            params,
+        })
     }
 
-    fn parse_scanner(sc: &mut Scanner<'_>) -> SResult<NameAddr> {
+    /// Checks a name-addr / addr-spec with parameters without allocating.
+    pub fn validate(s: &str) -> SResult<()> {
+        let mut sc = Scanner::new(s);
+        sc.ws();
+        Self::scan_addr(&mut sc)?;
+        Params::scan(&mut sc, |_, _| Ok(()))?;
+        sc.ws();
+        if !sc.at_end() {
+            return Err(SyntaxError("junk after name-addr parameters"));
+        }
+        Ok(())
+    }
+
+    /// Display name (raw) and validated URI text; leaves the scanner at the parameters.
+    fn scan_addr<'a>(sc: &mut Scanner<'a>) -> SResult<(Option<&'a str>, &'a str)> {
         let s = sc.s;
         let mut display = None;
         if sc.peek() == Some(b'"') {
-            display = Some(sc.quoted()?.to_string());
+            display = Some(sc.quoted()?);
             sc.ws();
             if sc.peek() != Some(b'<') {
                 return Err(SyntaxError("display name not followed by <URI>"));
@@ -179,8 +220,7 @@ impl NameAddr {
         } else if sc.peek() != Some(b'<') {
             // Either `*(token LWS) <uri>` or an addr-spec.
             let save = sc.pos;
-            let lt = s[save..].find('<');
-            match lt {
+            match s[save..].find('<') {
                 Some(i) => {
                     let dn = s[save..save + i].trim_end_matches([' ', '\t']);
                     if !dn
@@ -191,7 +231,7 @@ impl NameAddr {
                         return Err(SyntaxError("non-token characters in unquoted display name"));
                     }
                     if !dn.is_empty() {
-                        display = Some(dn.to_string());
+                        display = Some(dn);
                     }
                     sc.pos = save + i;
                 }
@@ -201,13 +241,8 @@ impl NameAddr {
                     if u.contains(['?', ',']) {
                         return Err(SyntaxError("URI with '?' or ',' must be enclosed in <>"));
                     }
-                    let uri = Uri::parse(u).map_err(|e| SyntaxError(e.0))?;
-                    let params = Params::parse(sc)?;
-                    return Ok(NameAddr {
-                        display: None,
-                        uri,
-                        params,
-                    });
+                    Uri::validate(u).map_err(|e| SyntaxError(e.0))?;
+                    return Ok((None, u));
                 }
             }
         }
@@ -217,13 +252,8 @@ impl NameAddr {
         if u.starts_with([' ', '\t']) || u.ends_with([' ', '\t']) {
             return Err(SyntaxError("whitespace inside <URI>"));
         }
-        let uri = Uri::parse(u).map_err(|e| SyntaxError(e.0))?;
-        let params = Params::parse(sc)?;
-        Ok(NameAddr {
-            display,
-            uri,
-            params,
-        })
+        Uri::validate(u).map_err(|e| SyntaxError(e.0))?;
+        Ok((display, u))
     }
 
     pub fn parse_list(s: &str) -> SResult<Vec<NameAddr>> {
@@ -266,6 +296,14 @@ pub enum Contact {
 }
 
 impl Contact {
+    /// Checks a Contact value without allocating.
+    pub fn validate_list(s: &str) -> SResult<()> {
+        if s.trim_matches([' ', '\t']) == "*" {
+            return Ok(());
+        }
+        check_list(s, NameAddr::validate)
+    }
+
     pub fn parse_list(s: &str) -> SResult<Vec<Contact>> {
         if s.trim_matches([' ', '\t']) == "*" {
             return Ok(vec![Contact::Star]);

@@ -9,16 +9,16 @@ use crate::mediatype::MediaType;
 pub type Validator = fn(&str) -> SResult<()>;
 
 pub fn via(s: &str) -> SResult<()> {
-    Via::parse_list(s).map(drop)
+    Via::validate_list(s)
 }
 pub fn from_to(s: &str) -> SResult<()> {
-    NameAddr::parse(s).map(drop)
+    NameAddr::validate(s)
 }
 pub fn contact(s: &str) -> SResult<()> {
-    Contact::parse_list(s).map(drop)
+    Contact::validate_list(s)
 }
 pub fn route(s: &str) -> SResult<()> {
-    NameAddr::parse_list(s).map(drop)
+    crate::grammar::check_list(s, NameAddr::validate)
 }
 pub fn call_id(s: &str) -> SResult<()> {
     typed::parse_call_id(s).map(drop)
@@ -33,7 +33,7 @@ pub fn content_length(s: &str) -> SResult<()> {
     typed::parse_content_length(s).map(drop)
 }
 pub fn content_type(s: &str) -> SResult<()> {
-    MediaType::parse(s).map(drop)
+    MediaType::validate(s)
 }
 
 /// rfc1123-date (RFC 3261 §20.17): `wkday "," SP 2DIGIT SP month SP 4DIGIT SP
