@@ -123,14 +123,14 @@ async fn one_call(ep: &mut Endpoint, cfg: &UacConfig) -> Outcome {
                     let _ = ep.send_stateless(cfg.target, &Message::Request(ack)).await;
                 }
             }
-            Event::Response { key, response, .. } if Some(&key) == bye_key.as_ref() => {
-                if response.status >= 200 {
-                    return if response.status == 200 {
-                        Outcome::Ok
-                    } else {
-                        Outcome::Failed(format!("BYE answered {}", response.status))
-                    };
-                }
+            Event::Response { key, response, .. }
+                if Some(&key) == bye_key.as_ref() && response.status >= 200 =>
+            {
+                return if response.status == 200 {
+                    Outcome::Ok
+                } else {
+                    Outcome::Failed(format!("BYE answered {}", response.status))
+                };
             }
             Event::Response { key, .. } if Some(&key) == cancel_key.as_ref() => {}
             Event::Timeout { key } if key == invite_key || Some(&key) == bye_key.as_ref() => {

@@ -120,6 +120,22 @@ pub fn is_host_char(b: u8) -> bool {
     CLASS[b as usize] & HOST != 0
 }
 
+/// Trims SP and HTAB from both ends.
+#[inline]
+pub fn trim_lws(s: &str) -> &str {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut j = b.len();
+    while i < j && (b[i] == b' ' || b[i] == b'\t') {
+        i += 1;
+    }
+    while j > i && (b[j - 1] == b' ' || b[j - 1] == b'\t') {
+        j -= 1;
+    }
+    // SP/HTAB are ASCII, so i and j are char boundaries.
+    s.get(i..j).unwrap_or("")
+}
+
 /// `token` (RFC 3261 §25.1): one or more token characters.
 pub fn is_token_str(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(is_token)
@@ -474,14 +490,14 @@ pub fn for_each_element<'a, E>(
             b'<' if !in_q => in_a = true,
             b'>' if !in_q => in_a = false,
             b',' if !in_q && !in_a => {
-                f(s[start..i].trim_matches([' ', '\t']))?;
+                f(trim_lws(&s[start..i]))?;
                 start = i + 1;
             }
             _ => {}
         }
         i += 1;
     }
-    f(s.get(start..).unwrap_or("").trim_matches([' ', '\t']))
+    f(trim_lws(s.get(start..).unwrap_or("")))
 }
 
 /// Splits a header value at top-level commas (outside quotes and `<>`),

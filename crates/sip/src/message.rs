@@ -218,6 +218,14 @@ fn check_version(v: &str) -> Result<(), ParseError> {
 }
 
 fn parse_head(buf: &[u8], limits: &Limits) -> Result<Head, ParseError> {
+    // The header section must be UTF-8 (RFC 3261 §7.3.1 TEXT-UTF8): check it
+    // once, so lines can be sliced without re-checking.
+    let head_end = memmem::find(buf, b"\r\n\r\n")
+        .map(|i| i + 4)
+        .or_else(|| memmem::find(buf, b"\n\n").map(|i| i + 2))
+        .unwrap_or(buf.len()); // unterminated: lines report the first error, else Incomplete
+    let text = utf8(&buf[..head_end])?;
+    let buf = text.as_bytes();
     let (sl_end, mut pos) = line_end(buf, 0).ok_or(ParseError::Incomplete)?;
     if sl_end > limits.max_line_len {
         return Err(ParseError::LineTooLong(limits.max_line_len));
@@ -242,9 +250,9 @@ fn parse_head(buf: &[u8], limits: &Limits) -> Result<Head, ParseError> {
             if !is_folded {
                 folded.clear();
                 is_folded = true;
-                folded.push_str(utf8(&buf[pos..end])?);
+                folded.push_str(&text[pos..end]);
             }
-            let cont = utf8(&buf[after..e2])?.trim_matches([' ', '\t']);
+            let cont = crate::grammar::trim_lws(&text[after..e2]);
             if !cont.is_empty() {
                 folded.push(' ');
                 folded.push_str(cont);
@@ -255,19 +263,11 @@ fn parse_head(buf: &[u8], limits: &Limits) -> Result<Head, ParseError> {
         if line_last - pos > limits.max_line_len {
             return Err(ParseError::LineTooLong(limits.max_line_len));
         }
-        let line: &str = if is_folded {
-            &folded
-        } else {
-            utf8(&buf[pos..end])?
-        };
-        let colon = line
-            .find(':')
-            .ok_or(ParseError::HeaderLine("missing ':'"))?;
-        let name = line[..colon].trim_end_matches([' ', '\t']);
-        if name.is_empty() || !crate::grammar::is_token_str(name) {
-            return Err(ParseError::HeaderLine("header name is not a token"));
-        }
-        let value = line[colon + 1..].trim_matches([' ', '\t']);
+        // line ends sit at ASCII CR/LF, so these are char boundaries
+        let line: &str = if is_folded { &folded } else { &text[pos..end] };
+        let colon = memchr(b':', line.as_bytes()).ok_or(ParseError::HeaderLine("missing ':'"))?;
+        let name = crate::grammar::trim_lws(&line[..colon]);
+        let value = crate::grammar::trim_lws(&line[colon + 1..]);
         if headers.len() >= limits.max_headers {
             return Err(ParseError::TooManyHeaders(limits.max_headers));
         }
@@ -292,7 +292,12 @@ fn parse_head(buf: &[u8], limits: &Limits) -> Result<Head, ParseError> {
                 }
                 headers.push(h, value);
             }
-            None => headers.push(HeaderName::Other(name.into()), value),
+            None => {
+                if !crate::grammar::is_token_str(name) {
+                    return Err(ParseError::HeaderLine("header name is not a token"));
+                }
+                headers.push(HeaderName::Other(name.into()), value)
+            }
         }
         pos = after;
     }
@@ -511,7 +516,10 @@ impl Request {
     pub fn write_to(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(self.method.as_str().as_bytes());
         out.push(b' ');
-        out.extend_from_slice(self.uri.to_string().as_bytes());
+        {
+            use std::io::Write;
+            let _ = write!(out, "{}", self.uri);
+        }
         out.extend_from_slice(b" SIP/2.0\r\n");
         write_headers_body(&self.headers, &self.body, out);
     }

@@ -48,9 +48,16 @@ impl Host {
                 return Ok(Some(IpAddr::V4(ip)));
             }
         }
-        // hostname = *( domainlabel "." ) toplabel [ "." ]
-        if !s.bytes().all(is_host_char) || s.starts_with(['.', '-']) || s.contains("..") {
+        // hostname = *( domainlabel "." ) toplabel [ "." ]; one pass
+        if b[0] == b'.' || b[0] == b'-' {
             return Err(UriError("bad hostname"));
+        }
+        let mut prev = 0u8;
+        for &c in b {
+            if !is_host_char(c) || (c == b'.' && prev == b'.') {
+                return Err(UriError("bad hostname"));
+            }
+            prev = c;
         }
         Ok(None)
     }
@@ -97,7 +104,7 @@ pub fn split_hostport_raw(s: &str) -> Result<(&str, Option<u16>), UriError> {
             None => return Err(UriError("unterminated IPv6 reference")),
         }
     } else {
-        match s.rfind(':') {
+        match memchr::memrchr(b':', s.as_bytes()) {
             Some(i) => (&s[..i], Some(&s[i + 1..])),
             None => (s, None),
         }
@@ -277,7 +284,7 @@ fn sip_parts(s: &str) -> Result<SipParts<'_>, UriError> {
     };
     let (user, password) = match userinfo {
         Some(ui) => {
-            let (u, p) = match ui.find(':') {
+            let (u, p) = match memchr::memchr(b':', ui.as_bytes()) {
                 Some(i) => (&ui[..i], Some(&ui[i + 1..])),
                 None => (ui, None),
             };
@@ -293,14 +300,14 @@ fn sip_parts(s: &str) -> Result<SipParts<'_>, UriError> {
         }
         None => (None, None),
     };
-    let end_hp = hostpart.find([';', '?']).unwrap_or(hostpart.len());
+    let end_hp = memchr::memchr2(b';', b'?', hostpart.as_bytes()).unwrap_or(hostpart.len());
     let (host, port) = split_hostport_raw(&hostpart[..end_hp])?;
     let rest = &hostpart[end_hp..];
-    let q = rest.find('?').unwrap_or(rest.len());
+    let q = memchr::memchr(b'?', rest.as_bytes()).unwrap_or(rest.len());
     let (params, headers) = rest.split_at(q);
     if !params.is_empty() {
         for item in params[1..].split(';') {
-            let (n, v) = match item.find('=') {
+            let (n, v) = match memchr::memchr(b'=', item.as_bytes()) {
                 Some(i) => (&item[..i], Some(&item[i + 1..])),
                 None => (item, None),
             };
@@ -473,7 +480,7 @@ pub enum Uri {
 
 impl Uri {
     fn scheme_split(s: &str) -> Result<(&str, &str), UriError> {
-        let colon = s.find(':').ok_or(UriError("missing scheme"))?;
+        let colon = memchr::memchr(b':', s.as_bytes()).ok_or(UriError("missing scheme"))?;
         let scheme = &s[..colon];
         let rest = &s[colon + 1..];
         // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )

@@ -93,7 +93,7 @@ impl Via {
                     r.parse::<u16>().map_err(|_| SyntaxError("bad rport"))?;
                 }
             } else if n.eq_ignore_ascii_case("received")
-                && !v.is_some_and(|r| r.parse::<std::net::IpAddr>().is_ok())
+                && v.is_none_or(|r| r.parse::<std::net::IpAddr>().is_err())
             {
                 return Err(SyntaxError("bad received"));
             }
@@ -220,9 +220,9 @@ impl NameAddr {
         } else if sc.peek() != Some(b'<') {
             // Either `*(token LWS) <uri>` or an addr-spec.
             let save = sc.pos;
-            match s[save..].find('<') {
+            match memchr::memchr(b'<', &s.as_bytes()[save..]) {
                 Some(i) => {
-                    let dn = s[save..save + i].trim_end_matches([' ', '\t']);
+                    let dn = crate::grammar::trim_lws(&s[save..save + i]);
                     if !dn
                         .split([' ', '\t'])
                         .filter(|t| !t.is_empty())
