@@ -1,6 +1,7 @@
 //! `mgc`: the SIP-to-PSTN media gateway controller and its operator CLI.
 
 mod cmd_isup;
+mod cmd_sip;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -17,12 +18,16 @@ enum Command {
     /// ISUP codec tools (ITU-T Q.763).
     #[command(subcommand)]
     Isup(cmd_isup::IsupCommand),
+    /// SIP message tools (RFC 3261, SIP-I/SIP-T bodies).
+    #[command(subcommand)]
+    Sip(cmd_sip::SipCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Isup(c) => cmd_isup::run(c),
+        Command::Sip(c) => cmd_sip::run(c),
     };
     match result {
         Ok(code) => code,
