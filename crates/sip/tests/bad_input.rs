@@ -25,6 +25,7 @@ async fn start(
         limits,
         agent: "mgc-test".into(),
         queue: 64,
+        ..TransportConfig::default()
     };
     Transport::bind("127.0.0.1:0".parse().unwrap(), cfg)
         .await
@@ -268,4 +269,11 @@ async fn tcp_connection_reuse_both_directions() {
         .unwrap();
     let got = Message::parse(&buf[..n]).unwrap();
     assert!(matches!(got, Message::Response(r) if r.status == 200));
+    // RFC 5626 §4.4.1 keep-alive: double-CRLF ping, single-CRLF pong
+    s.write_all(b"\r\n\r\n").await.unwrap();
+    let n = tokio::time::timeout(Duration::from_secs(2), s.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&buf[..n], b"\r\n");
 }

@@ -485,3 +485,71 @@ fn timer_values_of_rfc3261_table_4() {
     assert_eq!(fast.timer_d(), Duration::from_secs(32)); // D is at least 32 s
     let _ = Timer::M;
 }
+
+mod random_order {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Any interleaving of requests, responses, losses and clock steps:
+        /// nothing panics, and once the TU has answered everything, every
+        /// transaction on both sides terminates and leaves no timer behind.
+        #[test]
+        fn every_transaction_terminates(ops in proptest::collection::vec((0u8..7, 0usize..4, 0u64..5000), 1..40),
+                                        reliable in any::<bool>(), drops in proptest::collection::vec(0usize..40, 0..6)) {
+            let mut sim = Sim::new(TimerConfig::default(), reliable);
+            sim.drop = drops.iter().map(|&n| (0, n)).chain(drops.iter().map(|&n| (1, n + 1))).collect();
+            let statuses = [100u16, 180, 200, 486];
+            let mut n = 0u32;
+            for (op, pick, ms) in ops {
+                n += 1;
+                match op {
+                    0 => { sim.send(0, request(Method::Invite, &format!("z9hG4bKi{n}"))); }
+                    1 => { sim.send(0, request(Method::Options, &format!("z9hG4bKo{n}"))); }
+                    2 | 3 => {
+                        // the UAS core answers some delivered request
+                        let keys: Vec<TransactionKey> = sim.delivered[1].iter().filter_map(|(_, k, _)| k.clone()).collect();
+                        if let Some(k) = keys.get(pick % keys.len().max(1)) {
+                            if let Some(req) = sim.nodes[1].request(k).cloned() {
+                                let st = statuses[pick];
+                                if let Ok(a) = sim.nodes[1].send_response(k, Response::for_request(&req, st, Some("t"))) {
+                                    sim.apply(1, a);
+                                }
+                            }
+                        }
+                    }
+                    4 => {
+                        // a CANCEL for the last INVITE, or a duplicate of some request
+                        let last = sim.wire.iter().rev().find(|(_, node, m)| *node == 0 && m.is_request()).map(|(_, _, m)| m.clone());
+                        if let Some(Message::Request(r)) = last {
+                            sim.receive(1, 0, Message::Request(r));
+                        }
+                    }
+                    _ => {
+                        let to = sim.now + MS(ms);
+                        sim.advance(to);
+                    }
+                }
+            }
+            // the TU answers whatever is pending (requests retransmitted
+            // after a loss arrive late, so repeat), while time runs out
+            for _ in 0..4 {
+                let keys: Vec<TransactionKey> = sim.delivered[1].iter().filter_map(|(_, k, _)| k.clone()).collect();
+                for k in keys {
+                    if let Some(req) = sim.nodes[1].request(&k).cloned() {
+                        if let Ok(a) = sim.nodes[1].send_response(&k, Response::for_request(&req, 500, Some("t"))) {
+                            sim.apply(1, a);
+                        }
+                    }
+                }
+                let end = sim.now + Duration::from_secs(40);
+                sim.advance(end);
+            }
+            prop_assert!(sim.nodes[0].is_empty(), "client side left {} transactions", sim.nodes[0].len());
+            prop_assert!(sim.nodes[1].is_empty(), "server side left {} transactions", sim.nodes[1].len());
+            prop_assert!(sim.timers[0].is_empty() && sim.timers[1].is_empty());
+        }
+    }
+}

@@ -178,7 +178,10 @@ impl Endpoint {
                     let inc = inc?;
                     let reliable = inc.peer.proto.is_reliable();
                     let a = match inc.message {
-                        Message::Request(r) => self.layer.on_request(r, inc.peer, reliable),
+                        Message::Request(r) => {
+                            let to = super::response_peer(&r, inc.peer);
+                            self.layer.on_request(r, to, reliable)
+                        }
                         Message::Response(r) => self.layer.on_response(r, inc.peer),
                     };
                     self.run(a).await;

@@ -63,6 +63,10 @@ pub struct TransportConfig {
     pub agent: String,
     /// Bound on queued incoming messages (backpressure instead of unbounded memory).
     pub queue: usize,
+    /// TCP connections silent for this long are closed.
+    pub idle_timeout: std::time::Duration,
+    /// Accepted TCP connections beyond this are refused.
+    pub max_connections: usize,
 }
 
 impl Default for TransportConfig {
@@ -71,6 +75,8 @@ impl Default for TransportConfig {
             limits: Limits::default(),
             agent: "mgc".into(),
             queue: 1024,
+            idle_timeout: std::time::Duration::from_secs(300),
+            max_connections: 4096,
         }
     }
 }
@@ -85,6 +91,26 @@ pub struct Transport {
     conns: Conns,
     cfg: Arc<TransportConfig>,
     tx: mpsc::Sender<Incoming>,
+}
+
+/// Where responses to a request go (RFC 3261 §18.2.2, RFC 3581 §4): over
+/// TCP the same connection; over UDP the source address and port when
+/// `rport` was asked for, else the source address (`received`) and the
+/// sent-by port (default 5060). `maddr` (multicast) is not supported.
+pub fn response_peer(req: &crate::message::Request, src: Peer) -> Peer {
+    if src.proto.is_reliable() {
+        return src;
+    }
+    let Ok(via) = req.headers.top_via() else {
+        return src;
+    };
+    if via.rport().is_some() {
+        return src;
+    }
+    Peer {
+        proto: src.proto,
+        addr: SocketAddr::new(src.addr.ip(), via.port.unwrap_or(5060)),
+    }
 }
 
 /// RFC 3261 §18.2.1 and RFC 3581 §4: note the source in the top Via.
@@ -193,6 +219,12 @@ impl Transport {
         loop {
             match listener.accept().await {
                 Ok((s, peer)) => {
+                    let n = self.conns.lock().map(|c| c.len()).unwrap_or(0);
+                    if n >= self.cfg.max_connections {
+                        warn!("tcp {peer}: refused, {n} connections open");
+                        drop(s);
+                        continue;
+                    }
                     let _ = s.set_nodelay(true);
                     self.clone().spawn_conn(s, peer);
                 }
@@ -222,10 +254,19 @@ impl Transport {
             let mut framer = StreamFramer::new(self.cfg.limits);
             let mut buf = vec![0u8; 16 * 1024];
             'conn: loop {
-                let n = match rd.read(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => n,
+                let n = match tokio::time::timeout(self.cfg.idle_timeout, rd.read(&mut buf)).await {
+                    Ok(Ok(0)) | Ok(Err(_)) => break,
+                    Err(_) => {
+                        debug!("tcp {peer}: idle, closing");
+                        break;
+                    }
+                    Ok(Ok(n)) => n,
                 };
+                // RFC 5626 §4.4.1: a double-CRLF ping gets a single-CRLF pong.
+                if framer.buffered() == 0 && &buf[..n] == b"\r\n\r\n" {
+                    let _ = wtx2.send(b"\r\n".to_vec()).await;
+                    continue;
+                }
                 framer.push(&buf[..n]);
                 loop {
                     match framer.next_message() {
@@ -306,6 +347,38 @@ impl Transport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn response_routing() {
+        let src = Peer {
+            proto: Proto::Udp,
+            addr: "192.0.2.7:40000".parse().unwrap(),
+        };
+        let req = |via: &str| {
+            let raw = format!("OPTIONS sip:a@b SIP/2.0\r\nVia: {via}\r\nContent-Length: 0\r\n\r\n");
+            let Message::Request(r) = Message::parse(raw.as_bytes()).unwrap() else {
+                panic!()
+            };
+            r
+        };
+        let r = req("SIP/2.0/UDP host.example:5099;branch=z9hG4bK1");
+        assert_eq!(
+            response_peer(&r, src).addr,
+            "192.0.2.7:5099".parse().unwrap()
+        );
+        let r = req("SIP/2.0/UDP host.example;branch=z9hG4bK1");
+        assert_eq!(
+            response_peer(&r, src).addr,
+            "192.0.2.7:5060".parse().unwrap()
+        );
+        let r = req("SIP/2.0/UDP host.example:5099;rport=40000;received=192.0.2.7;branch=z9hG4bK1");
+        assert_eq!(response_peer(&r, src), src);
+        let tcp = Peer {
+            proto: Proto::Tcp,
+            ..src
+        };
+        assert_eq!(response_peer(&r, tcp), tcp);
+    }
 
     #[test]
     fn via_stamping() {
