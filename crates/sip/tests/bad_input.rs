@@ -277,3 +277,60 @@ async fn tcp_connection_reuse_both_directions() {
         .unwrap();
     assert_eq!(&buf[..n], b"\r\n");
 }
+
+#[tokio::test]
+async fn endpoint_rejects_requests_missing_mandatory_headers() {
+    use sip::transaction::TimerConfig;
+    use sip::transport::{Endpoint, Event};
+    let mut ep = Endpoint::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        TransportConfig::default(),
+        TimerConfig::default(),
+    )
+    .await
+    .unwrap();
+    let addr = ep.transport.local_addr();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+    let task = tokio::spawn(async move {
+        while let Some(ev) = ep.next_event().await {
+            if let Event::Request { request, .. } = ev {
+                let _ = tx.send(request.method.clone()).await;
+            }
+        }
+    });
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    // RFC 4475 §3.3.1 insuf.dat style: no From, To, Call-ID
+    let insuf = "INVITE sip:u@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1;rport;branch=z9hG4bKinsuf\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
+    sock.send_to(insuf.as_bytes(), addr).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let (n, _) = tokio::time::timeout(Duration::from_secs(2), sock.recv_from(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let Message::Response(r) = Message::parse(&buf[..n]).unwrap() else {
+        panic!()
+    };
+    assert_eq!(r.status, 400);
+    assert_eq!(r.reason, "Bad Request (missing From header)");
+    assert!(rx.try_recv().is_err(), "the TU must not see it");
+    // a complete request is delivered and gets the transaction's 100 Trying
+    let good = GOOD
+        .replace("SIP/2.0/UDP 127.0.0.1:9", "SIP/2.0/UDP 127.0.0.1;rport")
+        .replace("OPTIONS", "INVITE");
+    sock.send_to(good.as_bytes(), addr).await.unwrap();
+    let (n, _) = tokio::time::timeout(Duration::from_secs(2), sock.recv_from(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let Message::Response(r) = Message::parse(&buf[..n]).unwrap() else {
+        panic!()
+    };
+    assert_eq!(r.status, 100);
+    assert_eq!(
+        tokio::time::timeout(Duration::from_secs(2), rx.recv())
+            .await
+            .unwrap(),
+        Some(sip::Method::Invite)
+    );
+    task.abort();
+}

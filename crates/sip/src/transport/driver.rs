@@ -51,6 +51,7 @@ pub struct Endpoint {
     ua_index: HashMap<u64, Duration>,
     epoch: Instant,
     pending: VecDeque<Event>,
+    agent: String,
 }
 
 impl Endpoint {
@@ -59,6 +60,7 @@ impl Endpoint {
         tcfg: TransportConfig,
         timers: TimerConfig,
     ) -> io::Result<Endpoint> {
+        let agent = tcfg.agent.clone();
         let (transport, incoming) = Transport::bind(addr, tcfg).await?;
         Ok(Endpoint {
             transport,
@@ -69,6 +71,7 @@ impl Endpoint {
             ua_index: HashMap::new(),
             epoch: Instant::now(),
             pending: VecDeque::new(),
+            agent,
         })
     }
 
@@ -180,6 +183,23 @@ impl Endpoint {
                     let a = match inc.message {
                         Message::Request(r) => {
                             let to = super::response_peer(&r, inc.peer);
+                            // RFC 3261 §8.1.1: requests lacking the mandatory headers get 400
+                            // naming the missing one (an ACK is never answered).
+                            let m = Message::Request(r);
+                            if let Err(e) = m.check_mandatory() {
+                                let Message::Request(r) = m else { continue };
+                                if r.method != crate::method::Method::Ack && r.headers.top_via().is_ok() {
+                                    let mut resp = Response::for_request(&r, 400, Some(&crate::transaction::new_tag()));
+                                    resp.reason = format!("Bad Request ({e})");
+                                    resp.headers.push(
+                                        crate::header::Hdr::Warning,
+                                        &crate::header::Warning::new(399, &self.agent, &e.to_string()).to_string(),
+                                    );
+                                    let _ = self.transport.send(to, &Message::Response(resp)).await;
+                                }
+                                continue;
+                            }
+                            let Message::Request(r) = m else { continue };
                             self.layer.on_request(r, to, reliable)
                         }
                         Message::Response(r) => self.layer.on_response(r, inc.peer),
