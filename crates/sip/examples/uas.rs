@@ -34,6 +34,8 @@ pub struct UasStats {
     pub busy: u64,
     pub cancelled: u64,
     pub failed: u64,
+    /// ISUP parts (RFC 3204 bodies) received in INVITEs, byte for byte.
+    pub isup_parts: Vec<Vec<u8>>,
 }
 
 impl UasStats {
@@ -99,6 +101,12 @@ pub async fn run(
                             ok.set_body(Some("application/sdp"), SDP.as_bytes().to_vec());
                             let _ = ep.send_response(&key, ok).await;
                             continue;
+                        }
+                        // SIP-I: keep the ISUP part as received (the MGC would decode it)
+                        if let Ok(body) = sip::SipBody::parse(&request.headers, &request.body) {
+                            if let Some(isup) = body.isup() {
+                                stats.isup_parts.push(isup.data.to_vec());
+                            }
                         }
                         let tag = new_tag();
                         let user = user_of(&request);

@@ -203,6 +203,48 @@ fn sf(file: &str, service: Option<&str>) -> Vec<String> {
     v
 }
 
+/// The 26-octet IAM of shared/reference/test-peers.md §1 (called 4930123456,
+/// calling 493099988), with three NUL octets: SIPp sends it from a file.
+const IAM: [u8; 26] = [
+    0x01, 0x00, 0x60, 0x20, 0x0a, 0x00, 0x02, 0x09, 0x07, 0x03, 0x10, 0x94, 0x03, 0x21, 0x43, 0x65,
+    0x0a, 0x07, 0x84, 0x13, 0x94, 0x03, 0x99, 0x89, 0x08, 0x00,
+];
+
+/// SIP-I: SIPp sends INVITEs with multipart SDP + binary ISUP; our UAS must
+/// recover the IAM byte for byte and complete the calls.
+async fn sipp_uac_sip_i_invite(p: Proto) {
+    let dir = std::env::temp_dir().join(format!("sip-sipp-{}-{p:?}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let iam = dir.join("iam.bin");
+    std::fs::write(&iam, IAM).unwrap();
+    let template = std::fs::read_to_string(scenario("uac_sip_i.xml")).unwrap();
+    let xml = dir.join("uac_sip_i.xml");
+    std::fs::write(
+        &xml,
+        template.replace("IAM_FILE", &iam.display().to_string()),
+    )
+    .unwrap();
+    let s = sipp_uac_to_our_uas(
+        p,
+        vec![
+            "-sf".into(),
+            xml.display().to_string(),
+            "-s".into(),
+            "4930123456".into(),
+        ],
+    )
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        (s.answered, s.acked, s.byes, s.failed),
+        (CALLS, CALLS, CALLS, 0)
+    );
+    assert_eq!(s.isup_parts.len() as u64, CALLS);
+    for part in &s.isup_parts {
+        assert_eq!(part.as_slice(), IAM.as_slice());
+    }
+}
+
 async fn sipp_uac_basic_call(p: Proto) {
     let s = sipp_uac_to_our_uas(p, sn("uac")).await;
     assert_eq!(
@@ -256,6 +298,7 @@ macro_rules! both_transports {
 }
 
 both_transports!(
+    sipp_uac_sip_i_invite,
     sipp_uac_basic_call,
     sipp_uac_cancel,
     sipp_uac_busy,
