@@ -335,6 +335,36 @@ fn assemble(head: Head, body: &[u8]) -> Message {
     }
 }
 
+/// Length of the first message in a stream buffer, read leniently (header
+/// end plus a Content-Length found by name alone), so that a message that
+/// failed to parse can be skipped without losing the stream. `None` if the
+/// header section has not ended within the limits or has no readable
+/// Content-Length.
+pub fn lenient_frame_len(buf: &[u8], limits: &Limits) -> Option<usize> {
+    let skip = skip_leading_crlf(buf);
+    let b = &buf[skip..];
+    let hdr_end = memmem::find(b, b"\r\n\r\n").map(|i| i + 4)?;
+    if hdr_end > limits.max_message_size {
+        return None;
+    }
+    let mut cl = None;
+    for line in b[..hdr_end].split(|&c| c == b'\n') {
+        let Some(colon) = memchr(b':', line) else {
+            continue;
+        };
+        let name = line[..colon].trim_ascii();
+        if Hdr::lookup(name) == Some(Hdr::ContentLength) {
+            let v = std::str::from_utf8(line[colon + 1..].trim_ascii()).ok()?;
+            if cl.is_some() {
+                return None; // ambiguous framing
+            }
+            cl = Some(v.parse::<usize>().ok()?);
+        }
+    }
+    let total = hdr_end.checked_add(cl?)?;
+    (total <= limits.max_message_size).then_some(skip + total)
+}
+
 impl Message {
     /// Parses one message from a datagram (RFC 3261 §18.3): the body is
     /// Content-Length octets if present (extra octets are ignored), otherwise

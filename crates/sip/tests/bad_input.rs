@@ -334,3 +334,31 @@ async fn endpoint_rejects_requests_missing_mandatory_headers() {
     );
     task.abort();
 }
+
+#[tokio::test]
+async fn tcp_bad_message_does_not_kill_the_connection() {
+    let (t, mut rx) = start(Limits::default()).await;
+    let mut s = tokio::net::TcpStream::connect(t.local_addr())
+        .await
+        .unwrap();
+    // a framed but invalid request (duplicate CSeq), then a valid one, in one write
+    let bad = with("CSeq: 2 OPTIONS");
+    s.write_all(format!("{bad}{GOOD}").as_bytes())
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(2), s.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let (status, reason, _) = status_and_warning(&Message::parse(&buf[..n]).unwrap());
+    assert_eq!(status, 400);
+    assert!(reason.contains("duplicate CSeq"), "{reason}");
+    // the next message on the same connection still gets through
+    let inc = tokio::time::timeout(Duration::from_secs(2), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(inc.message.headers().call_id().unwrap(), "good@x");
+    assert_eq!(inc.peer.addr, s.local_addr().unwrap());
+}

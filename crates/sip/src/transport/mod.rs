@@ -10,7 +10,7 @@ mod driver;
 mod framer;
 
 pub use driver::{Endpoint, Event};
-pub use framer::StreamFramer;
+pub use framer::{FramingError, StreamFramer};
 
 use crate::header::{Hdr, Via};
 use crate::message::{Limits, Message, ParseError, error_response};
@@ -284,12 +284,15 @@ impl Transport {
                             }
                         }
                         Ok(None) => break,
-                        Err((e, raw)) => {
-                            warn!("tcp {peer}: closing after framing error: {e}");
-                            if let Some(r) = error_response(&raw, &e, &self.cfg.agent) {
+                        Err(fe) => {
+                            if let Some(r) = error_response(&fe.raw, &fe.error, &self.cfg.agent) {
                                 let _ = wtx2.send(r.to_bytes()).await;
                             }
-                            break 'conn;
+                            if fe.fatal {
+                                warn!("tcp {peer}: closing after framing error: {}", fe.error);
+                                break 'conn;
+                            }
+                            warn!("tcp {peer}: rejected message: {}", fe.error);
                         }
                     }
                 }
