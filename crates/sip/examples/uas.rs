@@ -2,12 +2,14 @@
 //!
 //! Behaviour by Request-URI user: `busy` → 486 Busy Here; `ring` → 180 and
 //! wait for CANCEL (480 after 30 s); anything else → 180 then 200 with SDP.
+//! When the INVITE offers 100rel (Supported or Require), the 180 is sent
+//! reliably (RFC 3262) and the 200 follows the PRACK.
 //!
 //! ```text
 //! cargo run -p sip --example uas -- --bind 127.0.0.1:5070 --calls 10 --duration 60
 //! ```
 
-use sip::dialog::{Dialog, Retransmit2xx, UaAction};
+use sip::dialog::{Dialog, ReliableProvisional, Retransmit2xx, UaAction};
 use sip::header::Hdr;
 use sip::transaction::{TimerConfig, TransactionKey, new_tag};
 use sip::transport::{Endpoint, Event, Peer, TransportConfig};
@@ -36,6 +38,8 @@ pub struct UasStats {
     pub failed: u64,
     /// ISUP parts (RFC 3204 bodies) received in INVITEs, byte for byte.
     pub isup_parts: Vec<Vec<u8>>,
+    /// PRACKs that acknowledged a reliable provisional (RFC 3262).
+    pub pracks: u64,
 }
 
 impl UasStats {
@@ -46,10 +50,33 @@ impl UasStats {
 
 struct Call {
     invite_key: TransactionKey,
+    invite: Request,
     peer: Peer,
     dialog: Dialog,
     retrans: Option<Retransmit2xx>,
     timer: u64,
+    /// RFC 3262 reliable 180 awaiting PRACK, with its own timer id.
+    reliable: Option<ReliableProvisional>,
+    rel_timer: u64,
+}
+
+/// Sends the 200 with SDP and starts its retransmission (§13.3.1.4).
+async fn answer(ep: &mut Endpoint, c: &mut Call, stats: &mut UasStats) {
+    let mut ok = Response::for_request(&c.invite, 200, Some(&c.dialog.id.local_tag));
+    ok.headers
+        .push(Hdr::Contact, &c.dialog.local_contact.to_string());
+    ok.set_body(Some("application/sdp"), SDP.as_bytes().to_vec());
+    let (r, actions) =
+        Retransmit2xx::start(ok.clone(), ep.timer_config(), c.peer.proto.is_reliable());
+    let _ = ep.send_response(&c.invite_key, ok).await;
+    for a in actions {
+        if let UaAction::StartTimer(d) = a {
+            ep.start_timer(c.timer, d);
+        }
+    }
+    c.retrans = Some(r);
+    c.dialog.state = sip::dialog::DialogState::Confirmed;
+    stats.answered += 1;
 }
 
 const SDP: &str = "v=0\r\no=mgc 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\n";
@@ -133,38 +160,46 @@ pub async fn run(
                         };
                         let mut ring = Response::for_request(&request, 180, Some(&tag));
                         ring.headers.push(Hdr::Contact, &contact.to_string());
-                        let _ = ep.send_response(&key, ring).await;
                         let timer = next_timer;
-                        next_timer += 1;
+                        let rel_timer = next_timer + 1;
+                        next_timer += 2;
+                        let offers_100rel = request.headers.has_option(Hdr::Supported, "100rel")
+                            || request.headers.has_option(Hdr::Require, "100rel");
                         let mut call = Call {
                             invite_key: key.clone(),
+                            invite: request.clone(),
                             peer,
                             dialog,
                             retrans: None,
                             timer,
+                            reliable: None,
+                            rel_timer,
                         };
-                        if user == "ring" {
-                            ep.start_timer(timer, Duration::from_secs(30));
-                        } else {
-                            let mut ok = Response::for_request(&request, 200, Some(&tag));
-                            ok.headers.push(Hdr::Contact, &contact.to_string());
-                            ok.set_body(Some("application/sdp"), SDP.as_bytes().to_vec());
-                            // §13.3.1.4: the UAS core retransmits the 2xx until ACK.
-                            let (r, actions) = Retransmit2xx::start(
-                                ok.clone(),
-                                ep.timer_config(),
-                                peer.proto.is_reliable(),
-                            );
-                            let _ = ep.send_response(&key, ok).await;
-                            for a in actions {
-                                if let UaAction::StartTimer(d) = a {
-                                    ep.start_timer(timer, d);
+                        if offers_100rel && user != "ring" {
+                            // RFC 3262 §3: first RSeq random in 1..2^31
+                            let first = (sip::transaction::new_tag().len() as u32) << 16
+                                | (rel_timer as u32 & 0xffff);
+                            let mut rp = ReliableProvisional::new(first, ep.timer_config());
+                            for a in rp.send(ring).unwrap_or_default() {
+                                match a {
+                                    // through the transaction: INVITE retransmissions get it too
+                                    UaAction::Send(r) => {
+                                        let _ = ep.send_response(&key, r).await;
+                                    }
+                                    UaAction::StartTimer(d) => ep.start_timer(rel_timer, d),
+                                    _ => {}
                                 }
                             }
-                            call.retrans = Some(r);
-                            call.dialog.state = sip::dialog::DialogState::Confirmed;
-                            stats.answered += 1;
+                            call.reliable = Some(rp);
+                        } else {
+                            let _ = ep.send_response(&key, ring).await;
+                            if user == "ring" {
+                                ep.start_timer(timer, Duration::from_secs(30));
+                            } else {
+                                answer(&mut ep, &mut call, &mut stats).await;
+                            }
                         }
+                        timer_ids.insert(rel_timer, call_id.clone());
                         timer_ids.insert(timer, call_id.clone());
                         calls.insert(call_id, call);
                     }
@@ -195,7 +230,9 @@ pub async fn run(
                         if status == 200 {
                             if let Some(c) = calls.remove(&call_id) {
                                 ep.stop_timer(c.timer);
+                                ep.stop_timer(c.rel_timer);
                                 timer_ids.remove(&c.timer);
+                                timer_ids.remove(&c.rel_timer);
                             }
                             stats.byes += 1;
                         }
@@ -232,10 +269,32 @@ pub async fn run(
                             }
                         }
                     }
-                    (
-                        Method::Options | Method::Info | Method::Update | Method::Prack,
-                        Some(key),
-                    ) => {
+                    (Method::Prack, Some(key)) => {
+                        // RFC 3262 §3: a PRACK matching the outstanding reliable
+                        // provisional stops its retransmission; else 481.
+                        let mut matched = false;
+                        if let Some(c) = calls.get_mut(&call_id) {
+                            if let Some(rp) = &mut c.reliable {
+                                matched = rp.on_prack(&request).0
+                                    && c.dialog.on_request(&request).is_ok();
+                            }
+                            if matched {
+                                ep.stop_timer(c.rel_timer);
+                                c.reliable = None;
+                                stats.pracks += 1;
+                                let _ = ep
+                                    .send_response(&key, Response::for_request(&request, 200, None))
+                                    .await;
+                                answer(&mut ep, c, &mut stats).await;
+                            }
+                        }
+                        if !matched {
+                            let _ = ep
+                                .send_response(&key, Response::for_request(&request, 481, None))
+                                .await;
+                        }
+                    }
+                    (Method::Options | Method::Info | Method::Update, Some(key)) => {
                         let _ = ep
                             .send_response(&key, Response::for_request(&request, 200, None))
                             .await;
@@ -258,6 +317,29 @@ pub async fn run(
                 let Some(c) = calls.get_mut(&call_id) else {
                     continue;
                 };
+                if id == c.rel_timer {
+                    let Some(rp) = &mut c.reliable else { continue };
+                    for a in rp.on_timer() {
+                        match a {
+                            UaAction::Send(resp) => {
+                                let _ = ep.send_stateless(c.peer, &Message::Response(resp)).await;
+                            }
+                            UaAction::StartTimer(d) => ep.start_timer(id, d),
+                            UaAction::GiveUp => {
+                                // RFC 3262 §3: no PRACK within 64*T1: reject with 5xx
+                                let r = Response::for_request(
+                                    &c.invite,
+                                    504,
+                                    Some(&c.dialog.id.local_tag),
+                                );
+                                let _ = ep.send_response(&c.invite_key, r).await;
+                                stats.failed += 1;
+                            }
+                            UaAction::StopTimer => {}
+                        }
+                    }
+                    continue;
+                }
                 match &mut c.retrans {
                     Some(r) => {
                         for a in r.on_timer() {

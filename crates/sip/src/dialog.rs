@@ -557,6 +557,12 @@ impl ReliableProvisional {
     }
 }
 
+/// A random initial RSeq in 1..2^31-1 (RFC 3262 §3).
+pub fn new_rseq() -> u32 {
+    let r = u64::from_str_radix(&new_tag(), 16).unwrap_or(1);
+    (r % ((1u64 << 31) - 1)) as u32 + 1
+}
+
 /// UAC side of one INVITE: keeps the dialogs of forked responses apart
 /// (§13.2.2.4: each 2xx with a different To tag is a separate dialog).
 #[derive(Debug, Clone)]

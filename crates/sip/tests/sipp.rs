@@ -245,6 +245,16 @@ async fn sipp_uac_sip_i_invite(p: Proto) {
     }
 }
 
+/// RFC 3262 on the wire: SIPp requires 100rel, our UAS sends a reliable 180,
+/// answers SIPp's PRACK and only then the INVITE.
+async fn sipp_uac_100rel(p: Proto) {
+    let s = sipp_uac_to_our_uas(p, sf("uac_100rel.xml", None)).await;
+    assert_eq!(
+        (s.pracks, s.answered, s.acked, s.byes, s.failed),
+        (CALLS, CALLS, CALLS, CALLS, 0)
+    );
+}
+
 async fn sipp_uac_basic_call(p: Proto) {
     let s = sipp_uac_to_our_uas(p, sn("uac")).await;
     assert_eq!(
@@ -299,6 +309,7 @@ macro_rules! both_transports {
 
 both_transports!(
     sipp_uac_sip_i_invite,
+    sipp_uac_100rel,
     sipp_uac_basic_call,
     sipp_uac_cancel,
     sipp_uac_busy,
