@@ -3,7 +3,7 @@
 
 use crate::codes::{MessageType, ParameterCode};
 use crate::error::Error;
-use crate::param::{Decoded, Parameter};
+use crate::param::Parameter;
 use crate::tables::{MessageFormat, Variant};
 use crate::view::{MessageView, Part};
 
@@ -117,16 +117,13 @@ impl Variant {
         }
         msg.parameters.reserve(8);
         for (code, value, part) in view.parameters() {
-            match Parameter::decode(code, value) {
-                Decoded::Typed(p) | Decoded::Raw(p) => msg.parameters.push(p),
-                Decoded::Malformed(p, e) => {
-                    if part == Part::Optional {
-                        // Q.764 §2.9.5.2: an optional parameter with unreasonable content is handled
-                        // like an unrecognized one; keep it raw for the compatibility procedures.
-                        msg.parameters.push(p);
-                    } else {
-                        return Err(e.in_message(view.label(), code.name()));
-                    }
+            if let Err(e) = Parameter::decode_into(code, value, &mut msg.parameters) {
+                if part == Part::Optional {
+                    // Q.764 §2.9.5.2: an optional parameter with unreasonable content is handled
+                    // like an unrecognized one; keep it raw for the compatibility procedures.
+                    msg.parameters.push(Parameter::raw(code, value));
+                } else {
+                    return Err(e.in_message(view.label(), code.name()));
                 }
             }
         }

@@ -44,6 +44,24 @@ pub trait ParameterValue: Sized {
         p.emit(&mut m);
         Ok(m.matched().then_some(p))
     }
+    /// Decode `value` and push it onto `out`: typed when it re-encodes exactly, raw otherwise;
+    /// a malformed value pushes nothing and returns its error. Types with large values
+    /// override this to fill the vector slot in place instead of moving a temporary.
+    #[inline(always)]
+    fn decode_onto(
+        code: ParameterCode,
+        value: &[u8],
+        out: &mut Vec<Parameter>,
+    ) -> Result<(), ParameterError>
+    where
+        Self: crate::message::ParameterType,
+    {
+        match Self::parse_exact(value)? {
+            Some(p) => out.push(p.into_parameter()),
+            None => out.push(Parameter::raw(code, value)),
+        }
+        Ok(())
+    }
 }
 
 /// A parameter kept as octets: its code is untyped, or its value does not re-encode exactly.
@@ -80,11 +98,26 @@ macro_rules! parameters {
             }
 
             /// Decode a value with its code's type only if it re-encodes exactly.
-            #[inline]
+            #[inline(always)]
             fn parse_typed_exact(code: ParameterCode, value: &[u8]) -> Option<Result<Option<Parameter>, ParameterError>> {
                 match code {
                     $( ParameterCode::$code => Some(<$ty>::parse_exact(value).map(|p| p.map(Parameter::$variant))), )*
                     _ => None,
+                }
+            }
+
+            /// Decode one value and push it onto `out`: typed when it re-encodes exactly, raw
+            /// otherwise. Each arm pushes its own variant so the value is built in place
+            /// rather than moved through a 56-octet temporary. A malformed value pushes
+            /// nothing and returns its error.
+            #[inline(always)]
+            pub(crate) fn decode_into(code: ParameterCode, value: &[u8], out: &mut Vec<Parameter>) -> Result<(), ParameterError> {
+                match code {
+                    $( ParameterCode::$code => <$ty>::decode_onto(code, value, out), )*
+                    _ => {
+                        out.push(Parameter::raw(code, value));
+                        Ok(())
+                    }
                 }
             }
 
@@ -219,18 +252,22 @@ pub enum Decoded {
 
 impl Parameter {
     /// Decode one parameter. Never fails: a malformed value comes back raw with its error.
+    #[inline(always)]
     pub fn decode(code: ParameterCode, value: &[u8]) -> Decoded {
-        let raw = || {
-            Parameter::Raw(RawParameter {
-                code,
-                value: value.to_vec(),
-            })
-        };
+        let raw = || Parameter::raw(code, value);
         match Parameter::parse_typed_exact(code, value) {
             None | Some(Ok(None)) => Decoded::Raw(raw()),
             Some(Err(e)) => Decoded::Malformed(raw(), e),
             Some(Ok(Some(p))) => Decoded::Typed(p),
         }
+    }
+
+    /// A raw parameter holding a copy of `value`.
+    pub fn raw(code: ParameterCode, value: &[u8]) -> Parameter {
+        Parameter::Raw(RawParameter {
+            code,
+            value: value.to_vec(),
+        })
     }
 
     /// The parameter's snake_case Q.763 name.
