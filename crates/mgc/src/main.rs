@@ -2,6 +2,9 @@
 
 mod cmd_isup;
 mod cmd_sip;
+mod config;
+mod logging;
+mod metrics;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -21,6 +24,11 @@ enum Command {
     /// SIP message tools (RFC 3261, SIP-I/SIP-T bodies).
     #[command(subcommand)]
     Sip(cmd_sip::SipCommand),
+    /// Check a configuration file: exit 0, or print the file, line and field at fault.
+    CheckConfig {
+        /// TOML configuration file.
+        file: std::path::PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -28,6 +36,12 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Isup(c) => cmd_isup::run(c),
         Command::Sip(c) => cmd_sip::run(c),
+        Command::CheckConfig { file } => config::Config::load(&file)
+            .map(|_| {
+                println!("{}: OK", file.display());
+                ExitCode::SUCCESS
+            })
+            .map_err(Into::into),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,406 @@
+//! The gateway's TOML configuration. Every section has defaults, every struct rejects unknown
+//! keys, and every error names the file, the line and the field (`mgc check-config FILE`).
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+/// The embedded default: `make run` and `mgc run` without `--config` use it.
+pub const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
+
+/// Why a configuration was refused: where, and what.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{origin}: cannot read: {source}")]
+    Read {
+        origin: String,
+        source: std::io::Error,
+    },
+    /// Syntax, type, range and unknown-key errors, with line, column and a caret snippet.
+    #[error("{origin}: {source}")]
+    Toml {
+        origin: String,
+        source: Box<toml::de::Error>,
+    },
+    /// A value that parses but does not make sense with the rest.
+    #[error("{origin}: line {line}: {field}: {reason}")]
+    Invalid {
+        origin: String,
+        line: usize,
+        field: String,
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub sip: SipConfig,
+    #[serde(default)]
+    pub ss7: Ss7Config,
+    #[serde(default)]
+    pub m3ua: M3uaConfig,
+    #[serde(default)]
+    pub simulator: SimulatorConfig,
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+    #[serde(default)]
+    pub log: LogConfig,
+    /// ISUP call timers (Q.764 Annex A: T1, T5, T7, T9, T11), seconds.
+    #[serde(default)]
+    pub call_timers: iwu::IsupTimers,
+    /// ISUP circuit maintenance timers (Q.764 Annex A: T12–T23, T28), seconds.
+    #[serde(default)]
+    pub maintenance_timers: crate::circuits::TimerConfig,
+    /// SIP peers (softswitches): address, trust, encapsulation profile, cause mapping.
+    #[serde(default)]
+    pub peers: Vec<iwu::PeerConfig>,
+    /// PSTN trunk groups: circuits toward a point code, and how their calls interwork.
+    #[serde(default)]
+    pub trunk_groups: Vec<TrunkGroup>,
+}
+
+/// `[[trunk_groups]]`: circuits toward one far-end point code, and how their calls interwork.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrunkGroup {
+    /// Unique name (logs, metrics `trunk_group` label, CLI).
+    pub name: String,
+    /// The far end's signalling point code.
+    pub dpc: u32,
+    /// CIC ranges, e.g. `"1-15,17-31"`; unique across trunk groups.
+    pub cics: crate::circuits::CicRanges,
+    #[serde(default)]
+    pub direction: crate::circuits::Direction,
+    #[serde(default)]
+    pub selection: crate::circuits::SelectionPolicy,
+    /// The SIP peer calls arriving on this group are sent to.
+    pub sip_peer: String,
+    /// E.164 country code (no `+`) for national numbers (RFC 3398 §8.2.1.1).
+    pub country_code: String,
+    /// Area code for NOA "subscriber number"; empty keeps numbers local.
+    #[serde(default)]
+    pub area_code: String,
+    /// FCI national/international call indicator in the IAMs sent.
+    #[serde(default)]
+    pub international: bool,
+    /// NCI echo control device indicator (the media gateway cancels echo).
+    #[serde(default)]
+    pub echo_control: bool,
+    /// End the called number with ST (en bloc, Q.764 §2.1.1.1).
+    #[serde(default)]
+    pub append_st: bool,
+    /// Send ACM "no indication" when T11 expires before SIP progress.
+    #[serde(default = "yes")]
+    pub t11_acm: bool,
+    /// The media gateway endpoint serving these circuits (SDP).
+    pub media: iwu::MediaConfig,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `[sip]`: where the gateway listens (UDP and TCP on the same address).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SipConfig {
+    pub listen: SocketAddr,
+    /// RFC 3261 §17.1.1.1 timer values, in milliseconds.
+    pub t1_ms: u64,
+    pub t2_ms: u64,
+    pub t4_ms: u64,
+    /// Largest SIP message accepted (413 beyond it).
+    pub max_message_size: usize,
+}
+
+impl Default for SipConfig {
+    fn default() -> Self {
+        SipConfig {
+            listen: "127.0.0.1:5060".parse().expect("literal address"),
+            t1_ms: 500,
+            t2_ms: 4000,
+            t4_ms: 5000,
+            max_message_size: 65_535,
+        }
+    }
+}
+
+impl SipConfig {
+    pub fn timers(&self) -> sip::transaction::TimerConfig {
+        sip::transaction::TimerConfig {
+            t1: Duration::from_millis(self.t1_ms),
+            t2: Duration::from_millis(self.t2_ms),
+            t4: Duration::from_millis(self.t4_ms),
+        }
+    }
+}
+
+/// `[ss7]`: this signalling point.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Ss7Config {
+    /// Our 14-bit ITU signalling point code (OPC of what we send).
+    pub point_code: u32,
+    /// Network indicator (Q.704 §14.2: 0 international, 2 national).
+    pub network_indicator: u8,
+    /// Q.764 §2.12: answer messages for an unequipped CIC with UCIC (else discard silently).
+    pub send_ucic: bool,
+}
+
+impl Default for Ss7Config {
+    fn default() -> Self {
+        Ss7Config {
+            point_code: 1,
+            network_indicator: 2,
+            send_ucic: true,
+        }
+    }
+}
+
+/// `[m3ua]`: the ASP association toward the signalling gateway.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct M3uaConfig {
+    /// The SGP to connect to (RFC 4666 registered port 2905).
+    pub remote: SocketAddr,
+    pub routing_context: Option<u32>,
+    pub asp_identifier: Option<u32>,
+    /// BEAT interval in seconds (0: off).
+    pub beat_interval_s: u64,
+}
+
+impl Default for M3uaConfig {
+    fn default() -> Self {
+        M3uaConfig {
+            remote: "127.0.0.1:2905".parse().expect("literal address"),
+            routing_context: None,
+            asp_identifier: None,
+            beat_interval_s: 10,
+        }
+    }
+}
+
+/// `[simulator]`: an SS7 far end (`ss7sim`) run inside the gateway, for labs and demos. It plays
+/// the exchange at the far end of the trunk groups: their DPC is its point code, their CICs its
+/// circuits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SimulatorConfig {
+    pub enabled: bool,
+    /// Where the embedded SGP listens; `[m3ua] remote` should point here.
+    pub listen: SocketAddr,
+    /// How it answers IAMs, by called-number prefix (longest wins); none: answer every call.
+    pub answer: Vec<ss7sim::config::AnswerRule>,
+}
+
+impl Default for SimulatorConfig {
+    fn default() -> Self {
+        SimulatorConfig {
+            enabled: false,
+            listen: "127.0.0.1:2905".parse().expect("literal address"),
+            answer: Vec::new(),
+        }
+    }
+}
+
+/// `[metrics]`: the Prometheus endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// `None`: no endpoint.
+    pub listen: Option<SocketAddr>,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            listen: Some("127.0.0.1:9464".parse().expect("literal address")),
+        }
+    }
+}
+
+/// `[log]`: `tracing` output.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// An `EnvFilter` directive (`RUST_LOG` wins when set).
+    pub level: String,
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".into(),
+            format: LogFormat::Pretty,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+impl Config {
+    /// Parse and check a configuration; `origin` names it in errors (a path or "embedded default").
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Toml {
+            origin: origin.into(),
+            source: Box::new(e),
+        })?;
+        cfg.check(text, origin)?;
+        Ok(cfg)
+    }
+
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            origin: origin.clone(),
+            source,
+        })?;
+        Config::parse(&text, &origin)
+    }
+
+    pub fn embedded_default() -> Config {
+        Config::parse(DEFAULT_TOML, "embedded default").expect("config/default.toml is valid")
+    }
+
+    /// Checks across fields, reported at the line of the key concerned.
+    fn check(&self, text: &str, origin: &str) -> Result<(), ConfigError> {
+        let invalid = |field: &str, reason: String| {
+            let (section, key) = field.rsplit_once('.').unwrap_or(("", field));
+            ConfigError::Invalid {
+                origin: origin.into(),
+                line: line_of_key(text, section, key),
+                field: field.into(),
+                reason,
+            }
+        };
+        // Q.704 §2.2.1: an ITU point code has 14 bits.
+        if self.ss7.point_code > 0x3FFF {
+            return Err(invalid(
+                "ss7.point_code",
+                format!("{} exceeds 14 bits (max 16383)", self.ss7.point_code),
+            ));
+        }
+        if self.ss7.network_indicator > 3 {
+            return Err(invalid(
+                "ss7.network_indicator",
+                "must be 0..=3 (Q.704 §14.2)".into(),
+            ));
+        }
+        for t in &self.trunk_groups {
+            if t.dpc > 0x3FFF || t.dpc == self.ss7.point_code {
+                return Err(invalid(
+                    "trunk_groups.dpc",
+                    format!(
+                        "trunk group {:?}: DPC {} must be a 14-bit point code other than ours",
+                        t.name, t.dpc
+                    ),
+                ));
+            }
+            if !self.peers.iter().any(|p| p.name == t.sip_peer) {
+                return Err(invalid(
+                    "trunk_groups.sip_peer",
+                    format!("trunk group {:?}: no peer named {:?}", t.name, t.sip_peer),
+                ));
+            }
+        }
+        let mut seen = std::collections::HashMap::new();
+        for t in &self.trunk_groups {
+            for cic in t.cics.cics() {
+                if let Some(other) = seen.insert(cic, &t.name) {
+                    return Err(invalid(
+                        "trunk_groups.cics",
+                        format!(
+                            "CIC {cic} is in trunk groups {other:?} and {:?}; CICs must be unique",
+                            t.name
+                        ),
+                    ));
+                }
+            }
+        }
+        if let Err(e) = iwu::IwuConfig::validate(&crate::assemble::iwu_config(self)) {
+            return Err(invalid("peers", e.to_string()));
+        }
+        if self.sip.t1_ms == 0 || self.sip.t2_ms < self.sip.t1_ms {
+            return Err(invalid(
+                "sip.t2_ms",
+                "T1 must be > 0 and T2 ≥ T1 (RFC 3261 §17.1.2.2)".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The 1-based line of `key =` inside table `[section]` (or of the `[section]` header, or 1
+/// when neither is written: the error is then about a default).
+pub fn line_of_key(text: &str, section: &str, key: &str) -> usize {
+    let mut current = "";
+    let mut header_line = None;
+    for (i, l) in text.lines().enumerate() {
+        let l = l.trim();
+        if let Some(h) = l.strip_prefix('[') {
+            current = h.trim_start_matches('[').trim_end_matches(']').trim();
+            if current == section && header_line.is_none() {
+                header_line = Some(i + 1);
+            }
+            continue;
+        }
+        if current == section
+            && l.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        {
+            return i + 1;
+        }
+    }
+    header_line.unwrap_or(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_is_valid() {
+        let c = Config::embedded_default();
+        assert_eq!(c.sip.listen.to_string(), "127.0.0.1:5060");
+        assert_eq!(c.m3ua.remote.to_string(), "127.0.0.1:2905");
+        assert!(c.simulator.enabled);
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_field() {
+        let e = Config::parse("[sip]\nlisten = \"127.0.0.1:5060\"\nlistn = 1\n", "gw.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("gw.toml: "), "{e}");
+        assert!(e.contains("line 3"), "{e}");
+        assert!(e.contains("unknown field `listn`"), "{e}");
+    }
+
+    #[test]
+    fn bad_address_is_reported() {
+        let e = Config::parse("[m3ua]\nremote = \"localhost\"\n", "gw.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 2"), "{e}");
+    }
+
+    #[test]
+    fn semantic_error_names_line_and_field() {
+        let e = Config::parse("[ss7]\n\npoint_code = 20000\n", "gw.toml")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "gw.toml: line 3: ss7.point_code: 20000 exceeds 14 bits (max 16383)"
+        );
+    }
+}

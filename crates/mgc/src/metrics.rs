@@ -1,0 +1,319 @@
+//! Prometheus metrics (text exposition format 0.0.4 on `/metrics`). Labels are low-cardinality
+//! by construction: message names, methods, status classes, cause values, models, trunk-group
+//! names and states; never numbers, CICs or call ids.
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
+};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// Every metric the gateway exports, registered in its own registry.
+pub struct Metrics {
+    pub registry: Registry,
+    pub isup_messages: IntCounterVec,
+    pub sip_requests: IntCounterVec,
+    pub sip_responses: IntCounterVec,
+    pub calls: IntCounterVec,
+    pub call_releases: IntCounterVec,
+    pub calls_active: IntGaugeVec,
+    pub circuits: IntGaugeVec,
+    pub call_setup_seconds: HistogramVec,
+    pub call_answer_seconds: HistogramVec,
+    pub isup_timer_expiries: IntCounterVec,
+    pub glare: IntCounter,
+    pub m3ua_asp_state: IntGauge,
+    pub m3ua_messages: IntCounterVec,
+    pub sip_transactions_active: IntGauge,
+    pub build_info: IntGaugeVec,
+    pub sip_parse_errors: IntCounter,
+    pub isup_decode_errors: IntCounter,
+}
+
+/// Latency buckets for setup (request to first backward message) and answer, in seconds.
+const SETUP_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+const ANSWER_BUCKETS: &[f64] = &[
+    0.001, 0.01, 0.05, 0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+];
+
+fn counter_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric definition");
+    r.register(Box::new(c.clone()))
+        .expect("metric registered once");
+    c
+}
+
+fn gauge_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    let g = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric definition");
+    r.register(Box::new(g.clone()))
+        .expect("metric registered once");
+    g
+}
+
+fn histogram_vec(r: &Registry, name: &str, help: &str, buckets: &[f64]) -> HistogramVec {
+    let h = HistogramVec::new(
+        HistogramOpts::new(name, help).buckets(buckets.to_vec()),
+        &["model"],
+    )
+    .expect("valid metric definition");
+    r.register(Box::new(h.clone()))
+        .expect("metric registered once");
+    h
+}
+
+impl Metrics {
+    pub fn new() -> Arc<Metrics> {
+        let r = Registry::new();
+        let glare = IntCounter::new(
+            "glare_total",
+            "Dual seizures detected (Q.764 §2.9.1.4).",
+        )
+        .expect("valid metric definition");
+        r.register(Box::new(glare.clone())).expect("registered once");
+        let m3ua_asp_state = IntGauge::new(
+            "m3ua_asp_state",
+            "M3UA ASP state: 0 down, 1 inactive, 2 active (RFC 4666 §4.3.1).",
+        )
+        .expect("valid metric definition");
+        r.register(Box::new(m3ua_asp_state.clone()))
+            .expect("registered once");
+        let sip_transactions_active = IntGauge::new(
+            "sip_transactions_active",
+            "SIP transactions in the transaction layer.",
+        )
+        .expect("valid metric definition");
+        r.register(Box::new(sip_transactions_active.clone()))
+            .expect("registered once");
+        let sip_parse_errors = IntCounter::new(
+            "sip_malformed_messages_total",
+            "SIP messages refused as malformed (answered 400/413/513/505 when possible).",
+        )
+        .expect("valid metric definition");
+        r.register(Box::new(sip_parse_errors.clone()))
+            .expect("registered once");
+        let isup_decode_errors = IntCounter::new(
+            "isup_malformed_messages_total",
+            "ISUP messages that failed to decode (Q.764 §2.9.5 compatibility handling).",
+        )
+        .expect("valid metric definition");
+        r.register(Box::new(isup_decode_errors.clone()))
+            .expect("registered once");
+        let m = Metrics {
+            isup_messages: counter_vec(
+                &r,
+                "isup_messages_total",
+                "ISUP messages sent (out) and received (in), by Q.763 message type.",
+                &["direction", "message_type"],
+            ),
+            sip_requests: counter_vec(
+                &r,
+                "sip_requests_total",
+                "SIP requests sent (out) and received (in), by method.",
+                &["direction", "method"],
+            ),
+            sip_responses: counter_vec(
+                &r,
+                "sip_responses_total",
+                "SIP responses sent (out) and received (in), by status class and method.",
+                &["direction", "status_class", "method"],
+            ),
+            calls: counter_vec(
+                &r,
+                "calls_total",
+                "Calls ended, by call model and outcome.",
+                &["model", "outcome"],
+            ),
+            call_releases: counter_vec(
+                &r,
+                "call_releases_total",
+                "Call releases by Q.850 cause value and the side that released.",
+                &["cause", "side"],
+            ),
+            calls_active: gauge_vec(
+                &r,
+                "calls_active",
+                "Calls in progress, by call model.",
+                &["model"],
+            ),
+            circuits: gauge_vec(
+                &r,
+                "circuits",
+                "Circuits by trunk group and state.",
+                &["trunk_group", "state"],
+            ),
+            call_setup_seconds: histogram_vec(
+                &r,
+                "call_setup_seconds",
+                "Call setup time: initial request to the first backward message.",
+                SETUP_BUCKETS,
+            ),
+            call_answer_seconds: histogram_vec(
+                &r,
+                "call_answer_seconds",
+                "Time from the initial request to answer.",
+                ANSWER_BUCKETS,
+            ),
+            isup_timer_expiries: counter_vec(
+                &r,
+                "isup_timer_expiries_total",
+                "ISUP timer expiries (Q.764 Annex A), by timer.",
+                &["timer"],
+            ),
+            build_info: gauge_vec(
+                &r,
+                "build_info",
+                "Build information (always 1).",
+                &["version"],
+            ),
+            glare,
+            m3ua_asp_state,
+            m3ua_messages: counter_vec(
+                &r,
+                "m3ua_messages_total",
+                "M3UA messages by class and type (RFC 4666 §3.1.2), both directions.",
+                &["class", "type"],
+            ),
+            sip_transactions_active,
+            sip_parse_errors,
+            isup_decode_errors,
+            registry: r,
+        };
+        m.build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
+        Arc::new(m)
+    }
+
+    /// The exposition text.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        let enc = TextEncoder::new();
+        // Encoding our own registry into memory cannot fail.
+        let _ = enc.encode(&self.registry.gather(), &mut buf);
+        String::from_utf8(buf).unwrap_or_default()
+    }
+
+    pub fn isup(&self, direction: Direction, message_type: &str) {
+        self.isup_messages
+            .with_label_values(&[direction.label(), message_type])
+            .inc();
+    }
+
+    pub fn sip_request(&self, direction: Direction, method: &str) {
+        self.sip_requests
+            .with_label_values(&[direction.label(), method])
+            .inc();
+    }
+
+    pub fn sip_response(&self, direction: Direction, status: u16, method: &str) {
+        let class = match status / 100 {
+            1 => "1xx",
+            2 => "2xx",
+            3 => "3xx",
+            4 => "4xx",
+            5 => "5xx",
+            _ => "6xx",
+        };
+        self.sip_responses
+            .with_label_values(&[direction.label(), class, method])
+            .inc();
+    }
+
+    pub fn setup_seconds(&self, model: &str) -> Histogram {
+        self.call_setup_seconds.with_label_values(&[model])
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    In,
+    Out,
+}
+
+impl Direction {
+    pub fn label(self) -> &'static str {
+        match self {
+            Direction::In => "in",
+            Direction::Out => "out",
+        }
+    }
+}
+
+/// Serve `/metrics` on `addr` until the runtime stops; 404 elsewhere.
+pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> std::io::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let metrics = metrics.clone();
+            tokio::spawn(async move {
+                let svc = service_fn(move |req: Request<Incoming>| {
+                    let metrics = metrics.clone();
+                    async move {
+                        let (status, body) = if req.uri().path() == "/metrics" {
+                            (StatusCode::OK, metrics.render())
+                        } else {
+                            (StatusCode::NOT_FOUND, String::new())
+                        };
+                        let mut resp = Response::new(Full::new(Bytes::from(body)));
+                        *resp.status_mut() = status;
+                        resp.headers_mut().insert(
+                            hyper::header::CONTENT_TYPE,
+                            hyper::header::HeaderValue::from_static(
+                                "text/plain; version=0.0.4; charset=utf-8",
+                            ),
+                        );
+                        Ok::<_, Infallible>(resp)
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    Ok(local)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposition_has_the_documented_families() {
+        let m = Metrics::new();
+        m.isup(Direction::In, "IAM");
+        m.sip_request(Direction::Out, "INVITE");
+        m.sip_response(Direction::In, 486, "INVITE");
+        m.calls
+            .with_label_values(&["ip_origination", "rejected"])
+            .inc();
+        m.setup_seconds("ip_origination").observe(0.004);
+        let text = m.render();
+        for needle in [
+            "isup_messages_total{direction=\"in\",message_type=\"IAM\"} 1",
+            "sip_requests_total{direction=\"out\",method=\"INVITE\"} 1",
+            "sip_responses_total{direction=\"in\",method=\"INVITE\",status_class=\"4xx\"} 1",
+            "calls_total{model=\"ip_origination\",outcome=\"rejected\"} 1",
+            "call_setup_seconds_bucket{model=\"ip_origination\",le=\"0.005\"} 1",
+            "build_info{version=",
+            "glare_total 0",
+            "m3ua_asp_state 0",
+        ] {
+            assert!(text.contains(needle), "missing {needle} in:\n{text}");
+        }
+    }
+}
