@@ -38,7 +38,7 @@ pub mod dur {
             "h" => n * 3600.0,
             u => return Err(format!("bad duration unit {u:?} in {s:?} (ms, s, m, h)")),
         };
-        if !secs.is_finite() || secs < 0.0 || secs > 1e9 {
+        if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
             return Err(format!("duration {s:?} out of range"));
         }
         Ok(Duration::from_secs_f64(secs))
@@ -440,7 +440,9 @@ impl Config {
         let o = &self.originate;
         for (what, n) in [("called", &o.called), ("calling", &o.calling)] {
             if isup::Digits::from_hex_str(n).is_none() {
-                return bad(format!("originate.{what}: {n:?} is not address signals (0-9, B-F)"));
+                return bad(format!(
+                    "originate.{what}: {n:?} is not address signals (0-9, B-F)"
+                ));
             }
         }
         if o.called.is_empty() {
@@ -451,7 +453,10 @@ impl Config {
         }
         for r in &self.answer {
             if isup::Digits::from_hex_str(&r.prefix).is_none() {
-                return bad(format!("answer prefix {:?} is not address signals", r.prefix));
+                return bad(format!(
+                    "answer prefix {:?} is not address signals",
+                    r.prefix
+                ));
             }
         }
         Ok(())

@@ -148,18 +148,48 @@ pub enum Event {
 /// Circuit maintenance reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Maintenance {
-    ResetByPeer { cic: u16 },
-    ResetCompleted { cic: u16 },
-    GroupResetByPeer { cic: u16, range: u8 },
-    GroupResetCompleted { cic: u16, range: u8, remotely_blocked: Vec<u16> },
-    BlockedByPeer { cics: Vec<u16>, hardware: bool },
-    UnblockedByPeer { cics: Vec<u16>, hardware: bool },
-    BlockingAcknowledged { cics: Vec<u16> },
-    UnblockingAcknowledged { cics: Vec<u16> },
-    QueryResponse { cic: u16, range: u8, states: Vec<u8> },
-    UnequippedCircuit { cic: u16 },
+    ResetByPeer {
+        cic: u16,
+    },
+    ResetCompleted {
+        cic: u16,
+    },
+    GroupResetByPeer {
+        cic: u16,
+        range: u8,
+    },
+    GroupResetCompleted {
+        cic: u16,
+        range: u8,
+        remotely_blocked: Vec<u16>,
+    },
+    BlockedByPeer {
+        cics: Vec<u16>,
+        hardware: bool,
+    },
+    UnblockedByPeer {
+        cics: Vec<u16>,
+        hardware: bool,
+    },
+    BlockingAcknowledged {
+        cics: Vec<u16>,
+    },
+    UnblockingAcknowledged {
+        cics: Vec<u16>,
+    },
+    QueryResponse {
+        cic: u16,
+        range: u8,
+        states: Vec<u8>,
+    },
+    UnequippedCircuit {
+        cic: u16,
+    },
     /// A long timer expired (T5, T13, T15, T17, T19, T21, T23, T28): maintenance is alerted.
-    Alert { cic: u16, timer: TimerKind },
+    Alert {
+        cic: u16,
+        timer: TimerKind,
+    },
 }
 
 /// Why an originate request was refused.
@@ -229,7 +259,9 @@ enum CallState {
         rule: Box<AnswerRule>,
     },
     /// REL sent, waiting for RLC (T1, T5 running).
-    Releasing { rel: Message },
+    Releasing {
+        rel: Message,
+    },
     /// RSC sent, waiting for RLC (T16/T17 running).
     Resetting,
 }
@@ -482,9 +514,15 @@ impl Exchange {
     // ------------------------------------------------------------------ call control API
 
     /// Originates a call: seizes a circuit and sends IAM (and SAMs for overlap), starting T7.
-    pub fn originate(&mut self, now: Duration, req: CallRequest) -> Result<(CallId, u16), OriginateError> {
+    pub fn originate(
+        &mut self,
+        now: Duration,
+        req: CallRequest,
+    ) -> Result<(CallId, u16), OriginateError> {
         let cic = match req.cic {
-            Some(c) if !self.circuits.contains_key(&c) => return Err(OriginateError::Unequipped(c)),
+            Some(c) if !self.circuits.contains_key(&c) => {
+                return Err(OriginateError::Unequipped(c));
+            }
             Some(c) if !self.is_available(c) => return Err(OriginateError::CircuitBusy(c)),
             Some(c) => c,
             None => self.pick_circuit().ok_or(OriginateError::NoCircuit)?,
@@ -643,9 +681,21 @@ impl Exchange {
     /// maintenance, 1 hardware failure.
     pub fn group_block(&mut self, cic: u16, bits: &[bool], hardware: bool, block: bool) {
         let (t, t1, t2, d1, d2) = if block {
-            (MT::CGB, TimerKind::T18, TimerKind::T19, self.cfg.timers.t18, self.cfg.timers.t19)
+            (
+                MT::CGB,
+                TimerKind::T18,
+                TimerKind::T19,
+                self.cfg.timers.t18,
+                self.cfg.timers.t19,
+            )
         } else {
-            (MT::CGU, TimerKind::T20, TimerKind::T21, self.cfg.timers.t20, self.cfg.timers.t21)
+            (
+                MT::CGU,
+                TimerKind::T20,
+                TimerKind::T21,
+                self.cfg.timers.t20,
+                self.cfg.timers.t21,
+            )
         };
         let bits = &bits[..bits.len().min(GROUP_RANGE_MAX as usize + 1)];
         let rs = RangeAndStatus::with_status(bits);
@@ -755,7 +805,11 @@ impl Exchange {
                         }));
                     }
                     self.send(cic, msg::bare(MT::RSC));
-                    let d = if timer.kind == TimerKind::T16 { t.t16 } else { t.t17 };
+                    let d = if timer.kind == TimerKind::T16 {
+                        t.t16
+                    } else {
+                        t.t17
+                    };
                     self.start(cic, timer.kind, d);
                 }
             }
@@ -791,12 +845,27 @@ impl Exchange {
 
     /// Short timer: resend and restart it. Long timer: alert, resend, stop the short one, restart
     /// the long one (Q.764 §2.8.2.1, §2.9.3).
-    fn repeat(&mut self, cic: u16, t: MT, fired: TimerKind, short: TimerKind, ds: Duration, dl: Duration) {
+    fn repeat(
+        &mut self,
+        cic: u16,
+        t: MT,
+        fired: TimerKind,
+        short: TimerKind,
+        ds: Duration,
+        dl: Duration,
+    ) {
         self.send(cic, msg::bare(t));
         self.after_repeat(cic, fired, short, ds, dl);
     }
 
-    fn after_repeat(&mut self, cic: u16, fired: TimerKind, short: TimerKind, ds: Duration, dl: Duration) {
+    fn after_repeat(
+        &mut self,
+        cic: u16,
+        fired: TimerKind,
+        short: TimerKind,
+        ds: Duration,
+        dl: Duration,
+    ) {
         if fired == short {
             self.start(cic, short, ds);
         } else {
@@ -806,7 +875,15 @@ impl Exchange {
         }
     }
 
-    fn repeat_group(&mut self, cic: u16, t: MT, fired: TimerKind, short: TimerKind, ds: Duration, dl: Duration) {
+    fn repeat_group(
+        &mut self,
+        cic: u16,
+        t: MT,
+        fired: TimerKind,
+        short: TimerKind,
+        ds: Duration,
+        dl: Duration,
+    ) {
         let Some(op) = self.groups.get(&(t, cic)).cloned() else {
             return;
         };
@@ -911,7 +988,11 @@ impl Exchange {
     }
 
     fn on_iam(&mut self, now: Duration, cic: u16, m: &Message) {
-        let circuit = self.circuits.get(&cic).cloned().unwrap_or_else(Circuit::new);
+        let circuit = self
+            .circuits
+            .get(&cic)
+            .cloned()
+            .unwrap_or_else(Circuit::new);
         match &circuit.call {
             CallState::Idle => {}
             CallState::Outgoing {
@@ -1012,12 +1093,13 @@ impl Exchange {
             .map(|s| msg::digits_text(&s.digits))
             .unwrap_or_default();
         let Some(Circuit {
-            call: CallState::Incoming {
-                phase: InPhase::Collecting,
-                called,
-                rule,
-                ..
-            },
+            call:
+                CallState::Incoming {
+                    phase: InPhase::Collecting,
+                    called,
+                    rule,
+                    ..
+                },
             ..
         }) = self.circuits.get_mut(&cic)
         else {

@@ -13,11 +13,17 @@ use serde_json::{Value, json};
 use ss7sim::config::dur;
 use ss7sim::exchange::{CircuitCounts, Event};
 use ss7sim::scenario::{self, Scenario};
-use ss7sim::{AnswerRule, CallRequest, CicRange, Config, Role, SimEvent, SimOptions, Simulator, Stats};
+use ss7sim::{
+    AnswerRule, CallRequest, CicRange, Config, Role, SimEvent, SimOptions, Simulator, Stats,
+};
 use tokio::time::Instant;
 
 #[derive(Parser, Debug)]
-#[command(name = "ss7sim", version, about = "SS7 signalling simulator: M3UA SGP + far-end ISUP exchange")]
+#[command(
+    name = "ss7sim",
+    version,
+    about = "SS7 signalling simulator: M3UA SGP + far-end ISUP exchange"
+)]
 struct Cli {
     /// Listen as M3UA SGP on this address (TCP).
     #[arg(long, default_value = "127.0.0.1:2905", global = true)]
@@ -82,9 +88,7 @@ enum Mode {
     /// Like `call` with load defaults (1000 calls at 100/s, hold 0): both directions, percentiles.
     Load(CallArgs),
     /// Run a scripted scenario (TOML); exit 0 only if every step held.
-    Scenario {
-        file: PathBuf,
-    },
+    Scenario { file: PathBuf },
 }
 
 #[derive(Args, Debug)]
@@ -125,13 +129,20 @@ fn parse_answer_rule(s: &str) -> Result<AnswerRule, String> {
         "answer" => AnswerRule::answer(prefix, Duration::from_millis(100), None),
         "reject" => AnswerRule::reject(prefix, 16),
         "ring" | "noanswer" => AnswerRule::no_answer(prefix),
-        k => return Err(format!("--answer {s:?}: kind {k:?} is not answer, reject or ring")),
+        k => {
+            return Err(format!(
+                "--answer {s:?}: kind {k:?} is not answer, reject or ring"
+            ));
+        }
     };
     for kv in parts {
         let (k, v) = kv
             .split_once('=')
             .ok_or_else(|| format!("--answer {s:?}: {kv:?} is not key=value"))?;
-        let num = || v.parse::<u8>().map_err(|_| format!("--answer {s:?}: {k}={v} is not 0..255"));
+        let num = || {
+            v.parse::<u8>()
+                .map_err(|_| format!("--answer {s:?}: {k}={v} is not 0..255"))
+        };
         match k {
             "after" => r.answer_after = Some(dur::parse(v)?),
             "hold" if v == "none" => r.hold = None,
@@ -254,15 +265,24 @@ async fn run(cli: Cli) -> ExitCode {
         }
     };
     if let Some(a) = sim.local_addr() {
-        eprintln!("ss7sim: SGP listening on {a} (pc {}, peer pc {})", cfg.local_pc, cfg.remote_pc);
+        eprintln!(
+            "ss7sim: SGP listening on {a} (pc {}, peer pc {})",
+            cfg.local_pc, cfg.remote_pc
+        );
     }
     if cli.verbose {
         let mut rx = sim.subscribe();
         tokio::spawn(async move {
             while let Ok(ev) = rx.recv().await {
                 match ev {
-                    SimEvent::Message { dir, cic, message, .. } => {
-                        let arrow = if dir == ss7sim::MsgDir::Sent { "->" } else { "<-" };
+                    SimEvent::Message {
+                        dir, cic, message, ..
+                    } => {
+                        let arrow = if dir == ss7sim::MsgDir::Sent {
+                            "->"
+                        } else {
+                            "<-"
+                        };
                         eprintln!("{arrow} cic {cic:4} {}", message.message_type);
                     }
                     SimEvent::Exchange(e @ (Event::Maintenance(_) | Event::Unexpected { .. })) => {
@@ -277,7 +297,10 @@ async fn run(cli: Cli) -> ExitCode {
     // Answer mode serves whoever comes; the others need the peer first.
     let needs_peer = !matches!(cli.mode, Mode::Answer { .. });
     if needs_peer && !sim.wait_active(cli.wait).await {
-        eprintln!("ss7sim: the M3UA peer did not become active within {}", dur::format(&cli.wait));
+        eprintln!(
+            "ss7sim: the M3UA peer did not become active within {}",
+            dur::format(&cli.wait)
+        );
         sim.shutdown().await;
         let _ = task.await;
         return ExitCode::from(3);
@@ -305,7 +328,11 @@ async fn run(cli: Cli) -> ExitCode {
                     s.what,
                     s.elapsed_ms,
                     if s.ok { "ok" } else { "FAILED" },
-                    if s.detail.is_empty() { String::new() } else { format!("  {}", s.detail) }
+                    if s.detail.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  {}", s.detail)
+                    }
                 );
             }
             println!(
@@ -322,14 +349,25 @@ async fn run(cli: Cli) -> ExitCode {
     };
     // Let calls in progress end (bounded), then check the circuits.
     let calls_mode = !matches!(cli.mode, Mode::Scenario { .. });
-    let (stats, circuits) = settle(&sim, if calls_mode { cli.drain } else { Duration::ZERO }).await;
+    let (stats, circuits) = settle(
+        &sim,
+        if calls_mode {
+            cli.drain
+        } else {
+            Duration::ZERO
+        },
+    )
+    .await;
     let not_idle = circuits.busy + circuits.releasing;
     if calls_mode && not_idle > 0 {
         eprintln!("ss7sim: {not_idle} circuit(s) not idle at the end");
         passed = false;
     }
     if stats.decode_errors > 0 {
-        eprintln!("ss7sim: {} undecodable ISUP message(s) received", stats.decode_errors);
+        eprintln!(
+            "ss7sim: {} undecodable ISUP message(s) received",
+            stats.decode_errors
+        );
         passed = false;
     }
     let elapsed = started.elapsed();
@@ -343,7 +381,11 @@ async fn run(cli: Cli) -> ExitCode {
     }
     sim.shutdown().await;
     let _ = task.await;
-    if passed { ExitCode::SUCCESS } else { ExitCode::from(1) }
+    if passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 async fn run_answer(sim: &ss7sim::SimHandle, duration: Option<Duration>, calls: Option<u64>) {
@@ -416,51 +458,38 @@ async fn run_calls(
     let rate = a.rate.unwrap_or(default_rate).max(0.001);
     let interval = Duration::from_secs_f64(1.0 / rate);
     let hold = o.hold.unwrap_or_default();
-    let max_time = a.max_time.unwrap_or(
-        Duration::from_secs_f64(n as f64 / rate) + hold + Duration::from_secs(30),
-    );
+    let max_time = a
+        .max_time
+        .unwrap_or(Duration::from_secs_f64(n as f64 / rate) + hold + Duration::from_secs(30));
     let deadline = Instant::now() + max_time;
-    let mut rx = sim.subscribe();
-    let mut outstanding: std::collections::HashSet<u64> = Default::default();
-    let mut ended_early: std::collections::HashSet<u64> = Default::default();
     let mut next = Instant::now();
-    let mut sent = 0u64;
-    loop {
-        if sent < n && Instant::now() >= next {
-            match sim.originate(CallRequest::new(o.clone())).await {
-                Ok((call, _cic)) => {
-                    if !ended_early.remove(&call) {
-                        outstanding.insert(call);
-                    }
-                }
-                Err(e) => tracing::debug!(error = %e, "originate refused"),
-            }
-            sent += 1;
-            next += interval;
-            continue;
+    for _ in 0..n {
+        tokio::time::sleep_until(next).await;
+        if let Err(e) = sim.originate(CallRequest::new(o.clone())).await {
+            tracing::debug!(error = %e, "originate refused");
         }
-        if sent >= n && outstanding.is_empty() {
+        next += interval;
+        if Instant::now() >= deadline {
             break;
         }
-        let wake = if sent < n { next.min(deadline) } else { deadline };
-        tokio::select! {
-            _ = tokio::time::sleep_until(wake) => {
-                if Instant::now() >= deadline {
-                    eprintln!("ss7sim: --max-time reached with {} call(s) in progress", outstanding.len());
-                    break;
-                }
-            }
-            ev = rx.recv() => match ev {
-                Ok(SimEvent::Exchange(Event::CallEnded { call, direction: ss7sim::Direction::Outgoing, .. })) => {
-                    // The end can be reported before originate's reply is read.
-                    if !outstanding.remove(&call) {
-                        ended_early.insert(call);
-                    }
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-                _ => {}
-            }
+    }
+    // Wait for every call to end (answered and released, or failed).
+    loop {
+        let Ok((s, _)) = sim.stats().await else {
+            return false;
+        };
+        let out = &s.outgoing;
+        if out.completed + out.failed >= out.attempted {
+            break;
         }
+        if Instant::now() >= deadline {
+            eprintln!(
+                "ss7sim: --max-time reached with {} call(s) in progress",
+                out.attempted - out.completed - out.failed
+            );
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let Ok((stats, _)) = sim.stats().await else {
         return false;
@@ -530,8 +559,11 @@ fn print_summary(s: &Stats, c: &CircuitCounts, elapsed: Duration, passed: bool) 
             r.attempted, r.answered, r.completed, r.failed, r.in_progress
         );
         if !r.failed_by_cause.is_empty() {
-            let causes: Vec<String> =
-                r.failed_by_cause.iter().map(|(c, n)| format!("cause {c}: {n}")).collect();
+            let causes: Vec<String> = r
+                .failed_by_cause
+                .iter()
+                .map(|(c, n)| format!("cause {c}: {n}"))
+                .collect();
             println!("  failed by cause: {}", causes.join(", "));
         }
         let p = r.setup_latency;

@@ -2,7 +2,7 @@
 //! parameter overrides in the `isup::json` form (used by scenarios and the originate API).
 
 use isup::{
-    BackwardCallIndicators, CallingPartyNumber, CallingPartysCategory, CalledPartyNumber,
+    BackwardCallIndicators, CalledPartyNumber, CallingPartyNumber, CallingPartysCategory,
     CauseIndicators, CircuitGroupSupervisionMessageType, CircuitStateIndicator, Digits,
     EventInformation, ForwardCallIndicators, Message, MessageType, NatureOfConnectionIndicators,
     Parameter, RangeAndStatus, SubsequentNumber, TransmissionMediumRequirement,
@@ -166,7 +166,11 @@ pub fn default_for(t: MessageType, o: &Originate, cause_location: u8) -> Option<
 /// Applies overrides in the `isup::json` parameter form: each names a parameter (`name` or
 /// `code`); a parameter already present has only the given fields replaced, others are added.
 /// `remove` lists parameter names to drop.
-pub fn apply_overrides(msg: &mut Message, overrides: &[Value], remove: &[String]) -> Result<(), String> {
+pub fn apply_overrides(
+    msg: &mut Message,
+    overrides: &[Value],
+    remove: &[String],
+) -> Result<(), String> {
     for name in remove {
         let code = isup::tables::parameter_by_name(name)
             .ok_or_else(|| format!("unknown parameter name {name:?}"))?;
@@ -176,7 +180,10 @@ pub fn apply_overrides(msg: &mut Message, overrides: &[Value], remove: &[String]
         let obj = o
             .as_object()
             .ok_or("a parameter override must be a table/object")?;
-        let code = match (obj.get("code").and_then(Value::as_u64), obj.get("name").and_then(Value::as_str)) {
+        let code = match (
+            obj.get("code").and_then(Value::as_u64),
+            obj.get("name").and_then(Value::as_str),
+        ) {
             (Some(c), _) if c <= 255 => isup::ParameterCode(c as u8),
             (None, Some(n)) => isup::tables::parameter_by_name(n)
                 .ok_or_else(|| format!("unknown parameter name {n:?}"))?,
@@ -254,7 +261,8 @@ mod tests {
         assert_eq!(cdpn.nature_of_address, 3, "other fields kept");
         assert_eq!(m.get::<CallingPartysCategory>().unwrap().value, 15);
         assert!(m.get::<UserServiceInformation>().is_none());
-        let bad: Vec<Value> = serde_json::from_str(r#"[{"name": "cause_indicators", "bogus": 1}]"#).unwrap();
+        let bad: Vec<Value> =
+            serde_json::from_str(r#"[{"name": "cause_indicators", "bogus": 1}]"#).unwrap();
         assert!(apply_overrides(&mut m, &bad, &[]).is_err());
     }
 }

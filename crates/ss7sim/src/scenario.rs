@@ -112,13 +112,18 @@ impl Scenario {
 
     fn validate(&self) -> Result<(), ScenarioError> {
         for (i, s) in self.steps.iter().enumerate() {
-            let err = |reason: String| ScenarioError::Step { step: i + 1, reason };
+            let err = |reason: String| ScenarioError::Step {
+                step: i + 1,
+                reason,
+            };
             let kinds = s.send.is_some() as u8
                 + s.message.is_some() as u8
                 + s.expect.is_some() as u8
                 + s.pause.is_some() as u8;
             if kinds != 1 {
-                return Err(err("give exactly one of send, message, expect, pause".into()));
+                return Err(err(
+                    "give exactly one of send, message, expect, pause".into()
+                ));
             }
             for t in s.send.iter().chain(&s.expect).chain(&s.ignore) {
                 if Variant::ITU.message_type_by_abbreviation(t).is_none() {
@@ -307,7 +312,11 @@ async fn expect(
         return Err(format!(
             "received {} on cic {c} while expecting {want} on cic {}",
             m.message_type,
-            if step.any_cic { "any".to_string() } else { cic.to_string() }
+            if step.any_cic {
+                "any".to_string()
+            } else {
+                cic.to_string()
+            }
         ));
     }
 }

@@ -3,8 +3,8 @@
 //! messages, run maintenance and read statistics; [`SimHandle::subscribe`] gives every ISUP
 //! message sent and received and every exchange event.
 
-use std::collections::{BinaryHeap, HashMap};
 use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use isup::Message;
+use m3ua::ProtocolData;
 use m3ua::asp::{AspConfig, AspEvent, AspState};
 use m3ua::pcap::PcapWriter;
 use m3ua::sgp::{AsConfig, AsState, SgpConfig, SgpEvent};
@@ -22,7 +23,6 @@ use m3ua::transport::{
     spawn_sgp_with_tap,
 };
 use m3ua::wire::TrafficModeType;
-use m3ua::ProtocolData;
 use serde_json::json;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -120,7 +120,10 @@ pub enum SimEvent {
 }
 
 enum Command {
-    Originate(CallRequest, oneshot::Sender<Result<(CallId, u16), SimError>>),
+    Originate(
+        CallRequest,
+        oneshot::Sender<Result<(CallId, u16), SimError>>,
+    ),
     Release(CallId, u8),
     Answer(CallId),
     Send(u16, Message, oneshot::Sender<Result<(), SimError>>),
@@ -559,7 +562,11 @@ impl Driver {
             return None;
         }
         if pd.dpc != self.cfg.local_pc || pd.opc != self.cfg.remote_pc {
-            tracing::debug!(opc = pd.opc, dpc = pd.dpc, "ISUP for another point code ignored");
+            tracing::debug!(
+                opc = pd.opc,
+                dpc = pd.dpc,
+                "ISUP for another point code ignored"
+            );
             return None;
         }
         match isup::Variant::ITU.parse_with_cic(&pd.user_data) {
@@ -651,7 +658,8 @@ impl Driver {
             Command::Originate(req, tx) => {
                 self.stats.attempt();
                 let r = if !self.peer_active {
-                    self.stats.refused(crate::exchange::cause::TEMPORARY_FAILURE);
+                    self.stats
+                        .refused(crate::exchange::cause::TEMPORARY_FAILURE);
                     Err(SimError::PeerNotActive)
                 } else {
                     match self.exchange.originate(now, req) {

@@ -114,7 +114,13 @@ fn scenarios_against_answer_mode_and_exit_codes() {
         ],
     );
     for s in ["maintenance", "basic-call", "busy"] {
-        let out = asp(port, &["scenario", scenarios().join(format!("{s}.toml")).to_str().unwrap()]);
+        let out = asp(
+            port,
+            &[
+                "scenario",
+                scenarios().join(format!("{s}.toml")).to_str().unwrap(),
+            ],
+        );
         assert!(out.status.success(), "{s}: {}", show(&out));
         assert!(String::from_utf8_lossy(&out.stdout).contains("PASSED"));
     }
@@ -134,11 +140,16 @@ fn scenarios_against_answer_mode_and_exit_codes() {
     // it, so that every circuit is idle when the far end stops after its 3rd call.
     let fix = dir.join("fix.toml");
     std::fs::write(&fix, "cic = 7\n[[step]]\nsend = \"RLC\"\n").unwrap();
-    assert!(asp(port, &["scenario", fix.to_str().unwrap()]).status.success());
+    assert!(
+        asp(port, &["scenario", fix.to_str().unwrap()])
+            .status
+            .success()
+    );
 
     let out = wait_bounded(far, Duration::from_secs(30));
     assert!(out.status.success(), "{}", show(&out));
-    let summary: Value = serde_json::from_str(&std::fs::read_to_string(&far_json).unwrap()).unwrap();
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(&far_json).unwrap()).unwrap();
     assert_eq!(summary["incoming"]["attempted"], 3);
     assert_eq!(summary["incoming"]["completed"], 1);
     assert_eq!(summary["incoming"]["failed_by_cause"]["17"], 2);
@@ -149,14 +160,20 @@ fn scenarios_against_answer_mode_and_exit_codes() {
         .iter()
         .find(|l| l["dir"] == "received" && l["message"]["message_type"] == "IAM")
         .expect("IAM logged");
-    assert_eq!((iam["opc"].as_u64(), iam["dpc"].as_u64()), (Some(1), Some(2)));
+    assert_eq!(
+        (iam["opc"].as_u64(), iam["dpc"].as_u64()),
+        (Some(1), Some(2))
+    );
     let params = iam["message"]["parameters"].as_array().unwrap();
     let cgpn = params
         .iter()
         .find(|p| p["name"] == "calling_party_number")
         .unwrap();
     assert_eq!(cgpn["presentation"], 1, "the scenario's override arrived");
-    assert!(log.iter().any(|l| l["dir"] == "sent" && l["message"]["message_type"] == "GRA"));
+    assert!(
+        log.iter()
+            .any(|l| l["dir"] == "sent" && l["message"]["message_type"] == "GRA")
+    );
 }
 
 #[test]
@@ -188,7 +205,10 @@ fn call_mode_counts_answers_and_causes() {
     assert_eq!(s["outgoing"]["setup_latency"]["count"], 4);
     assert!(s["outgoing"]["setup_latency"]["p50_ms"].as_f64().unwrap() >= 50.0);
     // Busy: every call fails with cause 17, as expected → exit 0; without --expect-cause → 1.
-    let busy = asp(port, &["call", "--called", "4966000", "--expect-cause", "17"]);
+    let busy = asp(
+        port,
+        &["call", "--called", "4966000", "--expect-cause", "17"],
+    );
     assert!(busy.status.success(), "{}", show(&busy));
     let busy = asp(port, &["call", "--called", "4966000"]);
     assert_eq!(busy.status.code(), Some(1), "{}", show(&busy));
@@ -210,7 +230,10 @@ fn terminating_scenario_against_call_mode_and_no_peer_exit_code() {
         .unwrap();
     let out = asp(
         port,
-        &["scenario", scenarios().join("terminate.toml").to_str().unwrap()],
+        &[
+            "scenario",
+            scenarios().join("terminate.toml").to_str().unwrap(),
+        ],
     );
     assert!(out.status.success(), "{}", show(&out));
     let far = wait_bounded(far, Duration::from_secs(30));
@@ -218,7 +241,12 @@ fn terminating_scenario_against_call_mode_and_no_peer_exit_code() {
 
     // Nobody to talk to: exit code 3.
     let out = Command::new(BIN)
-        .args(["--connect", &format!("127.0.0.1:{}", free_port()), "--wait", "300ms"])
+        .args([
+            "--connect",
+            &format!("127.0.0.1:{}", free_port()),
+            "--wait",
+            "300ms",
+        ])
         .args(["call"])
         .output()
         .unwrap();
@@ -256,7 +284,10 @@ fn tshark_decodes_the_pcap_of_a_scripted_run() {
     );
     assert!(out.status.success(), "{}", show(&out));
     // A second call ends the far end's run (--calls 2); it is not traced.
-    let out2 = asp(port, &["scenario", scenarios().join("busy.toml").to_str().unwrap()]);
+    let out2 = asp(
+        port,
+        &["scenario", scenarios().join("busy.toml").to_str().unwrap()],
+    );
     assert!(out2.status.success(), "{}", show(&out2));
     assert!(wait_bounded(far, Duration::from_secs(30)).status.success());
 
@@ -264,7 +295,12 @@ fn tshark_decodes_the_pcap_of_a_scripted_run() {
     let rows = tshark_fields(
         &pcap,
         "m3ua",
-        &["m3ua.message_class", "m3ua.message_type", "isup.message_type", "isup.cic"],
+        &[
+            "m3ua.message_class",
+            "m3ua.message_type",
+            "isup.message_type",
+            "isup.cic",
+        ],
     );
     let num = |s: &str| -> Option<u64> {
         let s = s.trim();
@@ -279,14 +315,23 @@ fn tshark_decodes_the_pcap_of_a_scripted_run() {
         .map(|r| (num(&r[0]).unwrap(), num(&r[1]).unwrap()))
         .collect();
     // ASPUP (3,1), ASPUP_ACK (3,4), then ASPAC (4,1) and ASPAC_ACK (4,3); NTFY (0,1) may interleave.
-    let mgmt: Vec<(u64, u64)> = classes.iter().copied().filter(|c| c.0 != 1 && c.0 != 0).collect();
+    let mgmt: Vec<(u64, u64)> = classes
+        .iter()
+        .copied()
+        .filter(|c| c.0 != 1 && c.0 != 0)
+        .collect();
     assert_eq!(mgmt[..4], [(3, 1), (3, 4), (4, 1), (4, 3)], "{classes:?}");
     assert!(classes.contains(&(0, 1)), "NTFY AS-ACTIVE: {classes:?}");
     // Every DATA (1,1) carries ISUP; its type and CIC must match the JSON log, in order.
     let isup_rows: Vec<(u64, u64)> = rows
         .iter()
         .filter(|r| num(&r[0]) == Some(1))
-        .map(|r| (num(&r[2]).expect("isup.message_type"), num(&r[3]).expect("isup.cic")))
+        .map(|r| {
+            (
+                num(&r[2]).expect("isup.message_type"),
+                num(&r[3]).expect("isup.cic"),
+            )
+        })
         .collect();
     let logged: Vec<(u64, u64)> = read_jsonl(&log)
         .iter()

@@ -111,7 +111,10 @@ impl Harness {
     }
 
     fn take_sent(&mut self) -> Vec<(u16, MT)> {
-        self.sent.drain(..).map(|(c, m)| (c, m.message_type)).collect()
+        self.sent
+            .drain(..)
+            .map(|(c, m)| (c, m.message_type))
+            .collect()
     }
 
     fn take_events(&mut self) -> Vec<Event> {
@@ -137,7 +140,12 @@ fn ended(events: &[Event]) -> Vec<(Direction, bool, u8, Side)> {
         .filter_map(|e| match e {
             Event::CallEnded {
                 direction, outcome, ..
-            } => Some((*direction, outcome.answered, outcome.cause, outcome.released_by)),
+            } => Some((
+                *direction,
+                outcome.answered,
+                outcome.cause,
+                outcome.released_by,
+            )),
             _ => None,
         })
         .collect()
@@ -194,7 +202,10 @@ fn reject_rules_send_rel_with_cause_and_run_t1_t5() {
     assert!(h.running(1, TimerKind::T17));
     assert!(h.take_events().iter().any(|e| matches!(
         e,
-        Event::Maintenance(Maintenance::Alert { cic: 1, timer: TimerKind::T5 })
+        Event::Maintenance(Maintenance::Alert {
+            cic: 1,
+            timer: TimerKind::T5
+        })
     )));
     // RLC completes the reset.
     h.recv(1, msg::bare(MT::RLC));
@@ -293,11 +304,19 @@ fn overlap_sending_and_receiving() {
         vec![MT::IAM, MT::SAM, MT::SAM]
     );
     assert_eq!(
-        sent[0].get::<CalledPartyNumber>().unwrap().digits.to_string(),
+        sent[0]
+            .get::<CalledPartyNumber>()
+            .unwrap()
+            .digits
+            .to_string(),
         "4988"
     );
     assert_eq!(
-        sent[2].get::<SubsequentNumber>().unwrap().digits.to_string(),
+        sent[2]
+            .get::<SubsequentNumber>()
+            .unwrap()
+            .digits
+            .to_string(),
         "3"
     );
     h.recv(cic, msg::bare(MT::RSC));
@@ -358,7 +377,10 @@ fn dual_seizure_the_controlling_exchange_wins() {
     let retried = h.ex.call_cic(call3).unwrap();
     assert_ne!(retried, 3);
     assert!(sent.contains(&(retried, MT::IAM)), "{sent:?}");
-    assert!(sent.contains(&(3, MT::ACM)), "incoming call served: {sent:?}");
+    assert!(
+        sent.contains(&(3, MT::ACM)),
+        "incoming call served: {sent:?}"
+    );
 }
 
 #[test]
@@ -461,7 +483,11 @@ fn blocking_group_blocking_and_query() {
     // CGB hardware for CICs 5 and 7 (from 5, range 2, bits 101).
     h.recv(
         5,
-        msg::group_supervision(MT::CGB, 1, RangeAndStatus::with_status(&[true, false, true])),
+        msg::group_supervision(
+            MT::CGB,
+            1,
+            RangeAndStatus::with_status(&[true, false, true]),
+        ),
     );
     let (cic, ack) = h.sent.remove(0);
     assert_eq!((cic, ack.message_type), (5, MT::CGBA));
@@ -480,7 +506,11 @@ fn blocking_group_blocking_and_query() {
 
     h.recv(
         5,
-        msg::group_supervision(MT::CGU, 1, RangeAndStatus::with_status(&[true, false, true])),
+        msg::group_supervision(
+            MT::CGU,
+            1,
+            RangeAndStatus::with_status(&[true, false, true]),
+        ),
     );
     assert_eq!(h.take_sent(), vec![(5, MT::CGUA)]);
     assert!(h.ex.is_available(5) && h.ex.is_available(7));
@@ -511,7 +541,10 @@ fn blocking_group_blocking_and_query() {
         let (_, c) = h.ex.originate(h.now, CallRequest::new(o.clone())).unwrap();
         assert!(c > 2);
     }
-    assert!(h.ex.originate(h.now, CallRequest::new(o)).is_err(), "all 6 others busy");
+    assert!(
+        h.ex.originate(h.now, CallRequest::new(o)).is_err(),
+        "all 6 others busy"
+    );
 }
 
 #[test]

@@ -138,14 +138,16 @@ async fn gateway_asp_brings_up_resets_and_calls_both_ways() {
     gw.expect(9, MT::CQR).await;
 
     // A call from the gateway: ACM, ANM after 20 ms; the gateway releases.
-    gw.send(3, msg::iam(&sim_config().originate, "4930555")).await;
+    gw.send(3, msg::iam(&sim_config().originate, "4930555"))
+        .await;
     gw.expect(3, MT::ACM).await;
     gw.expect(3, MT::ANM).await;
     gw.send(3, msg::rel(16, 0)).await;
     gw.expect(3, MT::RLC).await;
 
     // Busy prefix: REL 17; the gateway answers RLC.
-    gw.send(5, msg::iam(&sim_config().originate, "4966000")).await;
+    gw.send(5, msg::iam(&sim_config().originate, "4966000"))
+        .await;
     let rel = gw.expect(5, MT::REL).await;
     assert_eq!(rel.get::<CauseIndicators>().unwrap().cause_value, 17);
     gw.send(5, msg::bare(MT::RLC)).await;
@@ -218,7 +220,8 @@ async fn heartbeat_loss_takes_the_peer_down() {
     assert!(!sim.is_active());
     // Originating while the peer is down fails fast.
     assert_eq!(
-        sim.originate(CallRequest::new(sim_config().originate)).await,
+        sim.originate(CallRequest::new(sim_config().originate))
+            .await,
         Err(ss7sim::SimError::PeerNotActive)
     );
     sim.shutdown().await;
@@ -282,12 +285,11 @@ async fn two_simulators_carry_10000_messages_without_loss() {
                     .expect("a free circuit");
                 sent += 1;
             }
-            match ended.recv().await.expect("events") {
-                SimEvent::Exchange(ss7sim::Event::CallEnded { outcome, .. }) => {
-                    assert!(outcome.answered, "{outcome:?}");
-                    done += 1;
-                }
-                _ => {}
+            if let SimEvent::Exchange(ss7sim::Event::CallEnded { outcome, .. }) =
+                ended.recv().await.expect("events")
+            {
+                assert!(outcome.answered, "{outcome:?}");
+                done += 1;
             }
         }
     };
