@@ -65,6 +65,10 @@ struct Cli {
     /// After the run, wait this long for calls in progress to end before checking circuits.
     #[arg(long, default_value = "5s", value_parser = dur::parse, global = true)]
     drain: Duration,
+    /// M3UA over kernel SCTP (PPID 3) instead of TCP.
+    #[cfg(feature = "sctp")]
+    #[arg(long, global = true)]
+    sctp: bool,
     /// Print each ISUP message sent and received.
     #[arg(short, long, global = true)]
     verbose: bool,
@@ -111,6 +115,24 @@ struct CallArgs {
     /// Release with cause 19 when ACM came but no ANM within this time.
     #[arg(long = "no-answer", value_parser = dur::parse)]
     no_answer: Option<Duration>,
+    /// Calling party's category (10 ordinary subscriber, 15 payphone …).
+    #[arg(long)]
+    category: Option<u8>,
+    /// Address presentation restricted indicator of the calling number (0 allowed, 1 restricted).
+    #[arg(long)]
+    presentation: Option<u8>,
+    /// Nature of address of the called number (3 national, 4 international).
+    #[arg(long = "called-noa")]
+    called_noa: Option<u8>,
+    /// Nature of address of the calling number.
+    #[arg(long = "calling-noa")]
+    calling_noa: Option<u8>,
+    /// User service information, hex (`""` for none).
+    #[arg(long)]
+    usi: Option<String>,
+    /// Overlap sending: digits in the IAM; the rest follow in SAMs (one digit each).
+    #[arg(long)]
+    overlap: Option<usize>,
     /// Every call is expected to fail with this cause (e.g. 17 for a busy prefix).
     #[arg(long = "expect-cause")]
     expect_cause: Option<u8>,
@@ -245,6 +267,10 @@ async fn run(cli: Cli) -> ExitCode {
         }
         _ => None,
     };
+    let mut cfg = cfg;
+    if let Some(am) = scenario.as_ref().and_then(|s| s.auto_maintenance) {
+        cfg.auto_maintenance = am;
+    }
     let role = match cli.connect {
         Some(remote) => Role::Asp { remote },
         None => Role::Sgp { listen: cli.listen },
@@ -256,6 +282,16 @@ async fn run(cli: Cli) -> ExitCode {
         pcap: cli.pcap.clone(),
         log_json: cli.log_json.clone(),
         beat_interval: None,
+        transport: m3ua::transport::Transport::Tcp,
+    };
+    #[cfg(feature = "sctp")]
+    let opts = SimOptions {
+        transport: if cli.sctp {
+            m3ua::transport::Transport::Sctp
+        } else {
+            opts.transport
+        },
+        ..opts
     };
     let (sim, task) = match Simulator::spawn(opts).await {
         Ok(x) => x,
@@ -448,10 +484,18 @@ async fn run_calls(
     if a.no_answer.is_some() {
         o.no_answer = a.no_answer;
     }
-    if isup::Digits::from_hex_str(&o.called).is_none_or(|d| d.is_empty())
-        || isup::Digits::from_hex_str(&o.calling).is_none()
-    {
-        eprintln!("ss7sim: called/calling numbers must be address signals (0-9, B-F)");
+    o.category = a.category.unwrap_or(o.category);
+    o.presentation = a.presentation.unwrap_or(o.presentation);
+    o.called_noa = a.called_noa.unwrap_or(o.called_noa);
+    o.calling_noa = a.calling_noa.unwrap_or(o.calling_noa);
+    o.overlap = a.overlap.unwrap_or(o.overlap);
+    if let Some(u) = &a.usi {
+        o.usi = u.clone();
+    }
+    let mut check = cfg.clone();
+    check.originate = o.clone();
+    if let Err(e) = check.validate() {
+        eprintln!("ss7sim: {e}");
         return false;
     }
     let n = a.calls.unwrap_or(default_calls);

@@ -68,6 +68,9 @@ pub struct Scenario {
     pub timeout: Duration,
     #[serde(default = "default_ignore")]
     pub ignore: Vec<String>,
+    /// Override the config's `auto_maintenance` (false: the scenario answers GRS, BLO … itself).
+    #[serde(default)]
+    pub auto_maintenance: Option<bool>,
     #[serde(rename = "step", default)]
     pub steps: Vec<Step>,
 }

@@ -59,6 +59,8 @@ pub struct SimOptions {
     pub log_json: Option<PathBuf>,
     /// M3UA BEAT interval (ASP role) / SGP heartbeat; `None` = off.
     pub beat_interval: Option<Duration>,
+    /// TCP (default) or, with the `sctp` feature, kernel SCTP.
+    pub transport: Transport,
 }
 
 impl SimOptions {
@@ -71,6 +73,7 @@ impl SimOptions {
             pcap: None,
             log_json: None,
             beat_interval: None,
+            transport: Transport::Tcp,
         }
     }
 }
@@ -198,7 +201,7 @@ impl Simulator {
                     beat_interval: opts.beat_interval,
                     ..SgpConfig::default()
                 };
-                let (h, ev, task) = spawn_sgp_with_tap(cfg, Transport::Tcp, listen, tap).await?;
+                let (h, ev, task) = spawn_sgp_with_tap(cfg, opts.transport, listen, tap).await?;
                 let addr = h.local_addr();
                 (Peer::Sgp(h, ev, task), Some(addr))
             }
@@ -210,6 +213,7 @@ impl Simulator {
                     ..AspConfig::default()
                 };
                 let mut tc = AspTransportConfig::tcp(remote);
+                tc.transport = opts.transport;
                 tc.tap = tap;
                 let (h, ev, task) = spawn_asp(cfg, tc);
                 (Peer::Asp(h, ev, task), None)
@@ -354,6 +358,7 @@ impl SimHandle {
 enum Peer {
     Sgp(SgpHandle, mpsc::Receiver<SgpEvent>, JoinHandle<()>),
     Asp(AspHandle, mpsc::Receiver<AspEvent>, JoinHandle<()>),
+    Stopped,
 }
 
 enum PeerEvent {
@@ -392,6 +397,7 @@ impl Peer {
                 }
                 None => PeerEvent::Closed,
             },
+            Peer::Stopped => PeerEvent::Closed,
         }
     }
 
@@ -402,6 +408,7 @@ impl Peer {
                 true
             }
             Peer::Asp(h, _, _) => h.transfer(pd).await.is_ok(),
+            Peer::Stopped => false,
         }
     }
 
@@ -415,6 +422,7 @@ impl Peer {
                 h.stop().await;
                 let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
             }
+            Peer::Stopped => {}
         }
     }
 }
@@ -600,11 +608,26 @@ impl Driver {
         }
     }
 
+    fn flush(&mut self) {
+        if let Some(w) = &mut self.log {
+            let _ = w.flush();
+        }
+        if let Some(p) = &self.pcap
+            && let Ok(mut w) = p.lock()
+        {
+            let _ = w.flush();
+        }
+    }
+
     async fn run(mut self, mut cmd_rx: mpsc::Receiver<Command>) {
+        // Traces reach the disk at least once a second (readable while the simulator runs).
+        let mut flush = tokio::time::interval(Duration::from_secs(1));
+        flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             self.drain().await;
             let next = self.timers.next();
             tokio::select! {
+                _ = flush.tick(), if self.log.is_some() || self.pcap.is_some() => self.flush(),
                 ev = self.peer.next() => match ev {
                     PeerEvent::Data(pd) => {
                         if let Some((cic, m)) = self.on_data(pd) {
@@ -705,15 +728,9 @@ impl Driver {
 
     async fn finish(mut self) {
         self.drain().await;
-        if let Some(w) = &mut self.log {
-            let _ = w.flush();
-        }
         let _ = self.active.send(false);
-        self.peer.shutdown().await;
-        if let Some(p) = &self.pcap
-            && let Ok(mut w) = p.lock()
-        {
-            let _ = w.flush();
-        }
+        let peer = std::mem::replace(&mut self.peer, Peer::Stopped);
+        peer.shutdown().await;
+        self.flush();
     }
 }
