@@ -54,8 +54,31 @@ pub enum Transport {
 pub const DEFAULT_LISTEN: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::UNSPECIFIED), M3UA_PORT);
 
-/// Where and how an ASP connects.
+/// Which way a tapped message went, seen from this end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TapDirection {
+    Sent,
+    Received,
+}
+
+/// One M3UA message as it crossed the socket, for tracing (e.g. a pcap). `local` and `peer`
+/// are the socket addresses of the association.
 #[derive(Debug, Clone)]
+pub struct Tapped<'a> {
+    pub direction: TapDirection,
+    pub local: SocketAddr,
+    pub peer: SocketAddr,
+    /// The stream the message went on (TCP: 1 for DATA, 0 otherwise, as reported).
+    pub stream: u16,
+    /// The whole M3UA message.
+    pub bytes: &'a [u8],
+}
+
+/// Called by the reader and writer tasks for every message; keep it quick (it runs inline).
+pub type Tap = Arc<dyn Fn(&Tapped<'_>) + Send + Sync>;
+
+/// Where and how an ASP connects.
+#[derive(Clone)]
 pub struct AspTransportConfig {
     pub transport: Transport,
     pub remote: SocketAddr,
@@ -63,6 +86,21 @@ pub struct AspTransportConfig {
     /// Largest M3UA message accepted from the peer.
     pub max_message_len: usize,
     pub connect_timeout: Duration,
+    /// Sees every M3UA message sent and received.
+    pub tap: Option<Tap>,
+}
+
+impl std::fmt::Debug for AspTransportConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AspTransportConfig")
+            .field("transport", &self.transport)
+            .field("remote", &self.remote)
+            .field("local", &self.local)
+            .field("max_message_len", &self.max_message_len)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("tap", &self.tap.is_some())
+            .finish()
+    }
 }
 
 impl AspTransportConfig {
@@ -74,6 +112,7 @@ impl AspTransportConfig {
             local: None,
             max_message_len: MAX_MESSAGE_LEN,
             connect_timeout: Duration::from_secs(5),
+            tap: None,
         }
     }
 }
@@ -108,6 +147,21 @@ async fn connect(t: Transport, remote: SocketAddr, local: Option<SocketAddr>) ->
         Transport::Sctp => Ok(Conn::Sctp(
             sctp::SctpAssociation::connect(remote, local).await?,
         )),
+    }
+}
+
+impl Conn {
+    /// (local, peer) socket addresses, for taps.
+    fn addrs(&self) -> (SocketAddr, SocketAddr) {
+        let unspecified = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
+        match self {
+            Conn::Tcp(s) => (
+                s.local_addr().unwrap_or(unspecified),
+                s.peer_addr().unwrap_or(unspecified),
+            ),
+            #[cfg(feature = "sctp")]
+            Conn::Sctp(_) => (unspecified, unspecified),
+        }
     }
 }
 
@@ -165,6 +219,7 @@ struct Link {
     out: mpsc::UnboundedSender<(u16, Bytes)>,
     reader: JoinHandle<()>,
     writer: JoinHandle<()>,
+    tap: Option<(Tap, SocketAddr, SocketAddr)>,
 }
 
 impl Drop for Link {
@@ -178,6 +233,15 @@ impl Link {
     fn send(&self, stream: u16, msg: &crate::Message) {
         let mut b = BytesMut::with_capacity(msg.buffer_len());
         msg.emit(&mut b);
+        if let Some((tap, local, peer)) = &self.tap {
+            tap(&Tapped {
+                direction: TapDirection::Sent,
+                local: *local,
+                peer: *peer,
+                stream,
+                bytes: &b,
+            });
+        }
         // A closed writer reports itself through Inbound::Closed.
         let _ = self.out.send((stream, b.freeze()));
     }
@@ -192,8 +256,28 @@ fn tcp_stream_of(frame: &[u8]) -> u16 {
     }
 }
 
-fn start_link(conn: Conn, link: u64, inbound: mpsc::Sender<Inbound>, max_len: usize) -> Link {
+fn start_link(
+    conn: Conn,
+    link: u64,
+    inbound: mpsc::Sender<Inbound>,
+    max_len: usize,
+    tap: Option<Tap>,
+) -> Link {
     let (out, mut rx) = mpsc::unbounded_channel::<(u16, Bytes)>();
+    let (local, peer) = conn.addrs();
+    let tap = tap.map(|t| (t, local, peer));
+    let reader_tap = tap.clone();
+    let tap_received = move |stream: u16, bytes: &[u8]| {
+        if let Some((tap, local, peer)) = &reader_tap {
+            tap(&Tapped {
+                direction: TapDirection::Received,
+                local: *local,
+                peer: *peer,
+                stream,
+                bytes,
+            });
+        }
+    };
     match conn {
         Conn::Tcp(s) => {
             let (mut rd, mut wr) = s.into_split();
@@ -206,6 +290,7 @@ fn start_link(conn: Conn, link: u64, inbound: mpsc::Sender<Inbound>, max_len: us
                         match dec.decode(&mut buf) {
                             Ok(Some(bytes)) => {
                                 let stream = tcp_stream_of(&bytes);
+                                tap_received(stream, &bytes);
                                 let f = Inbound::Frame {
                                     link,
                                     stream,
@@ -250,6 +335,7 @@ fn start_link(conn: Conn, link: u64, inbound: mpsc::Sender<Inbound>, max_len: us
                 out,
                 reader,
                 writer,
+                tap,
             }
         }
         #[cfg(feature = "sctp")]
@@ -260,6 +346,7 @@ fn start_link(conn: Conn, link: u64, inbound: mpsc::Sender<Inbound>, max_len: us
                 let reason = loop {
                     match rd.recv(max_len).await {
                         Ok(Some((stream, bytes))) => {
+                            tap_received(stream, &bytes);
                             let f = Inbound::Frame {
                                 link,
                                 stream,
@@ -288,6 +375,7 @@ fn start_link(conn: Conn, link: u64, inbound: mpsc::Sender<Inbound>, max_len: us
                 out,
                 reader,
                 writer,
+                tap,
             }
         }
     }
@@ -515,7 +603,13 @@ async fn run_asp(
                 match r {
                     Ok(conn) => {
                         link_id += 1;
-                        link = Some(start_link(conn, link_id, in_tx.clone(), tc.max_message_len));
+                        link = Some(start_link(
+                            conn,
+                            link_id,
+                            in_tx.clone(),
+                            tc.max_message_len,
+                            tc.tap.clone(),
+                        ));
                         asp.transport_up();
                     }
                     Err(e) => {
@@ -631,11 +725,21 @@ pub async fn spawn_sgp(
     transport: Transport,
     listen: SocketAddr,
 ) -> io::Result<(SgpHandle, mpsc::Receiver<SgpEvent>, JoinHandle<()>)> {
+    spawn_sgp_with_tap(cfg, transport, listen, None).await
+}
+
+/// [`spawn_sgp`] with a [`Tap`] that sees every M3UA message on every association.
+pub async fn spawn_sgp_with_tap(
+    cfg: SgpConfig,
+    transport: Transport,
+    listen: SocketAddr,
+    tap: Option<Tap>,
+) -> io::Result<(SgpHandle, mpsc::Receiver<SgpEvent>, JoinHandle<()>)> {
     let listener = Listener::bind(transport, listen).await?;
     let local_addr = listener.local_addr()?;
     let (cmd_tx, cmd_rx) = mpsc::channel(4096);
     let (ev_tx, ev_rx) = mpsc::channel(4096);
-    let task = tokio::spawn(run_sgp(Sgp::new(cfg), listener, cmd_rx, ev_tx));
+    let task = tokio::spawn(run_sgp(Sgp::new(cfg), listener, cmd_rx, ev_tx, tap));
     Ok((
         SgpHandle {
             cmd: cmd_tx,
@@ -651,6 +755,7 @@ async fn run_sgp(
     listener: Listener,
     mut cmd_rx: mpsc::Receiver<SgpCommand>,
     ev_tx: mpsc::Sender<SgpEvent>,
+    tap: Option<Tap>,
 ) {
     let (in_tx, mut in_rx) = mpsc::channel::<Inbound>(4096);
     let mut links: HashMap<AssocId, Link> = HashMap::new();
@@ -682,7 +787,8 @@ async fn run_sgp(
             r = listener.accept() => match r {
                 Ok(conn) => {
                     next_id += 1;
-                    links.insert(next_id, start_link(conn, next_id, in_tx.clone(), MAX_MESSAGE_LEN));
+                    let l = start_link(conn, next_id, in_tx.clone(), MAX_MESSAGE_LEN, tap.clone());
+                    links.insert(next_id, l);
                     sgp.association_up(next_id);
                 }
                 Err(e) => {

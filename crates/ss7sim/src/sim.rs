@@ -1,0 +1,736 @@
+//! The tokio driver: runs an [`Exchange`] over M3UA (as SGP by default, or as an ASP for tests),
+//! on the caller's runtime. [`Simulator::spawn`] returns a [`SimHandle`] to originate calls, send
+//! messages, run maintenance and read statistics; [`SimHandle::subscribe`] gives every ISUP
+//! message sent and received and every exchange event.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use isup::Message;
+use m3ua::ProtocolData;
+use m3ua::asp::{AspConfig, AspEvent, AspState};
+use m3ua::pcap::PcapWriter;
+use m3ua::sgp::{AsConfig, AsState, SgpConfig, SgpEvent};
+use m3ua::transport::{
+    AspHandle, AspTransportConfig, SgpHandle, Tap, TapDirection, Transport, spawn_asp,
+    spawn_sgp_with_tap,
+};
+use m3ua::wire::TrafficModeType;
+use serde_json::json;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::config::Config;
+use crate::exchange::{
+    Action, CallId, CallRequest, CircuitCounts, Event, Exchange, OriginateError, Timer,
+};
+use crate::stats::Stats;
+
+/// ISUP's MTP3 service indicator.
+pub const SI_ISUP: u8 = 5;
+
+/// Which M3UA role the simulator plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Listen as SGP (the normal role: the gateway is the ASP).
+    Sgp { listen: SocketAddr },
+    /// Connect as an ASP (test-only: to drive another simulator instance in SGP role).
+    Asp { remote: SocketAddr },
+}
+
+/// Everything [`Simulator::spawn`] needs.
+#[derive(Debug, Clone)]
+pub struct SimOptions {
+    pub config: Config,
+    pub role: Role,
+    /// Run calls automatically (answer rules, originate). Off for scripted scenarios.
+    pub auto_calls: bool,
+    /// Write every M3UA message to this pcap (SCTP framing, decodable by tshark).
+    pub pcap: Option<PathBuf>,
+    /// Write one JSON line per ISUP message sent/received.
+    pub log_json: Option<PathBuf>,
+    /// M3UA BEAT interval (ASP role) / SGP heartbeat; `None` = off.
+    pub beat_interval: Option<Duration>,
+    /// TCP (default) or, with the `sctp` feature, kernel SCTP.
+    pub transport: Transport,
+}
+
+impl SimOptions {
+    /// SGP on `listen`, calls automatic, no traces.
+    pub fn sgp(config: Config, listen: SocketAddr) -> Self {
+        SimOptions {
+            config,
+            role: Role::Sgp { listen },
+            auto_calls: true,
+            pcap: None,
+            log_json: None,
+            beat_interval: None,
+            transport: Transport::Tcp,
+        }
+    }
+}
+
+/// `127.0.0.1:2905`, the simulator's default listen address.
+pub const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), m3ua::M3UA_PORT);
+
+/// Errors of the handle's requests.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SimError {
+    #[error("the M3UA peer is not active")]
+    PeerNotActive,
+    #[error(transparent)]
+    Originate(#[from] OriginateError),
+    #[error("ISUP encode: {0}")]
+    Encode(String),
+    #[error("the simulator has stopped")]
+    Stopped,
+}
+
+/// Direction of a traced message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MsgDir {
+    Sent,
+    Received,
+}
+
+/// What subscribers see.
+#[derive(Debug, Clone)]
+pub enum SimEvent {
+    /// An ISUP message sent or received.
+    Message {
+        dir: MsgDir,
+        opc: u32,
+        dpc: u32,
+        cic: u16,
+        message: Arc<Message>,
+    },
+    /// User data that is not decodable ISUP.
+    BadMessage { opc: u32, error: String },
+    /// A report of the exchange.
+    Exchange(Event),
+    /// The M3UA peer became active (true) or not (false).
+    Peer(bool),
+}
+
+enum Command {
+    Originate(
+        CallRequest,
+        oneshot::Sender<Result<(CallId, u16), SimError>>,
+    ),
+    Release(CallId, u8),
+    Answer(CallId),
+    Send(u16, Message, oneshot::Sender<Result<(), SimError>>),
+    ResetCircuit(u16),
+    ResetGroup(u16, u8),
+    ResetAll,
+    Block(u16),
+    Unblock(u16),
+    GroupBlock {
+        cic: u16,
+        bits: Vec<bool>,
+        hardware: bool,
+        block: bool,
+    },
+    Query(u16, u8),
+    Stats(oneshot::Sender<(Stats, CircuitCounts)>),
+    Shutdown,
+}
+
+/// Controls a running simulator; cheap to clone.
+#[derive(Clone)]
+pub struct SimHandle {
+    cmd: mpsc::Sender<Command>,
+    events: broadcast::Sender<SimEvent>,
+    active: watch::Receiver<bool>,
+    local_addr: Option<SocketAddr>,
+}
+
+/// Entry point.
+pub struct Simulator;
+
+impl Simulator {
+    /// Starts the simulator on the current tokio runtime. In SGP role the listener is bound
+    /// before this returns (see [`SimHandle::local_addr`]).
+    pub async fn spawn(opts: SimOptions) -> io::Result<(SimHandle, JoinHandle<()>)> {
+        opts.config
+            .validate()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+        let pcap = match &opts.pcap {
+            Some(p) => Some(Arc::new(Mutex::new(PcapWriter::new(BufWriter::new(
+                File::create(p)?,
+            ))?))),
+            None => None,
+        };
+        let log = match &opts.log_json {
+            Some(p) => Some(BufWriter::new(File::create(p)?)),
+            None => None,
+        };
+        let tap: Option<Tap> = pcap.clone().map(|w| {
+            let t: Tap = Arc::new(move |m: &m3ua::transport::Tapped<'_>| {
+                let v4 = |a: SocketAddr| match a {
+                    SocketAddr::V4(a) => a,
+                    SocketAddr::V6(_) => SocketAddrV4::new(Ipv4Addr::LOCALHOST, a.port()),
+                };
+                let (src, dst) = match m.direction {
+                    TapDirection::Sent => (v4(m.local), v4(m.peer)),
+                    TapDirection::Received => (v4(m.peer), v4(m.local)),
+                };
+                if let Ok(mut w) = w.lock() {
+                    let _ = w.write_sctp_m3ua(SystemTime::now(), src, dst, m.stream, m.bytes);
+                }
+            });
+            t
+        });
+        let (peer, local_addr) = match opts.role {
+            Role::Sgp { listen } => {
+                let mut as_cfg =
+                    AsConfig::new(opts.config.routing_context, TrafficModeType::OVERRIDE);
+                as_cfg.recovery_timeout = Duration::from_secs(2);
+                let cfg = SgpConfig {
+                    application_servers: vec![as_cfg],
+                    beat_interval: opts.beat_interval,
+                    ..SgpConfig::default()
+                };
+                let (h, ev, task) = spawn_sgp_with_tap(cfg, opts.transport, listen, tap).await?;
+                let addr = h.local_addr();
+                (Peer::Sgp(h, ev, task), Some(addr))
+            }
+            Role::Asp { remote } => {
+                let cfg = AspConfig {
+                    routing_contexts: vec![opts.config.routing_context],
+                    beat_interval: opts.beat_interval,
+                    reconnect_max: Duration::from_secs(2),
+                    ..AspConfig::default()
+                };
+                let mut tc = AspTransportConfig::tcp(remote);
+                tc.transport = opts.transport;
+                tc.tap = tap;
+                let (h, ev, task) = spawn_asp(cfg, tc);
+                (Peer::Asp(h, ev, task), None)
+            }
+        };
+        let (cmd_tx, cmd_rx) = mpsc::channel(4096);
+        let (ev_tx, _) = broadcast::channel(1 << 16);
+        let (active_tx, active_rx) = watch::channel(false);
+        let driver = Driver {
+            exchange: Exchange::new(opts.config.clone(), opts.auto_calls),
+            cfg: opts.config,
+            peer,
+            events: ev_tx.clone(),
+            active: active_tx,
+            timers: TimerQueue::default(),
+            stats: Stats::default(),
+            log,
+            pcap,
+            origin: Instant::now(),
+            peer_active: false,
+        };
+        let task = tokio::spawn(driver.run(cmd_rx));
+        Ok((
+            SimHandle {
+                cmd: cmd_tx,
+                events: ev_tx,
+                active: active_rx,
+                local_addr,
+            },
+            task,
+        ))
+    }
+}
+
+impl SimHandle {
+    /// The SGP's listening address (SGP role).
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.local_addr
+    }
+
+    /// Every message and event from now on. Slow subscribers lose the oldest (lagged).
+    pub fn subscribe(&self) -> broadcast::Receiver<SimEvent> {
+        self.events.subscribe()
+    }
+
+    /// True while the M3UA peer is active (AS-ACTIVE / ASP-ACTIVE).
+    pub fn is_active(&self) -> bool {
+        *self.active.borrow()
+    }
+
+    /// Waits until the M3UA peer is active; false on timeout.
+    pub async fn wait_active(&self, timeout: Duration) -> bool {
+        let mut rx = self.active.clone();
+        tokio::time::timeout(timeout, rx.wait_for(|a| *a))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    async fn request<T>(
+        &self,
+        f: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, SimError> {
+        let (tx, rx) = oneshot::channel();
+        self.cmd.send(f(tx)).await.map_err(|_| SimError::Stopped)?;
+        rx.await.map_err(|_| SimError::Stopped)
+    }
+
+    async fn command(&self, c: Command) -> Result<(), SimError> {
+        self.cmd.send(c).await.map_err(|_| SimError::Stopped)
+    }
+
+    /// Originates a call (IAM now); returns the call id and its CIC.
+    pub async fn originate(&self, req: CallRequest) -> Result<(CallId, u16), SimError> {
+        self.request(|tx| Command::Originate(req, tx)).await?
+    }
+
+    /// Releases a call from this side (REL with `cause`).
+    pub async fn release(&self, call: CallId, cause: u8) -> Result<(), SimError> {
+        self.command(Command::Release(call, cause)).await
+    }
+
+    /// Answers a ringing incoming call now.
+    pub async fn answer(&self, call: CallId) -> Result<(), SimError> {
+        self.command(Command::Answer(call)).await
+    }
+
+    /// Sends any ISUP message on `cic` as is (scenarios; the exchange does not track it).
+    pub async fn send(&self, cic: u16, message: Message) -> Result<(), SimError> {
+        self.request(|tx| Command::Send(cic, message, tx)).await?
+    }
+
+    pub async fn reset_circuit(&self, cic: u16) -> Result<(), SimError> {
+        self.command(Command::ResetCircuit(cic)).await
+    }
+    pub async fn reset_group(&self, cic: u16, range: u8) -> Result<(), SimError> {
+        self.command(Command::ResetGroup(cic, range)).await
+    }
+    /// GRS for every configured circuit.
+    pub async fn reset_all(&self) -> Result<(), SimError> {
+        self.command(Command::ResetAll).await
+    }
+    pub async fn block(&self, cic: u16) -> Result<(), SimError> {
+        self.command(Command::Block(cic)).await
+    }
+    pub async fn unblock(&self, cic: u16) -> Result<(), SimError> {
+        self.command(Command::Unblock(cic)).await
+    }
+    /// CGB (`block`) or CGU for the circuits from `cic` whose bit is set.
+    pub async fn group_block(
+        &self,
+        cic: u16,
+        bits: Vec<bool>,
+        hardware: bool,
+        block: bool,
+    ) -> Result<(), SimError> {
+        self.command(Command::GroupBlock {
+            cic,
+            bits,
+            hardware,
+            block,
+        })
+        .await
+    }
+    /// CQM; the answer arrives as `Maintenance::QueryResponse`.
+    pub async fn query(&self, cic: u16, range: u8) -> Result<(), SimError> {
+        self.command(Command::Query(cic, range)).await
+    }
+
+    /// Statistics and circuit states now.
+    pub async fn stats(&self) -> Result<(Stats, CircuitCounts), SimError> {
+        self.request(Command::Stats).await
+    }
+
+    /// Stops the simulator: flushes the traces and closes the M3UA side.
+    pub async fn shutdown(&self) {
+        let _ = self.cmd.send(Command::Shutdown).await;
+    }
+}
+
+// ---------------------------------------------------------------- internals
+
+enum Peer {
+    Sgp(SgpHandle, mpsc::Receiver<SgpEvent>, JoinHandle<()>),
+    Asp(AspHandle, mpsc::Receiver<AspEvent>, JoinHandle<()>),
+    Stopped,
+}
+
+enum PeerEvent {
+    Data(ProtocolData),
+    Active(bool),
+    Other,
+    Closed,
+}
+
+impl Peer {
+    async fn next(&mut self) -> PeerEvent {
+        match self {
+            Peer::Sgp(_, ev, _) => match ev.recv().await {
+                Some(SgpEvent::Transfer { data, .. }) => PeerEvent::Data(data.protocol_data),
+                Some(SgpEvent::AsStateChanged { to, .. }) => {
+                    PeerEvent::Active(to == AsState::Active)
+                }
+                Some(SgpEvent::TransferRefused(e)) => {
+                    tracing::warn!(error = %e, "DATA towards the ASP refused");
+                    PeerEvent::Other
+                }
+                Some(e) => {
+                    tracing::debug!(event = ?e, "SGP");
+                    PeerEvent::Other
+                }
+                None => PeerEvent::Closed,
+            },
+            Peer::Asp(_, ev, _) => match ev.recv().await {
+                Some(AspEvent::Transfer(data)) => PeerEvent::Data(data.protocol_data),
+                Some(AspEvent::StateChanged { to, .. }) => {
+                    PeerEvent::Active(to == AspState::Active)
+                }
+                Some(e) => {
+                    tracing::debug!(event = ?e, "ASP");
+                    PeerEvent::Other
+                }
+                None => PeerEvent::Closed,
+            },
+            Peer::Stopped => PeerEvent::Closed,
+        }
+    }
+
+    async fn transfer(&self, pd: ProtocolData) -> bool {
+        match self {
+            Peer::Sgp(h, _, _) => {
+                h.transfer(None, pd).await;
+                true
+            }
+            Peer::Asp(h, _, _) => h.transfer(pd).await.is_ok(),
+            Peer::Stopped => false,
+        }
+    }
+
+    async fn shutdown(self) {
+        match self {
+            Peer::Sgp(h, _, task) => {
+                h.shutdown().await;
+                let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+            }
+            Peer::Asp(h, _, task) => {
+                h.stop().await;
+                let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+            }
+            Peer::Stopped => {}
+        }
+    }
+}
+
+/// Deadlines with lazy cancellation: a restarted or stopped timer's old entry is skipped.
+#[derive(Default)]
+struct TimerQueue {
+    heap: BinaryHeap<Reverse<(Instant, u64, Timer)>>,
+    live: HashMap<Timer, u64>,
+    seq: u64,
+}
+
+impl TimerQueue {
+    fn start(&mut self, t: Timer, at: Instant) {
+        self.seq += 1;
+        self.live.insert(t, self.seq);
+        self.heap.push(Reverse((at, self.seq, t)));
+    }
+    fn stop(&mut self, t: Timer) {
+        self.live.remove(&t);
+    }
+    fn next(&mut self) -> Option<Instant> {
+        while let Some(Reverse((at, seq, t))) = self.heap.peek() {
+            if self.live.get(t) == Some(seq) {
+                return Some(*at);
+            }
+            self.heap.pop();
+        }
+        None
+    }
+    fn pop_due(&mut self, now: Instant) -> Option<Timer> {
+        while let Some(Reverse((at, seq, t))) = self.heap.peek().copied() {
+            if self.live.get(&t) != Some(&seq) {
+                self.heap.pop();
+                continue;
+            }
+            if at > now {
+                return None;
+            }
+            self.heap.pop();
+            self.live.remove(&t);
+            return Some(t);
+        }
+        None
+    }
+}
+
+struct Driver {
+    exchange: Exchange,
+    cfg: Config,
+    peer: Peer,
+    events: broadcast::Sender<SimEvent>,
+    active: watch::Sender<bool>,
+    timers: TimerQueue,
+    stats: Stats,
+    log: Option<BufWriter<File>>,
+    pcap: Option<Arc<Mutex<PcapWriter<BufWriter<File>>>>>,
+    origin: Instant,
+    peer_active: bool,
+}
+
+fn unix_time() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+impl Driver {
+    fn now(&self) -> Duration {
+        Instant::now().duration_since(self.origin)
+    }
+
+    fn log_line(&mut self, dir: MsgDir, opc: u32, dpc: u32, cic: u16, m: &Message) {
+        if let Some(w) = &mut self.log {
+            let line = json!({
+                "dir": dir,
+                "time": unix_time(),
+                "opc": opc,
+                "dpc": dpc,
+                "cic": cic,
+                "message": isup::json::to_json(m, Some(cic)),
+            });
+            let _ = writeln!(w, "{line}");
+        }
+    }
+
+    async fn send_isup(&mut self, cic: u16, m: Message) -> Result<(), SimError> {
+        let mut ud = Vec::with_capacity(64);
+        m.emit_with_cic(cic, &mut ud)
+            .map_err(|e| SimError::Encode(e.to_string()))?;
+        if !self.peer_active {
+            self.stats.send_failures += 1;
+            return Err(SimError::PeerNotActive);
+        }
+        let pd = ProtocolData {
+            opc: self.cfg.local_pc,
+            dpc: self.cfg.remote_pc,
+            si: SI_ISUP,
+            ni: self.cfg.ni,
+            mp: 0,
+            // ITU: 4-bit SLS; keep a circuit's messages on one link (in sequence).
+            sls: (cic & 0x0F) as u8,
+            user_data: Bytes::from(ud),
+        };
+        if !self.peer.transfer(pd).await {
+            self.stats.send_failures += 1;
+            return Err(SimError::PeerNotActive);
+        }
+        self.stats.messages_sent += 1;
+        let (opc, dpc) = (self.cfg.local_pc, self.cfg.remote_pc);
+        self.log_line(MsgDir::Sent, opc, dpc, cic, &m);
+        let _ = self.events.send(SimEvent::Message {
+            dir: MsgDir::Sent,
+            opc,
+            dpc,
+            cic,
+            message: Arc::new(m),
+        });
+        Ok(())
+    }
+
+    async fn drain(&mut self) {
+        while let Some(a) = self.exchange.poll_action() {
+            match a {
+                Action::Send { cic, message } => {
+                    if let Err(e) = self.send_isup(cic, message).await {
+                        tracing::debug!(cic, error = %e, "ISUP message not sent");
+                    }
+                }
+                Action::StartTimer { timer, after } => {
+                    self.timers.start(timer, Instant::now() + after)
+                }
+                Action::StopTimer(t) => self.timers.stop(t),
+                Action::Event(e) => {
+                    self.stats.record(&e);
+                    let _ = self.events.send(SimEvent::Exchange(e));
+                }
+            }
+        }
+    }
+
+    fn on_data(&mut self, pd: ProtocolData) -> Option<(u16, Message)> {
+        if pd.si != SI_ISUP {
+            tracing::debug!(si = pd.si, "non-ISUP user data ignored");
+            return None;
+        }
+        if pd.dpc != self.cfg.local_pc || pd.opc != self.cfg.remote_pc {
+            tracing::debug!(
+                opc = pd.opc,
+                dpc = pd.dpc,
+                "ISUP for another point code ignored"
+            );
+            return None;
+        }
+        match isup::Variant::ITU.parse_with_cic(&pd.user_data) {
+            Ok((cic, m)) => {
+                self.stats.messages_received += 1;
+                self.log_line(MsgDir::Received, pd.opc, pd.dpc, cic, &m);
+                let m = Arc::new(m);
+                let _ = self.events.send(SimEvent::Message {
+                    dir: MsgDir::Received,
+                    opc: pd.opc,
+                    dpc: pd.dpc,
+                    cic,
+                    message: m.clone(),
+                });
+                Some((cic, Arc::unwrap_or_clone(m)))
+            }
+            Err(e) => {
+                self.stats.decode_errors += 1;
+                if let Some(w) = &mut self.log {
+                    let line = json!({"dir": MsgDir::Received, "time": unix_time(), "opc": pd.opc,
+                        "dpc": pd.dpc, "error": e.to_string(), "hex": hex::encode(&pd.user_data)});
+                    let _ = writeln!(w, "{line}");
+                }
+                let _ = self.events.send(SimEvent::BadMessage {
+                    opc: pd.opc,
+                    error: e.to_string(),
+                });
+                // Q.764 §2.9.5: a message that cannot be decoded is discarded.
+                None
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        if let Some(w) = &mut self.log {
+            let _ = w.flush();
+        }
+        if let Some(p) = &self.pcap
+            && let Ok(mut w) = p.lock()
+        {
+            let _ = w.flush();
+        }
+    }
+
+    async fn run(mut self, mut cmd_rx: mpsc::Receiver<Command>) {
+        // Traces reach the disk at least once a second (readable while the simulator runs).
+        let mut flush = tokio::time::interval(Duration::from_secs(1));
+        flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            self.drain().await;
+            let next = self.timers.next();
+            tokio::select! {
+                _ = flush.tick(), if self.log.is_some() || self.pcap.is_some() => self.flush(),
+                ev = self.peer.next() => match ev {
+                    PeerEvent::Data(pd) => {
+                        if let Some((cic, m)) = self.on_data(pd) {
+                            let now = self.now();
+                            self.exchange.handle_message(now, cic, &m);
+                        }
+                    }
+                    PeerEvent::Active(a) => {
+                        if a != self.peer_active {
+                            self.peer_active = a;
+                            let _ = self.active.send(a);
+                            let _ = self.events.send(SimEvent::Peer(a));
+                            tracing::info!(active = a, "M3UA peer");
+                            if a && self.cfg.reset_on_start {
+                                let now = self.now();
+                                self.exchange.reset_all(now);
+                            }
+                        }
+                    }
+                    PeerEvent::Other => {}
+                    PeerEvent::Closed => break,
+                },
+                cmd = cmd_rx.recv() => {
+                    let Some(cmd) = cmd else { break };
+                    if !self.command(cmd).await {
+                        break;
+                    }
+                }
+                _ = async {
+                    match next {
+                        Some(at) => tokio::time::sleep_until(at).await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    let now_i = Instant::now();
+                    while let Some(t) = self.timers.pop_due(now_i) {
+                        let now = self.now();
+                        self.exchange.handle_timeout(now, t);
+                        self.drain().await;
+                    }
+                }
+            }
+        }
+        self.finish().await;
+    }
+
+    /// Handles one command; false = shut down.
+    async fn command(&mut self, cmd: Command) -> bool {
+        let now = self.now();
+        match cmd {
+            Command::Originate(req, tx) => {
+                self.stats.attempt();
+                let r = if !self.peer_active {
+                    self.stats
+                        .refused(crate::exchange::cause::TEMPORARY_FAILURE);
+                    Err(SimError::PeerNotActive)
+                } else {
+                    match self.exchange.originate(now, req) {
+                        Ok(x) => Ok(x),
+                        Err(e) => {
+                            self.stats
+                                .refused(crate::exchange::cause::NO_CIRCUIT_AVAILABLE);
+                            Err(e.into())
+                        }
+                    }
+                };
+                let _ = tx.send(r);
+            }
+            Command::Release(call, cause) => {
+                self.exchange.release(now, call, cause);
+            }
+            Command::Answer(call) => {
+                self.exchange.answer(now, call);
+            }
+            Command::Send(cic, m, tx) => {
+                let r = self.send_isup(cic, m).await;
+                let _ = tx.send(r);
+            }
+            Command::ResetCircuit(c) => self.exchange.reset_circuit(now, c),
+            Command::ResetGroup(c, r) => self.exchange.reset_group(now, c, r),
+            Command::ResetAll => self.exchange.reset_all(now),
+            Command::Block(c) => self.exchange.block(c),
+            Command::Unblock(c) => self.exchange.unblock(c),
+            Command::GroupBlock {
+                cic,
+                bits,
+                hardware,
+                block,
+            } => self.exchange.group_block(cic, &bits, hardware, block),
+            Command::Query(c, r) => self.exchange.query(c, r),
+            Command::Stats(tx) => {
+                let _ = tx.send((self.stats.clone(), self.exchange.circuit_counts()));
+            }
+            Command::Shutdown => return false,
+        }
+        true
+    }
+
+    async fn finish(mut self) {
+        self.drain().await;
+        let _ = self.active.send(false);
+        let peer = std::mem::replace(&mut self.peer, Peer::Stopped);
+        peer.shutdown().await;
+        self.flush();
+    }
+}
