@@ -69,6 +69,8 @@ pub struct CircuitManager {
     procedures: BTreeMap<(CircuitId, Procedure), GroupProcedure>,
     running: HashSet<TimerKey>,
     transport_up: bool,
+    /// Destinations the network reported inaccessible (M3UA DUNA, MTP-PAUSE).
+    unavailable: HashSet<u32>,
     release_seq: u64,
     actions: VecDeque<Action>,
 }
@@ -107,6 +109,7 @@ impl CircuitManager {
             procedures: BTreeMap::new(),
             running: HashSet::new(),
             transport_up: false,
+            unavailable: HashSet::new(),
             release_seq: 0,
             actions: VecDeque::new(),
         })
@@ -223,6 +226,11 @@ impl CircuitManager {
         self.transport_up
     }
 
+    /// Whether messages can reach this destination (transport up, point code accessible).
+    pub fn is_point_code_available(&self, dpc: u32) -> bool {
+        self.dpc_up(dpc)
+    }
+
     /// True if this exchange controls the circuit in a dual seizure (Q.764 §2.9.1.4: the
     /// exchange with the higher signalling point code controls the even-numbered CICs, the other
     /// one the odd-numbered CICs).
@@ -237,7 +245,7 @@ impl CircuitManager {
     /// outgoing. `None` if the transport is down, the group is incoming-only or no circuit is free.
     pub fn seize_outgoing(&mut self, group: TrunkGroupId) -> Option<CircuitId> {
         let g = self.groups.get(group.0)?;
-        if !self.transport_up || g.direction == Direction::Incoming {
+        if !self.dpc_up(g.dpc) || g.direction == Direction::Incoming {
             return None;
         }
         let free = g
@@ -394,17 +402,56 @@ impl CircuitManager {
             return;
         }
         self.transport_up = false;
-        let mut keys: Vec<TimerKey> = self.running.drain().collect();
+        self.suspend(None);
+    }
+
+    /// One destination became inaccessible (M3UA DUNA, MTP-PAUSE, Q.764 §2.14): its circuits
+    /// take no new outgoing calls and their supervision procedures stop.
+    pub fn point_code_unavailable(&mut self, dpc: u32) {
+        if self.unavailable.insert(dpc) && self.transport_up {
+            self.suspend(Some(dpc));
+        }
+    }
+
+    /// The destination is accessible again (M3UA DAVA, MTP-RESUME): its circuits are reset with
+    /// GRS, since messages may have been lost meanwhile.
+    pub fn point_code_available(&mut self, dpc: u32) {
+        if !self.unavailable.remove(&dpc) || !self.transport_up {
+            return;
+        }
+        for g in 0..self.groups.len() {
+            if self.groups[g].dpc == dpc {
+                self.reset_group(TrunkGroupId(g));
+            }
+        }
+    }
+
+    fn dpc_up(&self, dpc: u32) -> bool {
+        self.transport_up && !self.unavailable.contains(&dpc)
+    }
+
+    /// Stop every procedure (of one destination, or of all).
+    fn suspend(&mut self, dpc: Option<u32>) {
+        let ours = |id: &CircuitId| dpc.is_none_or(|d| d == id.dpc);
+        let mut keys: Vec<TimerKey> = self
+            .running
+            .iter()
+            .filter(|k| ours(&k.circuit))
+            .copied()
+            .collect();
         keys.sort();
         for key in keys {
+            self.running.remove(&key);
             self.actions.push_back(Action::StopTimer { key });
         }
-        self.procedures.clear();
+        self.procedures.retain(|(first, _), _| !ours(first));
         for i in 0..self.circuits.len() {
-            self.update(i, |c| {
-                c.single = Single::None;
-                c.reset = Reset::None;
-            });
+            if ours(&self.circuits[i].id) {
+                self.update(i, |c| {
+                    c.single = Single::None;
+                    c.reset = Reset::None;
+                });
+            }
         }
     }
 
@@ -501,7 +548,7 @@ impl CircuitManager {
             return false;
         };
         self.take_call(i);
-        if self.transport_up && self.circuits[i].reset == Reset::None {
+        if self.circuits[i].reset == Reset::None {
             self.send_rsc(i, true);
         }
         true
@@ -510,7 +557,7 @@ impl CircuitManager {
     /// Reset every circuit of a group: GRS per run of up to 32 consecutive CICs (T22/T23,
     /// Q.764 §2.9.3.2); a lone circuit gets RSC (range 0 is reserved).
     pub fn reset_group(&mut self, group: TrunkGroupId) {
-        if !self.transport_up {
+        if !self.dpc_up(self.groups[group.0].dpc) {
             for i in self.groups[group.0].circuits.clone() {
                 self.take_call(i);
             }
@@ -550,7 +597,7 @@ impl CircuitManager {
     /// Ask the far end for its view of the group's circuits (CQM, T28, Q.764 §2.8.3); the answer
     /// comes as [`Action::QueryResponse`].
     pub fn query_group(&mut self, group: TrunkGroupId) {
-        if !self.transport_up {
+        if !self.dpc_up(self.groups[group.0].dpc) {
             return;
         }
         let members = self.groups[group.0].circuits.clone();
@@ -1176,7 +1223,7 @@ impl CircuitManager {
     /// True if a message about the circuit may go out now (transport up, no reset in progress:
     /// the blocking state is sent again once the reset is acknowledged).
     fn can_signal(&self, i: usize) -> bool {
-        self.transport_up && self.circuits[i].reset == Reset::None
+        self.dpc_up(self.circuits[i].id.dpc) && self.circuits[i].reset == Reset::None
     }
 
     fn send(&mut self, circuit: CircuitId, message: Message) {
@@ -1218,7 +1265,7 @@ impl CircuitManager {
             circuit,
             message_type,
         }));
-        if self.send_ucic && self.transport_up {
+        if self.send_ucic && self.dpc_up(circuit.dpc) {
             self.send(circuit, Message::new(MessageType::UCIC));
         }
     }
@@ -1247,7 +1294,7 @@ impl CircuitManager {
 
     /// RSC with T16 and T17 (T17 only after T5, Q.764 §2.9.6).
     fn send_rsc(&mut self, i: usize, t16: bool) {
-        if !self.transport_up {
+        if !self.dpc_up(self.circuits[i].id.dpc) {
             // The GRS sent when the transport comes back resets the circuit.
             return;
         }
@@ -1301,7 +1348,12 @@ impl CircuitManager {
 
     /// Send CGB or CGU for these circuits (same DPC or not), one message per window of 32 CICs.
     fn send_group(&mut self, proc: Procedure, circuits: &[usize]) {
-        if circuits.is_empty() || !self.transport_up {
+        let circuits: Vec<usize> = circuits
+            .iter()
+            .copied()
+            .filter(|&i| self.dpc_up(self.circuits[i].id.dpc))
+            .collect();
+        if circuits.is_empty() {
             return;
         }
         let (mt, kind) = match proc {
@@ -1309,7 +1361,7 @@ impl CircuitManager {
             Procedure::Cgu(k) => (MessageType::CGU, k),
             _ => return,
         };
-        let mut sorted: Vec<usize> = circuits.to_vec();
+        let mut sorted = circuits;
         sorted.sort_by_key(|&i| self.circuits[i].id);
         sorted.dedup();
         let mut k = 0;

@@ -1430,6 +1430,54 @@ fn transport_down_stops_timers_and_up_resets_everything() {
 }
 
 #[test]
+fn point_code_unavailable_suspends_only_its_circuits() {
+    let cfg = config(
+        OWN,
+        &[
+            (
+                "a",
+                PEER,
+                "1-4",
+                Direction::Bothway,
+                SelectionPolicy::Sequential,
+            ),
+            (
+                "b",
+                300,
+                "1-4",
+                Direction::Bothway,
+                SelectionPolicy::Sequential,
+            ),
+        ],
+    );
+    let mut h = Harness::up(&cfg);
+    h.m.block(c(2));
+    h.m.block(CircuitId { dpc: 300, cic: 2 });
+    h.pump();
+    h.take_sent();
+    h.m.point_code_unavailable(PEER);
+    h.pump();
+    assert_eq!(
+        h.timers.keys().map(|k| k.circuit.dpc).collect::<Vec<_>>(),
+        vec![300, 300],
+        "only the timers toward 200 stop"
+    );
+    assert!(!h.m.is_point_code_available(PEER));
+    assert_eq!(h.seize("a"), None);
+    assert_eq!(h.seize("b"), Some(CircuitId { dpc: 300, cic: 1 }));
+    h.m.reset(c(3));
+    h.pump();
+    assert!(h.take_sent().is_empty());
+    h.m.point_code_available(PEER);
+    h.pump();
+    let sent = h.take_sent();
+    assert_eq!(types(&sent), vec![(1, MessageType::GRS)]);
+    assert_eq!(sent[0].0.dpc, PEER);
+    h.peer_answer(c(1), &sent[0].1, &[]);
+    assert_eq!(types(&h.take_sent()), vec![(2, MessageType::BLO)]);
+}
+
+#[test]
 fn counts_by_state_cover_every_circuit() {
     let cfg = config(
         OWN,
@@ -1523,6 +1571,8 @@ mod props {
         Advance(u16),
         Down,
         Up,
+        PcDown,
+        PcUp,
     }
 
     const N: u16 = 12;
@@ -1557,6 +1607,8 @@ mod props {
             2 => (1u16..400).prop_map(Op::Advance),
             1 => Just(Op::Down),
             1 => Just(Op::Up),
+            1 => Just(Op::PcDown),
+            1 => Just(Op::PcUp),
         ]
     }
 
@@ -1706,6 +1758,11 @@ mod props {
                     self.to_peer.clear();
                 }
                 Op::Up => self.h.m.transport_up(),
+                Op::PcDown => {
+                    self.h.m.point_code_unavailable(PEER);
+                    self.to_peer.clear();
+                }
+                Op::PcUp => self.h.m.point_code_available(PEER),
             }
             self.settle();
             self.check();
@@ -1715,6 +1772,7 @@ mod props {
         /// circuit must end idle with no timer running.
         fn wind_down(&mut self) {
             self.h.m.transport_up();
+            self.h.m.point_code_available(PEER);
             self.settle();
             for id in std::mem::take(&mut self.calls) {
                 self.h.m.call_released(id);
