@@ -799,7 +799,10 @@ impl Engine {
         c.cic = None;
         c.isup = IsupState::Setup;
         let tg = self.tgs[c.tg].clone();
-        let Some(cic) = pool.seize(&tg.name) else {
+        let Some(cic) = pool
+            .seize(&tg.name)
+            .filter(|c| !self.by_cic.contains_key(c))
+        else {
             c.isup = IsupState::Idle;
             self.release_sip(now, c, 34, LOCATION_TN, None, Outcome::Failed);
             return;
@@ -1049,7 +1052,12 @@ impl Engine {
             }
         };
         c.dialog = Some(dialog);
-        let Some(cic) = pool.seize(&tg.name) else {
+        // A circuit the pool hands out while a call still holds it (pool out of step) is
+        // treated as no circuit: it comes back with that call's CircuitIdle.
+        let Some(cic) = pool
+            .seize(&tg.name)
+            .filter(|c| !self.by_cic.contains_key(c))
+        else {
             // No circuit: cause 34 → 503 (RFC 3398 §8.2.6.1).
             let st = self.peers[peer_i].causes.isup_to_sip(34, None);
             let mut r = Response::for_request(&req, st, Some(&c.local_tag));

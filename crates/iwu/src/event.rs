@@ -172,6 +172,13 @@ impl MemoryPool {
     pub fn free_count(&self, tg: &str) -> usize {
         self.free.get(tg).map_or(0, VecDeque::len)
     }
+    /// The idle circuits of a trunk group, in seizure order.
+    pub fn free_cics(&self, tg: &str) -> Vec<Cic> {
+        self.free
+            .get(tg)
+            .map(|q| q.iter().copied().collect())
+            .unwrap_or_default()
+    }
     /// Mark a circuit busy (seized by the far end with an IAM).
     pub fn take(&mut self, cic: Cic) {
         for q in self.free.values_mut() {

@@ -194,6 +194,12 @@ impl Harness {
             Event::Reattempt { cic } => self.step('P', 'G', format!("IAM glare on CIC {cic}")),
             Event::ReleaseCall { .. } => self.step('G', 'G', "operator release".into()),
         }
+        if let Event::Isup { cic, msg } = &ev {
+            // The circuit manager marks a circuit seized by the far end busy.
+            if msg.message_type == isup::MessageType::IAM && !self.engine.cic_in_use(*cic) {
+                self.pool.take(*cic);
+            }
+        }
         let acts = self.engine.handle(self.now, ev, &mut self.pool);
         for a in &acts {
             match a {
