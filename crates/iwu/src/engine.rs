@@ -617,10 +617,11 @@ impl Engine {
 
     /// A mid-call ISUP message: carried in INFO to SIP-T/SIP-I peers (RFC 3372 §5.3).
     fn on_mid_call_isup(&mut self, c: &mut Call, msg: Message) {
-        if c.isup == IsupState::Setup || c.isup == IsupState::Answered {
-            if msgs::is_mid_call(msg.message_type) && self.peers[c.peer].encapsulates() {
-                self.send_info(c, &msg);
-            }
+        if matches!(c.isup, IsupState::Setup | IsupState::Answered)
+            && msgs::is_mid_call(msg.message_type)
+            && self.peers[c.peer].encapsulates()
+        {
+            self.send_info(c, &msg);
         }
     }
 

@@ -1,6 +1,7 @@
 //! `mgc`: the SIP-to-PSTN media gateway controller and its operator CLI.
 
 mod cmd_isup;
+mod cmd_map;
 mod cmd_sip;
 
 use clap::{Parser, Subcommand};
@@ -18,6 +19,9 @@ enum Command {
     /// ISUP codec tools (ITU-T Q.763).
     #[command(subcommand)]
     Isup(cmd_isup::IsupCommand),
+    /// ISUP cause ↔ SIP status mapping of the interworking unit (RFC 3398, Q.1912.5).
+    #[command(subcommand)]
+    Map(cmd_map::MapCommand),
     /// SIP message tools (RFC 3261, SIP-I/SIP-T bodies).
     #[command(subcommand)]
     Sip(cmd_sip::SipCommand),
@@ -27,6 +31,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Isup(c) => cmd_isup::run(c),
+        Command::Map(c) => cmd_map::run(c),
         Command::Sip(c) => cmd_sip::run(c),
     };
     match result {
