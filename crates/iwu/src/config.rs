@@ -328,3 +328,78 @@ impl IwuConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: &str = r#"
+[local]
+host = "192.0.2.10"
+
+[timers]
+t7 = 25
+t9 = 120.5
+
+[[trunk_groups]]
+name = "tg1"
+cics = [[1, 31]]
+sip_peer = "core"
+country_code = "49"
+media = { address = "192.0.2.50", rtp_port_min = 40000, rtp_port_max = 40100 }
+
+[[peers]]
+name = "core"
+host = "core.example"
+trunk_group = "tg1"
+profile = "sip-t"
+trusted = true
+uri_form = "tel"
+cause_profile = "q1912"
+cause_overrides = { isup_to_sip = [{ cause = 17, status = 600 }], sip_to_isup = [{ status = 503, cause = 34 }] }
+"#;
+
+    #[test]
+    fn toml_with_defaults_and_overrides() {
+        let c: IwuConfig = toml::from_str(MIN).unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.local.port, 5060);
+        assert_eq!(c.timers.t7, Duration::from_secs(25));
+        assert_eq!(c.timers.t9, Duration::from_millis(120_500));
+        assert_eq!(c.timers.t1, Duration::from_secs(15));
+        assert_eq!(c.timers.t5, Duration::from_secs(300));
+        let p = &c.peers[0];
+        assert_eq!(p.profile, Encapsulation::SipT);
+        assert_eq!(p.uri_form, UriForm::Tel);
+        assert_eq!(p.cause_profile, CauseProfile::Q1912);
+        assert_eq!(p.cause_overrides.isup_to_sip[0].status, 600);
+        assert_eq!(p.isup_version, "itu-t92+");
+        assert_eq!(c.trunk_groups[0].media.codecs, vec!["PCMA", "PCMU"]);
+        assert_eq!(c.trunk_groups[0].media.telephone_event, Some(101));
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_references_are_rejected() {
+        let bad = MIN.replace("trusted = true", "trusted = true\ntrustd = false");
+        assert!(toml::from_str::<IwuConfig>(&bad).is_err());
+        let bad = MIN.replace("t7 = 25", "t7 = -1");
+        assert!(toml::from_str::<IwuConfig>(&bad).is_err());
+        let bad = MIN.replace("profile = \"sip-t\"", "profile = \"h323\"");
+        assert!(toml::from_str::<IwuConfig>(&bad).is_err());
+        let c: IwuConfig =
+            toml::from_str(&MIN.replace("sip_peer = \"core\"", "sip_peer = \"nope\"")).unwrap();
+        assert!(matches!(c.validate(), Err(ConfigError::UnknownPeer(..))));
+        let c: IwuConfig =
+            toml::from_str(&MIN.replace("[[1, 31]]", "[[1, 31], [31, 32]]")).unwrap();
+        assert_eq!(c.validate(), Err(ConfigError::DuplicateCic(31)));
+        let c: IwuConfig =
+            toml::from_str(&MIN.replace("\"192.0.2.50\"", "\"mg.example\"")).unwrap();
+        assert!(matches!(c.validate(), Err(ConfigError::Media(..))));
+        let c: IwuConfig =
+            toml::from_str(&MIN.replace("trunk_group = \"tg1\"", "trunk_group = \"x\"")).unwrap();
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::UnknownTrunkGroup(..))
+        ));
+    }
+}

@@ -1284,6 +1284,14 @@ impl Engine {
                 let mut ok = Response::for_request(&req, 200, None);
                 ok.headers.remove(Hdr::Contact);
                 self.out.push(Action::SendResponse(ok));
+                if c.model == CallModel::IpOrigination && c.sip == SipState::Trying {
+                    // BYE in an early dialog (RFC 3261 §15): the INVITE is terminated too.
+                    self.stop(c, TimerKind::Rel1xx);
+                    c.queued.clear();
+                    let r = Response::for_request(&c.invite, 487, Some(&c.local_tag));
+                    self.out.push(Action::SendResponse(r));
+                    c.final_status = Some(487);
+                }
                 let enc = self
                     .parse_body(c.peer, &req.headers, &req.body)
                     .ok()

@@ -46,6 +46,7 @@ pub mod config;
 pub mod engine;
 pub mod event;
 pub mod ids;
+pub mod maintenance;
 pub mod media;
 pub mod msgs;
 pub mod number;

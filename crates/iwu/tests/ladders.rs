@@ -987,12 +987,90 @@ fn scenarios() -> Vec<Scenario> {
     ]
 }
 
+macro_rules! ladder_tests {
+    ($($test:ident => $f:expr,)*) => {
+        $( #[test] fn $test() { let h = ($f)(); assert!(!h.ladder.is_empty()); } )*
+    };
+}
+
+ladder_tests! {
+    ladder_pstn_basic => pstn_basic,
+    ladder_pstn_early_media => pstn_early_media,
+    ladder_pstn_busy => || pstn_reject(486, 17),
+    ladder_pstn_unallocated => || pstn_reject(404, 1),
+    ladder_pstn_decline => || pstn_reject(603, 21),
+    ladder_pstn_timeout_408 => || pstn_reject(480, 18),
+    ladder_pstn_abandon => pstn_abandon,
+    ladder_pstn_bye => pstn_bye,
+    ladder_pstn_timer_b => pstn_timer_b,
+    ladder_pstn_t11 => pstn_t11,
+    ladder_ip_basic => ip_basic,
+    ladder_ip_busy => || ip_reject(17, 486),
+    ladder_ip_unallocated => || ip_reject(1, 404),
+    ladder_ip_no_answer => ip_no_answer,
+    ladder_ip_t7 => ip_t7,
+    ladder_ip_cancel => ip_cancel,
+    ladder_ip_rel_after_answer => ip_rel_after_answer,
+    ladder_ip_no_circuit => ip_no_circuit,
+    ladder_ip_no_codec => ip_no_codec,
+    ladder_ip_415 => ip_415,
+    ladder_ip_bridging => ip_bridging,
+    ladder_ip_100rel => ip_100rel,
+    ladder_ip_mid_call_info => ip_mid_call_info,
+    ladder_ip_release_timers => ip_release_timers,
+    ladder_ip_reattempt => ip_reattempt,
+    ladder_ip_circuit_reset => ip_circuit_reset,
+}
+
 #[test]
-fn all_scenarios() {
-    for (title, _, f) in scenarios() {
-        let h = f();
-        assert!(!h.ladder.is_empty(), "{title}");
-    }
+fn ip_bye_in_early_dialog_terminates_the_invite() {
+    let mut h = Harness::new();
+    let inv = plain_invite("early-bye");
+    let acts = h.request(inv.clone());
+    let (cic, _) = find_isup(&acts, MessageType::IAM).unwrap();
+    let acts = h.isup(cic, iwu::msgs::acm(1, false));
+    let r180 = find_response(&acts, 180).unwrap();
+    let acts = h.request(in_dialog(&inv, &r180, Method::Bye, 2));
+    assert_eq!(responses(&acts), vec![200, 487]);
+    assert!(find_isup(&acts, MessageType::REL).is_some());
+    h.isup(cic, isup::Message::new(MessageType::RLC));
+    assert_eq!(h.engine.active_calls(), 0);
+}
+
+#[test]
+fn ip_trusted_peer_pai_and_privacy_become_the_calling_number() {
+    let mut h = Harness::new();
+    let mut inv = sipi_invite("pai");
+    inv.headers.set(
+        Hdr::From,
+        "\"Anonymous\" <sip:anonymous@anonymous.invalid>;tag=x",
+    );
+    inv.headers.push(
+        Hdr::PAssertedIdentity,
+        "<sip:+493055555@192.0.2.20;user=phone>",
+    );
+    inv.headers.push(Hdr::Privacy, "id");
+    let acts = h.request(inv);
+    let (_, iam) = find_isup(&acts, MessageType::IAM).unwrap();
+    let cg = iam.get::<isup::CallingPartyNumber>().unwrap();
+    assert_eq!(cg.digits.to_string(), "3055555");
+    assert_eq!(
+        (cg.nature_of_address, cg.presentation, cg.screening),
+        (3, Some(1), Some(3))
+    );
+    // The same PAI from an untrusted peer is ignored: anonymous From → "not available".
+    let mut inv = plain_invite("pai-untrusted");
+    inv.headers
+        .set(Hdr::From, "<sip:anonymous@anonymous.invalid>;tag=x");
+    inv.headers.push(
+        Hdr::PAssertedIdentity,
+        "<sip:+493055555@192.0.2.30;user=phone>",
+    );
+    let acts = h.request(inv);
+    let (_, iam) = find_isup(&acts, MessageType::IAM).unwrap();
+    let cg = iam.get::<isup::CallingPartyNumber>().unwrap();
+    assert_eq!(cg.presentation, Some(2));
+    assert!(cg.digits.is_empty());
 }
 
 fn render_doc() -> String {
