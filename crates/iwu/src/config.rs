@@ -56,6 +56,9 @@ pub struct IsupTimers {
     /// T7 (20-30 s): IAM sent → ACM/CON; on expiry release (cause 102).
     #[serde(with = "secs")]
     pub t7: Duration,
+    /// T8 (10-15 s): IAM with continuity check received → COT; on expiry release (cause 41).
+    #[serde(with = "secs")]
+    pub t8: Duration,
     /// T9 (Q.118, 90-180 s): ACM received → ANM; on expiry release (cause 19).
     #[serde(with = "secs")]
     pub t9: Duration,
@@ -82,6 +85,7 @@ impl Default for IsupTimers {
             t1: Duration::from_secs(15),
             t5: Duration::from_secs(300),
             t7: Duration::from_secs(20),
+            t8: Duration::from_secs(10),
             t9: Duration::from_secs(90),
             t11: Duration::from_secs(15),
             t16: Duration::from_secs(15),

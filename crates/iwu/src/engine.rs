@@ -64,6 +64,8 @@ struct Call {
     local_tag: String,
     dialog: Option<Dialog>,
     provisional_received: bool,
+    /// PSTN origination: waiting for COT before the INVITE goes out (Q.764 §2.1.8).
+    awaiting_cot: bool,
     cancel_pending: Option<u8>,
     reliable: Option<ReliableProvisional>,
     /// Responses waiting for the PRACK of the outstanding reliable provisional (RFC 3262 §3).
@@ -287,6 +289,7 @@ impl Engine {
             local_tag: String::new(),
             dialog: None,
             provisional_received: false,
+            awaiting_cot: false,
             cancel_pending: None,
             reliable: None,
             queued: VecDeque::new(),
@@ -408,6 +411,16 @@ impl Engine {
                     self.detach_circuit(&mut c, true);
                 }
             }
+            MessageType::COT if c.awaiting_cot => {
+                // Q.764 §2.1.8: COT "successful" → continue; "failed" → the preceding exchange
+                // re-tests (CCR) and sends a new COT; T8 keeps running.
+                let ok = msgs::typed::<isup::ContinuityIndicators>(&msg)
+                    .is_some_and(|i| i.continuity_indicator == 1);
+                if ok {
+                    self.stop(&mut c, TimerKind::T8);
+                    self.offer_to_sip(&mut c);
+                }
+            }
             MessageType::IAM => {
                 // IAM on a circuit with a call: dual seizure is resolved by the runtime
                 // (Reattempt before the IAM); here the controlling side discards it
@@ -449,6 +462,16 @@ impl Engine {
                 )
             })
             .filter(|n| !matches!(n, number::SipNumber::Local { digits, .. } if digits.is_empty()));
+        // RFC 3398 §8.2.1 / Q.763 §3.54: the media gateway carries speech and 3.1 kHz audio
+        // (G.711); 64 kbit/s unrestricted and multirate bearers are refused with cause 65.
+        let tmr = msgs::typed::<isup::TransmissionMediumRequirement>(&iam).map_or(3, |t| t.value);
+        if !matches!(tmr, 0 | 3..=6) {
+            self.release_isup(&mut c, 65, LOCATION_TN, None);
+            Self::set_outcome(&mut c, Outcome::Failed, 65);
+            c.sip = SipState::Done;
+            self.put(now, c);
+            return;
+        }
         let Some(target) = target else {
             // Q.850 cause 28: no usable called number.
             self.release_isup(&mut c, 28, LOCATION_TN, None);
@@ -535,11 +558,25 @@ impl Engine {
         let isup_body = if encaps { iam.to_bytes().ok() } else { None };
         set_body_req(&mut req, &pc, Some(offer), isup_body.as_deref());
         c.invite = req.clone();
-        self.send_request(&c, req);
-        if tg.t11_acm {
-            self.start(&mut c, TimerKind::T11, self.timers.t11);
+        // Q.764 §2.1.8: continuity check required on this circuit (by the media gateway's
+        // loop-back) or done on a previous circuit: wait for COT (T8) before offering the call.
+        let nci = msgs::typed::<isup::NatureOfConnectionIndicators>(&iam);
+        if nci.is_some_and(|n| matches!(n.continuity_check_indicator, 1 | 2)) {
+            c.awaiting_cot = true;
+            self.start(&mut c, TimerKind::T8, self.timers.t8);
+        } else {
+            self.offer_to_sip(&mut c);
         }
         self.put(now, c);
+    }
+
+    /// Send the prepared INVITE of a PSTN-originated call; start T11.
+    fn offer_to_sip(&mut self, c: &mut Call) {
+        c.awaiting_cot = false;
+        self.send_request(c, c.invite.clone());
+        if self.tgs[c.tg].t11_acm {
+            self.start(c, TimerKind::T11, self.timers.t11);
+        }
     }
 
     /// Backward ISUP for an IP-originated call (RFC 3398 §7.2.2-7.2.4).
@@ -654,6 +691,7 @@ impl Engine {
         self.stop(c, TimerKind::T9);
         self.stop(c, TimerKind::T11);
         self.stop(c, TimerKind::T17);
+        self.stop(c, TimerKind::T8);
         self.detach_circuit(c, true);
         if matches!(was, IsupState::Releasing | IsupState::Resetting) {
             // Q.764 §2.3.1 d): collision of REL messages; both sides answer RLC.
@@ -681,7 +719,7 @@ impl Engine {
         if !matches!(c.isup, IsupState::Setup | IsupState::Answered) {
             return;
         }
-        for t in [TimerKind::T7, TimerKind::T9, TimerKind::T11] {
+        for t in [TimerKind::T7, TimerKind::T8, TimerKind::T9, TimerKind::T11] {
             self.stop(c, t);
         }
         let rel = encapsulated
@@ -734,6 +772,10 @@ impl Engine {
                     rel_bytes.as_deref(),
                 );
                 self.send_request(c, bye);
+                c.sip = SipState::Done;
+            }
+            (CallModel::PstnOrigination, SipState::Trying) if c.awaiting_cot => {
+                // The INVITE was never sent.
                 c.sip = SipState::Done;
             }
             (CallModel::PstnOrigination, SipState::Trying) => {
@@ -1694,6 +1736,13 @@ impl Engine {
             TimerKind::T9 if c.isup == IsupState::Setup => {
                 // Q.118 T9: no answer → release cause 19 both ways (SIP 480).
                 self.release_both(now, &mut c, 19, LOCATION_TN, Outcome::Rejected);
+            }
+            TimerKind::T8 if c.awaiting_cot => {
+                // Q.764 §2.1.8: no COT within T8 → release (cause 41 temporary failure).
+                c.awaiting_cot = false;
+                c.sip = SipState::Done;
+                Self::set_outcome(&mut c, Outcome::Failed, 41);
+                self.release_isup(&mut c, 41, LOCATION_TN, None);
             }
             TimerKind::T11 if c.isup == IsupState::Setup && !c.acm => {
                 // Q.764 §2.1.4 / T11: ACM "no indication" so the preceding exchange's T7 stops.

@@ -95,6 +95,7 @@ pub enum TimerKind {
     T1,
     T5,
     T7,
+    T8,
     T9,
     T11,
     T17,

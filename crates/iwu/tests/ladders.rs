@@ -309,6 +309,56 @@ fn pstn_t11() -> Harness {
     h
 }
 
+/// Continuity check on a previous circuit: the INVITE waits for COT (Q.764 §2.1.8).
+fn pstn_cot() -> Harness {
+    let mut h = Harness::new();
+    let mut m = iam("30123456", None);
+    m.get_mut::<isup::NatureOfConnectionIndicators>()
+        .unwrap()
+        .continuity_check_indicator = 2;
+    let acts = h.isup(13, m);
+    assert!(find_request(&acts, Method::Invite).is_none());
+    let cot = isup::Message::new(MessageType::COT).with(isup::ContinuityIndicators {
+        continuity_indicator: 1,
+    });
+    let acts = h.isup(13, cot);
+    let inv = find_request(&acts, Method::Invite).expect("INVITE after COT");
+    h.response(peer_response(&inv, 180));
+    h.isup(13, rel(16));
+    h.response(peer_response(&inv, 487));
+    assert_eq!(h.engine.active_calls(), 0);
+    h
+}
+
+#[test]
+fn pstn_cot_missing_t8_releases_and_64k_unrestricted_is_refused() {
+    let mut h = Harness::new();
+    let mut m = iam("30123456", None);
+    m.get_mut::<isup::NatureOfConnectionIndicators>()
+        .unwrap()
+        .continuity_check_indicator = 1;
+    h.isup(14, m);
+    let acts = h.advance(secs(10));
+    let (_, r) = find_isup(&acts, MessageType::REL).expect("REL on T8");
+    assert_eq!(iwu::msgs::cause_of(&r).unwrap().0, 41);
+    assert!(find_request(&acts, Method::Invite).is_none());
+    h.isup(14, isup::Message::new(MessageType::RLC));
+    assert_eq!(h.engine.active_calls(), 0);
+    // TMR 2 (64 kbit/s unrestricted): no G.711 bearer → REL 65, no INVITE.
+    let mut m = iam("30123456", None);
+    m.get_mut::<isup::TransmissionMediumRequirement>()
+        .unwrap()
+        .value = 2;
+    let acts = h.isup(15, m);
+    assert_eq!(
+        iwu::msgs::cause_of(&find_isup(&acts, MessageType::REL).unwrap().1)
+            .unwrap()
+            .0,
+        65
+    );
+    assert!(find_request(&acts, Method::Invite).is_none());
+}
+
 // ---------- IP origination (INVITE → IAM) ----------
 
 fn plain_invite(id: &str) -> sip::Request {
@@ -905,6 +955,11 @@ fn scenarios() -> Vec<Scenario> {
             pstn_t11,
         ),
         (
+            "PSTN origination: continuity check on a previous circuit (COT before INVITE)",
+            "pstn_cot",
+            pstn_cot,
+        ),
+        (
             "IP origination: answered call, BYE from SIP",
             "ip_basic",
             ip_basic,
@@ -1004,6 +1059,7 @@ ladder_tests! {
     ladder_pstn_bye => pstn_bye,
     ladder_pstn_timer_b => pstn_timer_b,
     ladder_pstn_t11 => pstn_t11,
+    ladder_pstn_cot => pstn_cot,
     ladder_ip_basic => ip_basic,
     ladder_ip_busy => || ip_reject(17, 486),
     ladder_ip_unallocated => || ip_reject(1, 404),

@@ -84,7 +84,7 @@ fn op() -> impl Strategy<Value = Op> {
                 require_100rel,
                 isup
             }),
-        (any::<u8>(), 0u8..14, 1u8..128).prop_map(|(slot, kind, cause)| Op::Isup {
+        (any::<u8>(), 0u8..15, 1u8..128).prop_map(|(slot, kind, cause)| Op::Isup {
             slot,
             kind,
             cause
@@ -188,6 +188,9 @@ fn isup_msg(kind: u8, cause: u8) -> Message {
             value: vec![0x80],
         }),
         12 => iam("301", None),
+        13 => Message::new(MessageType::COT).with(isup::ContinuityIndicators {
+            continuity_indicator: cause & 1,
+        }),
         _ => Message::new(MessageType(0x77)),
     }
 }
@@ -210,7 +213,14 @@ fn run(ops: Vec<Op>) {
                         None,
                     )
                 } else {
-                    iam(&called, calling.map(|a| ("3012", a)))
+                    let mut m = iam(&called, calling.map(|a| ("3012", a)));
+                    if calling == Some(3) {
+                        // Continuity check on a previous circuit: the call waits for COT.
+                        m.get_mut::<isup::NatureOfConnectionIndicators>()
+                            .unwrap()
+                            .continuity_check_indicator = 2;
+                    }
+                    m
                 };
                 w.cics.push(cic);
                 w.tick += 1;
