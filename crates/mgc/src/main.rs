@@ -1,6 +1,7 @@
 //! `mgc`: the SIP-to-PSTN media gateway controller and its operator CLI.
 
 mod cmd_isup;
+mod cmd_map;
 mod cmd_sip;
 mod config;
 mod logging;
@@ -21,6 +22,9 @@ enum Command {
     /// ISUP codec tools (ITU-T Q.763).
     #[command(subcommand)]
     Isup(cmd_isup::IsupCommand),
+    /// ISUP cause ↔ SIP status mapping of the interworking unit (RFC 3398, Q.1912.5).
+    #[command(subcommand)]
+    Map(cmd_map::MapCommand),
     /// SIP message tools (RFC 3261, SIP-I/SIP-T bodies).
     #[command(subcommand)]
     Sip(cmd_sip::SipCommand),
@@ -35,6 +39,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Isup(c) => cmd_isup::run(c),
+        Command::Map(c) => cmd_map::run(c),
         Command::Sip(c) => cmd_sip::run(c),
         Command::CheckConfig { file } => config::Config::load(&file)
             .map(|_| {

@@ -1,0 +1,409 @@
+//! Configuration as plain serde structs (embedded by `mgc` in its TOML file). Every struct denies
+//! unknown fields and has defaults where the standards give one.
+
+use serde::Deserialize;
+use std::time::Duration;
+
+use crate::cause::{CauseOverride, CauseProfile};
+
+/// The whole IWU configuration.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct IwuConfig {
+    /// Where this gateway's SIP side is reachable (Via sent-by, Contact, From host).
+    pub local: LocalSip,
+    /// ISUP timers (Q.764 Annex A); each can be overridden in seconds.
+    #[serde(default)]
+    pub timers: IsupTimers,
+    /// PSTN trunk groups (circuits, numbering, media endpoint, SIP peer for calls from the PSTN).
+    #[serde(default)]
+    pub trunk_groups: Vec<TrunkGroupConfig>,
+    /// SIP peers (profile, trust, URI form, cause mapping, trunk group for calls from the peer).
+    #[serde(default)]
+    pub peers: Vec<PeerConfig>,
+}
+
+/// This gateway's SIP address.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LocalSip {
+    pub host: String,
+    #[serde(default = "default_sip_port")]
+    pub port: u16,
+    /// `UDP` or `TCP`.
+    #[serde(default = "default_transport")]
+    pub transport: String,
+}
+
+fn default_sip_port() -> u16 {
+    5060
+}
+fn default_transport() -> String {
+    "UDP".into()
+}
+
+/// ISUP supervision timers. Defaults: Q.764 Annex A ranges, values as in jSS7/Yate
+/// (shared/reference/isup-q764-timers.md §1).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct IsupTimers {
+    /// T1 (15-60 s): REL sent → RLC; on expiry re-send REL.
+    #[serde(with = "secs")]
+    pub t1: Duration,
+    /// T5 (5-15 min): first REL sent → RLC; on expiry RSC + maintenance alert.
+    #[serde(with = "secs")]
+    pub t5: Duration,
+    /// T7 (20-30 s): IAM sent → ACM/CON; on expiry release (cause 102).
+    #[serde(with = "secs")]
+    pub t7: Duration,
+    /// T8 (10-15 s): IAM with continuity check received → COT; on expiry release (cause 41).
+    #[serde(with = "secs")]
+    pub t8: Duration,
+    /// T9 (Q.118, 90-180 s): ACM received → ANM; on expiry release (cause 19).
+    #[serde(with = "secs")]
+    pub t9: Duration,
+    /// T11 (15-20 s): IAM received (interworking) → ACM sent; on expiry send ACM "no indication".
+    #[serde(with = "secs")]
+    pub t11: Duration,
+    /// T16 (15-60 s): RSC sent (not because of T5) → RLC; for the circuit manager.
+    #[serde(with = "secs")]
+    pub t16: Duration,
+    /// T17 (5-15 min): first RSC sent → RLC; re-send RSC.
+    #[serde(with = "secs")]
+    pub t17: Duration,
+    /// T22 (15-60 s): GRS sent → GRA; for the circuit manager.
+    #[serde(with = "secs")]
+    pub t22: Duration,
+    /// T23 (5-15 min): first GRS sent → GRA; for the circuit manager.
+    #[serde(with = "secs")]
+    pub t23: Duration,
+}
+
+impl Default for IsupTimers {
+    fn default() -> Self {
+        IsupTimers {
+            t1: Duration::from_secs(15),
+            t5: Duration::from_secs(300),
+            t7: Duration::from_secs(20),
+            t8: Duration::from_secs(10),
+            t9: Duration::from_secs(90),
+            t11: Duration::from_secs(15),
+            t16: Duration::from_secs(15),
+            t17: Duration::from_secs(300),
+            t22: Duration::from_secs(15),
+            t23: Duration::from_secs(300),
+        }
+    }
+}
+
+mod secs {
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let v = f64::deserialize(d)?;
+        if !(v.is_finite() && v > 0.0 && v < 86_400.0) {
+            return Err(serde::de::Error::custom(
+                "timer must be a positive number of seconds below one day",
+            ));
+        }
+        Ok(Duration::from_secs_f64(v))
+    }
+}
+
+/// One PSTN trunk group.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TrunkGroupConfig {
+    pub name: String,
+    /// CIC ranges, inclusive: `[[1, 31], [33, 63]]`.
+    pub cics: Vec<[u16; 2]>,
+    /// The SIP peer (by name) that calls arriving on this trunk group are sent to.
+    pub sip_peer: String,
+    /// Country code (E.164, no `+`) used to turn national numbers into `+CC…` and back.
+    pub country_code: String,
+    /// Area code for NOA "subscriber number" (RFC 3398 §8.2.1.1); empty = keep local.
+    #[serde(default)]
+    pub area_code: String,
+    /// FCI national/international call indicator for IAMs sent on this group.
+    #[serde(default)]
+    pub international: bool,
+    /// NCI echo control device indicator: the media gateway inserts echo cancellation.
+    #[serde(default)]
+    pub echo_control: bool,
+    /// End the called party number with ST (en-bloc complete, Q.764 §2.1.1.1).
+    #[serde(default)]
+    pub append_st: bool,
+    /// Send ACM "no indication" when T11 expires before the SIP side progresses.
+    #[serde(default = "yes")]
+    pub t11_acm: bool,
+    /// Media gateway endpoint serving this group's circuits.
+    pub media: MediaConfig,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The static media gateway endpoint of a trunk group (item 4: address, RTP port range, codecs).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MediaConfig {
+    /// RTP address (IPv4 or IPv6 literal) offered in SDP.
+    pub address: String,
+    /// First RTP port; CIC number i of the group (counted from 0) gets `rtp_port_min + 2*i`.
+    pub rtp_port_min: u16,
+    /// Last usable RTP port.
+    pub rtp_port_max: u16,
+    /// Audio codecs in preference order: `PCMA`, `PCMU`.
+    #[serde(default = "default_codecs")]
+    pub codecs: Vec<String>,
+    /// RTP payload type for telephone-event (RFC 4733); none disables DTMF events.
+    #[serde(default = "default_te")]
+    pub telephone_event: Option<u8>,
+    /// Packetization time in ms.
+    #[serde(default = "default_ptime")]
+    pub ptime: u16,
+}
+
+fn default_codecs() -> Vec<String> {
+    vec!["PCMA".into(), "PCMU".into()]
+}
+fn default_te() -> Option<u8> {
+    Some(101)
+}
+fn default_ptime() -> u16 {
+    20
+}
+
+/// ISUP encapsulation toward a SIP peer (item 2).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Encapsulation {
+    /// Q.1912.5 profile C: ISUP body on INVITE, 18x, 200, BYE, CANCEL, error responses, INFO.
+    SipI,
+    /// RFC 3372 SIP-T: the same bodies, headers authoritative for routing.
+    SipT,
+    /// RFC 3398 only: no ISUP bodies.
+    Sip,
+}
+
+/// URI form for telephone numbers toward a peer.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum UriForm {
+    /// `sip:+4930123456@host;user=phone`
+    SipUserPhone,
+    /// `tel:+4930123456`
+    Tel,
+}
+
+/// `handling` parameter of the ISUP parts this gateway sends (RFC 3204 §4).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum IsupHandling {
+    Optional,
+    Required,
+}
+
+/// One SIP peer.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PeerConfig {
+    pub name: String,
+    /// Host (name or literal) for Request-URIs and where the runtime sends requests.
+    pub host: String,
+    #[serde(default = "default_sip_port")]
+    pub port: u16,
+    /// The trunk group that INVITEs from this peer are routed to.
+    pub trunk_group: String,
+    #[serde(default = "default_profile")]
+    pub profile: Encapsulation,
+    /// Inside the trust domain (RFC 3325): receives P-Asserted-Identity and ISUP bodies.
+    #[serde(default)]
+    pub trusted: bool,
+    #[serde(default = "default_uri_form")]
+    pub uri_form: UriForm,
+    #[serde(default)]
+    pub cause_profile: CauseProfile,
+    /// Row-by-row overrides of the cause profile.
+    #[serde(default)]
+    pub cause_overrides: CauseOverride,
+    /// Use reliable provisional responses (RFC 3262) when the peer offers 100rel.
+    #[serde(default = "yes")]
+    pub reliable_provisional: bool,
+    /// ISUP `version` token sent and accepted (RFC 3204 §4), besides `base=itu-t92+`.
+    #[serde(default = "default_isup_version")]
+    pub isup_version: String,
+    #[serde(default = "default_handling")]
+    pub isup_handling: IsupHandling,
+}
+
+fn default_profile() -> Encapsulation {
+    Encapsulation::Sip
+}
+fn default_uri_form() -> UriForm {
+    UriForm::SipUserPhone
+}
+fn default_isup_version() -> String {
+    "itu-t92+".into()
+}
+fn default_handling() -> IsupHandling {
+    IsupHandling::Optional
+}
+
+/// Configuration errors found by [`IwuConfig::validate`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("trunk group {0:?}: sip_peer {1:?} is not a configured peer")]
+    UnknownPeer(String, String),
+    #[error("peer {0:?}: trunk_group {1:?} is not a configured trunk group")]
+    UnknownTrunkGroup(String, String),
+    #[error("CIC {0} belongs to more than one trunk group")]
+    DuplicateCic(u16),
+    #[error("trunk group {0:?}: bad CIC range {1}-{2}")]
+    BadRange(String, u16, u16),
+    #[error("trunk group {0:?}: {1}")]
+    Media(String, String),
+    #[error("duplicate name {0:?}")]
+    DuplicateName(String),
+}
+
+impl IwuConfig {
+    /// Cross-reference checks serde cannot do.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut seen = std::collections::HashSet::new();
+        for n in self
+            .trunk_groups
+            .iter()
+            .map(|t| format!("tg:{}", t.name))
+            .chain(self.peers.iter().map(|p| format!("peer:{}", p.name)))
+        {
+            if !seen.insert(n.clone()) {
+                return Err(ConfigError::DuplicateName(n));
+            }
+        }
+        let mut cics = std::collections::HashSet::new();
+        for tg in &self.trunk_groups {
+            if !self.peers.iter().any(|p| p.name == tg.sip_peer) {
+                return Err(ConfigError::UnknownPeer(
+                    tg.name.clone(),
+                    tg.sip_peer.clone(),
+                ));
+            }
+            for &[a, b] in &tg.cics {
+                if a > b || b > 4095 {
+                    return Err(ConfigError::BadRange(tg.name.clone(), a, b));
+                }
+                for c in a..=b {
+                    if !cics.insert(c) {
+                        return Err(ConfigError::DuplicateCic(c));
+                    }
+                }
+            }
+            if tg.media.address.parse::<std::net::IpAddr>().is_err() {
+                return Err(ConfigError::Media(
+                    tg.name.clone(),
+                    format!("address {:?} is not an IP literal", tg.media.address),
+                ));
+            }
+            if tg.media.rtp_port_min > tg.media.rtp_port_max {
+                return Err(ConfigError::Media(
+                    tg.name.clone(),
+                    "rtp_port_min above rtp_port_max".into(),
+                ));
+            }
+            for c in &tg.media.codecs {
+                if crate::sdp::Codec::by_name(c).is_none() {
+                    return Err(ConfigError::Media(
+                        tg.name.clone(),
+                        format!("codec {c:?} is not supported (PCMA, PCMU)"),
+                    ));
+                }
+            }
+        }
+        for p in &self.peers {
+            if !self.trunk_groups.iter().any(|t| t.name == p.trunk_group) {
+                return Err(ConfigError::UnknownTrunkGroup(
+                    p.name.clone(),
+                    p.trunk_group.clone(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: &str = r#"
+[local]
+host = "192.0.2.10"
+
+[timers]
+t7 = 25
+t9 = 120.5
+
+[[trunk_groups]]
+name = "tg1"
+cics = [[1, 31]]
+sip_peer = "core"
+country_code = "49"
+media = { address = "192.0.2.50", rtp_port_min = 40000, rtp_port_max = 40100 }
+
+[[peers]]
+name = "core"
+host = "core.example"
+trunk_group = "tg1"
+profile = "sip-t"
+trusted = true
+uri_form = "tel"
+cause_profile = "q1912"
+cause_overrides = { isup_to_sip = [{ cause = 17, status = 600 }], sip_to_isup = [{ status = 503, cause = 34 }] }
+"#;
+
+    #[test]
+    fn toml_with_defaults_and_overrides() {
+        let c: IwuConfig = toml::from_str(MIN).unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.local.port, 5060);
+        assert_eq!(c.timers.t7, Duration::from_secs(25));
+        assert_eq!(c.timers.t9, Duration::from_millis(120_500));
+        assert_eq!(c.timers.t1, Duration::from_secs(15));
+        assert_eq!(c.timers.t5, Duration::from_secs(300));
+        let p = &c.peers[0];
+        assert_eq!(p.profile, Encapsulation::SipT);
+        assert_eq!(p.uri_form, UriForm::Tel);
+        assert_eq!(p.cause_profile, CauseProfile::Q1912);
+        assert_eq!(p.cause_overrides.isup_to_sip[0].status, 600);
+        assert_eq!(p.isup_version, "itu-t92+");
+        assert_eq!(c.trunk_groups[0].media.codecs, vec!["PCMA", "PCMU"]);
+        assert_eq!(c.trunk_groups[0].media.telephone_event, Some(101));
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_references_are_rejected() {
+        let bad = MIN.replace("trusted = true", "trusted = true\ntrustd = false");
+        assert!(toml::from_str::<IwuConfig>(&bad).is_err());
+        let bad = MIN.replace("t7 = 25", "t7 = -1");
+        assert!(toml::from_str::<IwuConfig>(&bad).is_err());
+        let bad = MIN.replace("profile = \"sip-t\"", "profile = \"h323\"");
+        assert!(toml::from_str::<IwuConfig>(&bad).is_err());
+        let c: IwuConfig =
+            toml::from_str(&MIN.replace("sip_peer = \"core\"", "sip_peer = \"nope\"")).unwrap();
+        assert!(matches!(c.validate(), Err(ConfigError::UnknownPeer(..))));
+        let c: IwuConfig =
+            toml::from_str(&MIN.replace("[[1, 31]]", "[[1, 31], [31, 32]]")).unwrap();
+        assert_eq!(c.validate(), Err(ConfigError::DuplicateCic(31)));
+        let c: IwuConfig =
+            toml::from_str(&MIN.replace("\"192.0.2.50\"", "\"mg.example\"")).unwrap();
+        assert!(matches!(c.validate(), Err(ConfigError::Media(..))));
+        let c: IwuConfig =
+            toml::from_str(&MIN.replace("trunk_group = \"tg1\"", "trunk_group = \"x\"")).unwrap();
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::UnknownTrunkGroup(..))
+        ));
+    }
+}

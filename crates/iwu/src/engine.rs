@@ -1,0 +1,1858 @@
+//! The engine: owns every call, routes events to them, returns actions. No I/O, no clock.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use isup::{CalledPartyNumber, CallingPartyNumber, HopCounter, Message, MessageType};
+use sip::dialog::{Dialog, LocalEndpoint, ReliableProvisional, UaAction, requires_100rel};
+use sip::header::{CSeq, Handling, Hdr, NameAddr, Reason, Warning};
+use sip::transaction::TimerConfig;
+use sip::{Host, Method, Request, Response, SipBody, Uri};
+
+use crate::cause::{CauseMap, cancel_cause, cause_text};
+use crate::config::{Encapsulation, IsupHandling, IwuConfig, PeerConfig, TrunkGroupConfig};
+use crate::event::*;
+use crate::ids::IdGen;
+use crate::media::{MediaEndpoint, MediaGateway, StaticMediaGateway};
+use crate::msgs::{self, LOCATION_BI, LOCATION_TN};
+use crate::number::{self, apri, screening};
+use crate::sdp::{Codec, SessionDescription};
+
+const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, INFO, PRACK, UPDATE, OPTIONS";
+const AGENT: &str = "mgc";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum IsupState {
+    /// IAM sent or received, no answer yet.
+    Setup,
+    Answered,
+    /// REL sent, awaiting RLC (T1, T5).
+    Releasing,
+    /// T5 expired: RSC sent, awaiting RLC (T17).
+    Resetting,
+    /// Done with the circuit.
+    Idle,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SipState {
+    /// INVITE sent/received, no final response.
+    Trying,
+    /// CANCEL sent (or to be sent at the first provisional), awaiting the INVITE's final response.
+    Cancelling,
+    Confirmed,
+    Done,
+}
+
+struct Call {
+    id: CallRef,
+    model: CallModel,
+    tg: usize,
+    peer: usize,
+    cic: Option<Cic>,
+    call_id: String,
+    started: Duration,
+    progressed: Option<Duration>,
+    answered: Option<Duration>,
+    isup: IsupState,
+    /// ACM sent (PSTN origination) or received (IP origination).
+    acm: bool,
+    rel: Option<Message>,
+    iam: Option<Message>,
+    sip: SipState,
+    invite: Request,
+    local_tag: String,
+    dialog: Option<Dialog>,
+    provisional_received: bool,
+    /// PSTN origination: waiting for COT before the INVITE goes out (Q.764 §2.1.8).
+    awaiting_cot: bool,
+    cancel_pending: Option<u8>,
+    reliable: Option<ReliableProvisional>,
+    /// Responses waiting for the PRACK of the outstanding reliable provisional (RFC 3262 §3).
+    queued: VecDeque<Response>,
+    reliable_with_sdp: bool,
+    media: Option<MediaEndpoint>,
+    /// Our formats: offered (PSTN origination) or answered (IP origination).
+    codecs: Vec<Codec>,
+    sdp_version: u64,
+    outcome: Option<(Outcome, u8)>,
+    final_status: Option<u16>,
+    timers: Vec<TimerKind>,
+}
+
+struct Peer {
+    cfg: PeerConfig,
+    causes: CauseMap,
+}
+
+impl Peer {
+    /// Untrusted peers and plain-SIP peers never exchange ISUP bodies (item 2).
+    fn encapsulates(&self) -> bool {
+        self.cfg.trusted && self.cfg.profile != Encapsulation::Sip
+    }
+}
+
+/// Why an incoming body was refused.
+struct BodyReject {
+    status: u16,
+    text: &'static str,
+}
+
+/// The parts of a received body the IWU uses.
+#[derive(Default)]
+struct Parsed {
+    sdp: Option<Vec<u8>>,
+    isup: Option<Message>,
+}
+
+/// The interworking engine. Create it with [`Engine::new`], then feed every [`Event`] to
+/// [`Engine::handle`] with the current monotonic time and the circuit pool, and perform the
+/// returned [`Action`]s in order.
+pub struct Engine {
+    local: LocalEndpoint,
+    timers: crate::config::IsupTimers,
+    tgs: Vec<TrunkGroupConfig>,
+    peers: Vec<Peer>,
+    cic_tg: HashMap<Cic, usize>,
+    calls: HashMap<CallRef, Call>,
+    by_cic: HashMap<Cic, CallRef>,
+    by_call_id: HashMap<String, CallRef>,
+    ids: IdGen,
+    media: Box<dyn MediaGateway + Send>,
+    next_call: CallRef,
+    out: Vec<Action>,
+}
+
+impl Engine {
+    /// Build from a validated configuration; `seed` drives Call-IDs, tags and branches.
+    pub fn new(cfg: IwuConfig, seed: u64) -> Result<Engine, crate::config::ConfigError> {
+        cfg.validate()?;
+        let mut cic_tg = HashMap::new();
+        for (i, tg) in cfg.trunk_groups.iter().enumerate() {
+            for &[a, b] in &tg.cics {
+                for c in a..=b {
+                    cic_tg.insert(c, i);
+                }
+            }
+        }
+        let host = Host::parse(&cfg.local.host).map_err(|_| {
+            crate::config::ConfigError::Media("local".into(), "bad local host".into())
+        })?;
+        Ok(Engine {
+            local: LocalEndpoint {
+                transport: cfg.local.transport.clone(),
+                host,
+                port: cfg.local.port,
+            },
+            timers: cfg.timers,
+            peers: cfg
+                .peers
+                .iter()
+                .map(|p| Peer {
+                    causes: CauseMap::new(p.cause_profile, &p.cause_overrides),
+                    cfg: p.clone(),
+                })
+                .collect(),
+            tgs: cfg.trunk_groups,
+            cic_tg,
+            calls: HashMap::new(),
+            by_cic: HashMap::new(),
+            by_call_id: HashMap::new(),
+            ids: IdGen::new(seed),
+            media: Box::new(StaticMediaGateway),
+            next_call: 1,
+            out: Vec::new(),
+        })
+    }
+
+    /// Replace the static media endpoint mapping (e.g. by an MGCP/H.248 controller).
+    pub fn with_media_gateway(mut self, m: Box<dyn MediaGateway + Send>) -> Self {
+        self.media = m;
+        self
+    }
+
+    /// Number of calls in progress (any state).
+    pub fn active_calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// True if a call uses `cic`.
+    pub fn cic_in_use(&self, cic: Cic) -> bool {
+        self.by_cic.contains_key(&cic)
+    }
+
+    /// Handle one event at time `now` (monotonic, caller-given) and return the actions.
+    pub fn handle(
+        &mut self,
+        now: Duration,
+        event: Event,
+        pool: &mut dyn CircuitPool,
+    ) -> Vec<Action> {
+        match event {
+            Event::Isup { cic, msg } => self.on_isup(now, cic, msg),
+            Event::SipRequest { request, peer } => self.on_request(now, request, peer, pool),
+            Event::SipResponse(r) => self.on_response(now, r),
+            Event::SipTimeout { call_id, method } => self.on_timeout(now, &call_id, method),
+            Event::Timer(k) => self.on_timer(now, k),
+            Event::ReleaseCall { cic, cause } => {
+                if let Some(mut c) = self.take_by_cic(cic) {
+                    self.release_both(now, &mut c, cause, LOCATION_TN, Outcome::Failed);
+                    self.put(now, c);
+                }
+            }
+            Event::CircuitReset { cic } => {
+                if let Some(mut c) = self.take_by_cic(cic) {
+                    // Q.764 §2.10.3.1: the reset clears the call as if REL had been received; no
+                    // RLC from us (the RSC procedure answers it), the circuit manager owns the CIC.
+                    self.stop_all(&mut c);
+                    self.detach_circuit(&mut c, false);
+                    c.isup = IsupState::Idle;
+                    self.release_sip(now, &mut c, 41, LOCATION_TN, None, Outcome::Failed);
+                    self.put(now, c);
+                }
+            }
+            Event::Reattempt { cic } => {
+                if let Some(mut c) = self.take_by_cic(cic) {
+                    self.reattempt(now, &mut c, pool);
+                    self.put(now, c);
+                }
+            }
+        }
+        std::mem::take(&mut self.out)
+    }
+
+    // ----- call bookkeeping -----
+
+    fn take(&mut self, id: CallRef) -> Option<Call> {
+        self.calls.remove(&id)
+    }
+
+    fn take_by_cic(&mut self, cic: Cic) -> Option<Call> {
+        let id = *self.by_cic.get(&cic)?;
+        self.take(id)
+    }
+
+    fn take_by_call_id(&mut self, call_id: &str) -> Option<Call> {
+        let id = *self.by_call_id.get(call_id)?;
+        self.take(id)
+    }
+
+    /// Store the call back, or finish it when both sides are done.
+    fn put(&mut self, now: Duration, mut c: Call) {
+        if c.isup == IsupState::Idle && c.sip == SipState::Done {
+            self.stop_all(&mut c);
+            let record_cic = c.cic;
+            if let Some(cic) = c.cic.take() {
+                if self.by_cic.get(&cic) == Some(&c.id) {
+                    self.by_cic.remove(&cic);
+                }
+            }
+            self.by_call_id.remove(&c.call_id);
+            let (outcome, cause) = c.outcome.unwrap_or((Outcome::Failed, 127));
+            let end = now;
+            self.out.push(Action::CallRecord(CallRecord {
+                call: c.id,
+                model: c.model,
+                cic: record_cic,
+                call_id: c.call_id.clone(),
+                outcome,
+                cause,
+                sip_status: c.final_status,
+                setup_time: c.progressed.map(|t| t.saturating_sub(c.started)),
+                answer_time: c.answered.map(|t| t.saturating_sub(c.started)),
+                duration: c.answered.map(|t| end.saturating_sub(t)),
+            }));
+        } else {
+            self.calls.insert(c.id, c);
+        }
+    }
+
+    fn new_call(&mut self, now: Duration, model: CallModel, tg: usize, peer: usize) -> Call {
+        let id = self.next_call;
+        self.next_call += 1;
+        Call {
+            id,
+            model,
+            tg,
+            peer,
+            cic: None,
+            call_id: String::new(),
+            started: now,
+            progressed: None,
+            answered: None,
+            isup: IsupState::Setup,
+            acm: false,
+            rel: None,
+            iam: None,
+            sip: SipState::Trying,
+            invite: Request::new(Method::Invite, Uri::Other("sip:invalid".into())),
+            local_tag: String::new(),
+            dialog: None,
+            provisional_received: false,
+            awaiting_cot: false,
+            cancel_pending: None,
+            reliable: None,
+            queued: VecDeque::new(),
+            reliable_with_sdp: false,
+            media: None,
+            codecs: Vec::new(),
+            sdp_version: 1,
+            outcome: None,
+            final_status: None,
+            timers: Vec::new(),
+        }
+    }
+
+    fn start(&mut self, c: &mut Call, t: TimerKind, after: Duration) {
+        if !c.timers.contains(&t) {
+            c.timers.push(t);
+        }
+        self.out.push(Action::StartTimer {
+            key: TimerKey {
+                call: c.id,
+                timer: t,
+            },
+            after,
+        });
+    }
+
+    fn stop(&mut self, c: &mut Call, t: TimerKind) {
+        if let Some(i) = c.timers.iter().position(|x| *x == t) {
+            c.timers.swap_remove(i);
+            self.out.push(Action::StopTimer {
+                key: TimerKey {
+                    call: c.id,
+                    timer: t,
+                },
+            });
+        }
+    }
+
+    fn stop_all(&mut self, c: &mut Call) {
+        for t in std::mem::take(&mut c.timers) {
+            self.out.push(Action::StopTimer {
+                key: TimerKey {
+                    call: c.id,
+                    timer: t,
+                },
+            });
+        }
+    }
+
+    fn send_isup(&mut self, c: &Call, msg: Message) {
+        if let Some(cic) = c.cic {
+            self.out.push(Action::SendIsup { cic, msg });
+        }
+    }
+
+    fn send_request(&mut self, c: &Call, request: Request) {
+        self.out.push(Action::SendRequest {
+            peer: self.peers[c.peer].cfg.name.clone(),
+            request,
+        });
+    }
+
+    fn set_outcome(c: &mut Call, o: Outcome, cause: u8) {
+        if c.outcome.is_none() {
+            c.outcome = Some((o, cause));
+        }
+    }
+
+    /// Outcome for a release before answer with this cause (Q.850 class 0/1: the called side).
+    fn refusal(cause: u8) -> Outcome {
+        match cause {
+            1..=31 if cause != 16 => Outcome::Rejected,
+            16 => Outcome::Abandoned,
+            _ => Outcome::Failed,
+        }
+    }
+
+    /// The call no longer needs its circuit. `idle`: emit CircuitIdle (REL/RLC completed).
+    fn detach_circuit(&mut self, c: &mut Call, idle: bool) {
+        if let Some(cic) = c.cic {
+            if c.media.take().is_some() {
+                self.media.release(&self.tgs[c.tg], cic);
+            }
+            if self.by_cic.get(&cic) == Some(&c.id) {
+                self.by_cic.remove(&cic);
+            }
+            if idle {
+                self.out.push(Action::CircuitIdle { cic });
+            }
+        }
+        c.isup = IsupState::Idle;
+    }
+
+    // ----- ISUP side -----
+
+    fn on_isup(&mut self, now: Duration, cic: Cic, msg: Message) {
+        let t = msg.message_type;
+        let Some(mut c) = self.take_by_cic(cic) else {
+            match t {
+                MessageType::IAM => self.on_iam(now, cic, msg),
+                // Q.764 §2.3.1 e): REL for an idle circuit is still answered with RLC.
+                MessageType::REL => self.out.push(Action::SendIsup {
+                    cic,
+                    msg: msgs::rlc(),
+                }),
+                // RLC or other call messages on an idle circuit: discarded (Q.764 §2.9.6).
+                _ => {}
+            }
+            return;
+        };
+        match t {
+            MessageType::REL => self.on_rel(now, &mut c, msg),
+            MessageType::RLC => {
+                if matches!(c.isup, IsupState::Releasing | IsupState::Resetting) {
+                    // Q.764 §2.3.1 c): RLC stops T1 and T5 (T17 after a reset); circuit idle.
+                    self.stop(&mut c, TimerKind::T1);
+                    self.stop(&mut c, TimerKind::T5);
+                    self.stop(&mut c, TimerKind::T17);
+                    self.detach_circuit(&mut c, true);
+                }
+            }
+            MessageType::COT if c.awaiting_cot => {
+                // Q.764 §2.1.8: COT "successful" → continue; "failed" → the preceding exchange
+                // re-tests (CCR) and sends a new COT; T8 keeps running.
+                let ok = msgs::typed::<isup::ContinuityIndicators>(&msg)
+                    .is_some_and(|i| i.continuity_indicator == 1);
+                if ok {
+                    self.stop(&mut c, TimerKind::T8);
+                    self.offer_to_sip(&mut c);
+                }
+            }
+            MessageType::IAM => {
+                // IAM on a circuit with a call: dual seizure is resolved by the runtime
+                // (Reattempt before the IAM); here the controlling side discards it
+                // (Q.764 §2.10.1.4).
+            }
+            _ if c.model == CallModel::IpOrigination && c.isup == IsupState::Setup => {
+                self.on_backward(now, &mut c, msg)
+            }
+            _ => self.on_mid_call_isup(&mut c, msg),
+        }
+        self.put(now, c);
+    }
+
+    /// IAM received: PSTN origination (RFC 3398 §8.2.1).
+    fn on_iam(&mut self, now: Duration, cic: Cic, iam: Message) {
+        let Some(&tg_i) = self.cic_tg.get(&cic) else {
+            // Not one of our circuits: the runtime answers UCIC (Q.764 §2.12). Nothing here.
+            return;
+        };
+        let tg = self.tgs[tg_i].clone();
+        let Some(peer_i) = self.peers.iter().position(|p| p.cfg.name == tg.sip_peer) else {
+            return;
+        };
+        let mut c = self.new_call(now, CallModel::PstnOrigination, tg_i, peer_i);
+        c.cic = Some(cic);
+        c.call_id = self.ids.call_id(&self.local.host.to_string());
+        self.by_cic.insert(cic, c.id);
+        self.by_call_id.insert(c.call_id.clone(), c.id);
+
+        let called = msgs::typed::<CalledPartyNumber>(&iam);
+        let target = called
+            .as_ref()
+            .map(|n| {
+                number::from_isup(
+                    n.nature_of_address,
+                    &n.digits,
+                    &tg.country_code,
+                    &tg.area_code,
+                )
+            })
+            .filter(|n| !matches!(n, number::SipNumber::Local { digits, .. } if digits.is_empty()));
+        // RFC 3398 §8.2.1 / Q.763 §3.54: the media gateway carries speech and 3.1 kHz audio
+        // (G.711); 64 kbit/s unrestricted and multirate bearers are refused with cause 65.
+        let tmr = msgs::typed::<isup::TransmissionMediumRequirement>(&iam).map_or(3, |t| t.value);
+        if !matches!(tmr, 0 | 3..=6) {
+            self.release_isup(&mut c, 65, LOCATION_TN, None);
+            Self::set_outcome(&mut c, Outcome::Failed, 65);
+            c.sip = SipState::Done;
+            self.put(now, c);
+            return;
+        }
+        let Some(target) = target else {
+            // Q.850 cause 28: no usable called number.
+            self.release_isup(&mut c, 28, LOCATION_TN, None);
+            Self::set_outcome(&mut c, Outcome::Failed, 28);
+            c.sip = SipState::Done;
+            self.put(now, c);
+            return;
+        };
+        let Some(media) = self.media.allocate(&tg, cic) else {
+            self.release_isup(&mut c, 47, LOCATION_TN, None);
+            Self::set_outcome(&mut c, Outcome::Failed, 47);
+            c.sip = SipState::Done;
+            self.put(now, c);
+            return;
+        };
+        let peer = &self.peers[peer_i];
+        let pc = peer.cfg.clone();
+        let encaps = peer.encapsulates();
+        let ruri = number::to_uri(&target, pc.uri_form, &pc.host, pc.port);
+
+        // Calling party (RFC 3398 §8.2.1.2, RFC 3323/3325): restricted or unavailable →
+        // anonymous From; the real number only in P-Asserted-Identity toward trusted peers.
+        let calling = msgs::typed::<CallingPartyNumber>(&iam);
+        let (from_uri, pai, restricted) = match &calling {
+            Some(n) if !n.digits.is_empty() && n.presentation != Some(apri::NOT_AVAILABLE) => {
+                let num = number::from_isup(
+                    n.nature_of_address,
+                    &n.digits,
+                    &tg.country_code,
+                    &tg.area_code,
+                );
+                let uri = number::to_uri(&num, pc.uri_form, &self.local.host.to_string(), 5060);
+                if n.presentation == Some(apri::RESTRICTED) {
+                    (number::anonymous_uri(), Some(uri), true)
+                } else {
+                    (uri.clone(), Some(uri), false)
+                }
+            }
+            _ => (number::anonymous_uri(), None, false),
+        };
+
+        let mut req = Request::new(Method::Invite, ruri.clone());
+        let branch = self.ids.branch();
+        c.local_tag = self.ids.tag();
+        {
+            let h = &mut req.headers;
+            h.push(Hdr::Via, &self.local.via(&branch).to_string());
+            h.push(Hdr::MaxForwards, "70");
+            let mut from = NameAddr::new(from_uri);
+            if restricted || pai.is_none() {
+                from = from.with_display("Anonymous");
+            }
+            from.set_tag(&c.local_tag);
+            h.push(Hdr::From, &from.to_string());
+            h.push(Hdr::To, &NameAddr::new(ruri).to_string());
+            h.push(Hdr::CallId, &c.call_id);
+            h.push(Hdr::CSeq, &CSeq::new(1, Method::Invite).to_string());
+            h.push(Hdr::Contact, &self.local.contact(None).to_string());
+            h.push(Hdr::Allow, ALLOW);
+            if pc.reliable_provisional {
+                h.push(Hdr::Supported, "100rel");
+            }
+            if pc.trusted {
+                if let Some(p) = &pai {
+                    h.push(
+                        Hdr::PAssertedIdentity,
+                        &NameAddr::new(p.clone()).to_string(),
+                    );
+                    if restricted {
+                        h.push(Hdr::Privacy, "id");
+                    }
+                }
+            }
+        }
+        c.codecs = media.codecs.clone();
+        let offer = SessionDescription {
+            address: media.address.clone(),
+            port: media.port,
+            codecs: media.codecs.clone(),
+            ptime: Some(media.ptime),
+        }
+        .to_bytes(u64::from(cic), c.sdp_version);
+        c.media = Some(media);
+        let isup_body = if encaps { iam.to_bytes().ok() } else { None };
+        set_body_req(&mut req, &pc, Some(offer), isup_body.as_deref());
+        c.invite = req.clone();
+        // Q.764 §2.1.8: continuity check required on this circuit (by the media gateway's
+        // loop-back) or done on a previous circuit: wait for COT (T8) before offering the call.
+        let nci = msgs::typed::<isup::NatureOfConnectionIndicators>(&iam);
+        if nci.is_some_and(|n| matches!(n.continuity_check_indicator, 1 | 2)) {
+            c.awaiting_cot = true;
+            self.start(&mut c, TimerKind::T8, self.timers.t8);
+        } else {
+            self.offer_to_sip(&mut c);
+        }
+        self.put(now, c);
+    }
+
+    /// Send the prepared INVITE of a PSTN-originated call; start T11.
+    fn offer_to_sip(&mut self, c: &mut Call) {
+        c.awaiting_cot = false;
+        self.send_request(c, c.invite.clone());
+        if self.tgs[c.tg].t11_acm {
+            self.start(c, TimerKind::T11, self.timers.t11);
+        }
+    }
+
+    /// Backward ISUP for an IP-originated call (RFC 3398 §7.2.2-7.2.4).
+    fn on_backward(&mut self, now: Duration, c: &mut Call, msg: Message) {
+        let t = msg.message_type;
+        let encaps = self.peers[c.peer].encapsulates();
+        match t {
+            MessageType::ACM | MessageType::CPG => {
+                let in_band = msgs::typed::<isup::OptionalBackwardCallIndicators>(&msg)
+                    .is_some_and(|o| o.in_band_information_indicator == 1);
+                let status = if t == MessageType::ACM {
+                    let bci = msgs::typed::<isup::BackwardCallIndicators>(&msg);
+                    // §3.2: subscriber free → 180; no indication → 183; in-band → 183 + SDP.
+                    if bci.is_some_and(|b| b.called_party_status == msgs::status::SUBSCRIBER_FREE)
+                        && !in_band
+                    {
+                        180
+                    } else {
+                        183
+                    }
+                } else {
+                    match msgs::typed::<isup::EventInformation>(&msg).map(|e| e.event_indicator) {
+                        Some(msgs::event::ALERTING) => 180,
+                        Some(4..=6) => 181,
+                        Some(msgs::event::PROGRESS | msgs::event::IN_BAND) => 183,
+                        _ => {
+                            // Other events: passed on in INFO to SIP-T/SIP-I peers only.
+                            if encaps {
+                                self.send_info(c, &msg);
+                            }
+                            return;
+                        }
+                    }
+                };
+                if t == MessageType::ACM {
+                    if c.acm {
+                        return;
+                    }
+                    c.acm = true;
+                }
+                if c.progressed.is_none() {
+                    c.progressed = Some(now);
+                }
+                // T7 stops on ACM; T9 runs until answer (Q.764 §2.1.4, Q.118).
+                self.stop(c, TimerKind::T7);
+                if !c.timers.contains(&TimerKind::T9) {
+                    self.start(c, TimerKind::T9, self.timers.t9);
+                }
+                let with_sdp = status == 183 || in_band;
+                let resp = self.uas_response(c, status, with_sdp, Some(&msg));
+                self.send_uas_provisional(c, resp, with_sdp);
+            }
+            MessageType::ANM | MessageType::CON => {
+                self.stop(c, TimerKind::T7);
+                self.stop(c, TimerKind::T9);
+                if c.progressed.is_none() {
+                    c.progressed = Some(now);
+                }
+                c.acm = true;
+                c.answered = Some(now);
+                c.isup = IsupState::Answered;
+                c.sip = SipState::Confirmed;
+                c.final_status = Some(200);
+                let resp = self.uas_response(c, 200, true, Some(&msg));
+                // RFC 3262 §3: no 2xx before the PRACK of a reliable 18x that carried SDP.
+                if c.reliable.as_ref().is_some_and(|r| !r.can_send()) && c.reliable_with_sdp {
+                    c.queued.push_back(resp);
+                } else {
+                    self.out.push(Action::SendResponse(resp));
+                }
+            }
+            _ => self.on_mid_call_isup(c, msg),
+        }
+    }
+
+    /// A mid-call ISUP message: carried in INFO to SIP-T/SIP-I peers (RFC 3372 §5.3).
+    fn on_mid_call_isup(&mut self, c: &mut Call, msg: Message) {
+        if matches!(c.isup, IsupState::Setup | IsupState::Answered)
+            && msgs::is_mid_call(msg.message_type)
+            && self.peers[c.peer].encapsulates()
+        {
+            self.send_info(c, &msg);
+        }
+    }
+
+    fn send_info(&mut self, c: &mut Call, msg: &Message) {
+        if c.sip == SipState::Done || c.sip == SipState::Cancelling {
+            return;
+        }
+        let Some(bytes) = msg.to_bytes().ok() else {
+            return;
+        };
+        let branch = self.ids.branch();
+        let Some(d) = c.dialog.as_mut() else { return };
+        let mut req = d.new_request(Method::Info, &self.local);
+        req.headers
+            .set(Hdr::Via, &self.local.via(&branch).to_string());
+        set_body_req(&mut req, &self.peers[c.peer].cfg, None, Some(&bytes));
+        self.send_request(c, req);
+    }
+
+    /// REL received (Q.764 §2.3.1): RLC at once, circuit idle, then clear the SIP side.
+    fn on_rel(&mut self, now: Duration, c: &mut Call, rel: Message) {
+        self.out.push(Action::SendIsup {
+            cic: c.cic.unwrap_or_default(),
+            msg: msgs::rlc(),
+        });
+        let was = c.isup;
+        self.stop(c, TimerKind::T1);
+        self.stop(c, TimerKind::T5);
+        self.stop(c, TimerKind::T7);
+        self.stop(c, TimerKind::T9);
+        self.stop(c, TimerKind::T11);
+        self.stop(c, TimerKind::T17);
+        self.stop(c, TimerKind::T8);
+        self.detach_circuit(c, true);
+        if matches!(was, IsupState::Releasing | IsupState::Resetting) {
+            // Q.764 §2.3.1 d): collision of REL messages; both sides answer RLC.
+            return;
+        }
+        let (cause, location) = msgs::cause_of(&rel).unwrap_or((31, LOCATION_TN));
+        let outcome = if c.answered.is_some() {
+            Outcome::Answered
+        } else if c.model == CallModel::PstnOrigination {
+            Outcome::Abandoned
+        } else {
+            Self::refusal(cause)
+        };
+        self.release_sip(now, c, cause, location, Some(&rel), outcome);
+    }
+
+    /// Send REL with a cause (or the encapsulated REL itself), start T1 and T5 (Q.764 §2.3.1 a).
+    fn release_isup(
+        &mut self,
+        c: &mut Call,
+        cause: u8,
+        location: u8,
+        encapsulated: Option<Message>,
+    ) {
+        if !matches!(c.isup, IsupState::Setup | IsupState::Answered) {
+            return;
+        }
+        for t in [TimerKind::T7, TimerKind::T8, TimerKind::T9, TimerKind::T11] {
+            self.stop(c, t);
+        }
+        let rel = encapsulated
+            .filter(|m| m.message_type == MessageType::REL && msgs::cause_of(m).is_some())
+            .unwrap_or_else(|| msgs::rel(cause, location));
+        self.send_isup(c, rel.clone());
+        c.rel = Some(rel);
+        c.isup = IsupState::Releasing;
+        self.start(c, TimerKind::T1, self.timers.t1);
+        self.start(c, TimerKind::T5, self.timers.t5);
+    }
+
+    /// Clear the SIP side with a Q.850 cause (REL received, timer, admin, reset).
+    fn release_sip(
+        &mut self,
+        _now: Duration,
+        c: &mut Call,
+        cause: u8,
+        location: u8,
+        rel: Option<&Message>,
+        outcome: Outcome,
+    ) {
+        Self::set_outcome(c, outcome, cause);
+        let encaps = self.peers[c.peer].encapsulates();
+        let rel_bytes = rel
+            .filter(|_| encaps)
+            .and_then(|m| m.to_bytes().ok())
+            .or_else(|| {
+                encaps
+                    .then(|| msgs::rel(cause, location).to_bytes().ok())
+                    .flatten()
+            });
+        let reason = Reason::q850(cause, Some(cause_text(cause)).filter(|t| !t.is_empty()));
+        match (c.model, c.sip) {
+            (_, SipState::Confirmed) => {
+                // RFC 3398 §8.2.3: REL after answer → BYE with Reason.
+                let branch = self.ids.branch();
+                let Some(d) = c.dialog.as_mut() else {
+                    c.sip = SipState::Done;
+                    return;
+                };
+                let mut bye = d.new_request(Method::Bye, &self.local);
+                bye.headers
+                    .set(Hdr::Via, &self.local.via(&branch).to_string());
+                bye.headers.push(Hdr::Reason, &reason.to_string());
+                set_body_req(
+                    &mut bye,
+                    &self.peers[c.peer].cfg,
+                    None,
+                    rel_bytes.as_deref(),
+                );
+                self.send_request(c, bye);
+                c.sip = SipState::Done;
+            }
+            (CallModel::PstnOrigination, SipState::Trying) if c.awaiting_cot => {
+                // The INVITE was never sent.
+                c.sip = SipState::Done;
+            }
+            (CallModel::PstnOrigination, SipState::Trying) => {
+                // RFC 3261 §9.1: CANCEL only after a provisional response.
+                if c.provisional_received {
+                    self.send_cancel(c, cause);
+                } else {
+                    c.cancel_pending = Some(cause);
+                }
+                c.sip = SipState::Cancelling;
+            }
+            (CallModel::IpOrigination, SipState::Trying) => {
+                // RFC 3398 §7.2.4 / §8.2.6.1: final response per the cause table, with Reason.
+                let status = self.peers[c.peer].causes.isup_to_sip(cause, Some(location));
+                let mut resp = Response::for_request(&c.invite, status, Some(&c.local_tag));
+                resp.headers.push(Hdr::Reason, &reason.to_string());
+                if let Some(b) = rel_bytes {
+                    set_body_resp(&mut resp, &self.peers[c.peer].cfg, None, Some(&b));
+                }
+                if let Some(r) = c.reliable.as_mut() {
+                    // Outstanding reliable 18x are abandoned by the final response.
+                    let _ = r;
+                    c.queued.clear();
+                }
+                self.stop(c, TimerKind::Rel1xx);
+                c.final_status = Some(status);
+                self.out.push(Action::SendResponse(resp));
+                c.sip = SipState::Done;
+            }
+            _ => {}
+        }
+    }
+
+    fn send_cancel(&mut self, c: &mut Call, cause: u8) {
+        let mut cancel = sip::dialog::cancel_for(&c.invite);
+        cancel.headers.push(
+            Hdr::Reason,
+            &Reason::q850(cause, Some(cause_text(cause)).filter(|t| !t.is_empty())).to_string(),
+        );
+        self.send_request(c, cancel);
+        c.cancel_pending = None;
+    }
+
+    /// Release toward both sides (admin release, timers).
+    fn release_both(&mut self, now: Duration, c: &mut Call, cause: u8, location: u8, o: Outcome) {
+        let outcome = if c.answered.is_some() {
+            Outcome::Answered
+        } else {
+            o
+        };
+        Self::set_outcome(c, outcome, cause);
+        self.release_isup(c, cause, location, None);
+        let rel = c.rel.clone();
+        self.release_sip(now, c, cause, location, rel.as_ref(), outcome);
+    }
+
+    fn reattempt(&mut self, now: Duration, c: &mut Call, pool: &mut dyn CircuitPool) {
+        if c.model != CallModel::IpOrigination || c.isup != IsupState::Setup || c.acm {
+            return;
+        }
+        self.stop(c, TimerKind::T7);
+        // The circuit now carries the incoming call: no REL, no CircuitIdle.
+        self.detach_circuit(c, false);
+        c.cic = None;
+        c.isup = IsupState::Setup;
+        let tg = self.tgs[c.tg].clone();
+        let Some(cic) = pool
+            .seize(&tg.name)
+            .filter(|c| !self.by_cic.contains_key(c))
+        else {
+            c.isup = IsupState::Idle;
+            self.release_sip(now, c, 34, LOCATION_TN, None, Outcome::Failed);
+            return;
+        };
+        let Some(media) = self.media.allocate(&tg, cic) else {
+            pool.release(cic);
+            c.isup = IsupState::Idle;
+            self.release_sip(now, c, 47, LOCATION_TN, None, Outcome::Failed);
+            return;
+        };
+        c.media = Some(media);
+        c.cic = Some(cic);
+        self.by_cic.insert(cic, c.id);
+        if let Some(iam) = c.iam.clone() {
+            self.send_isup(c, iam);
+        }
+        self.start(c, TimerKind::T7, self.timers.t7);
+    }
+
+    // ----- SIP side -----
+
+    fn resolve_peer(&self, req: &Request, peer: Option<&str>) -> Option<usize> {
+        if let Some(name) = peer {
+            return self.peers.iter().position(|p| p.cfg.name == name);
+        }
+        let via = req.headers.top_via().ok()?;
+        let host = via.host.to_string();
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        self.peers.iter().position(|p| {
+            p.cfg.host.eq_ignore_ascii_case(host) && via.port.unwrap_or(5060) == p.cfg.port
+        })
+    }
+
+    /// Read a body: SDP and ISUP (RFC 3204 §4 handling; RFC 5621).
+    fn parse_body(
+        &self,
+        peer: usize,
+        headers: &sip::Headers,
+        body: &[u8],
+    ) -> Result<Parsed, BodyReject> {
+        let sb = SipBody::parse(headers, body).map_err(|_| BodyReject {
+            status: 400,
+            text: "Malformed message body",
+        })?;
+        let mut p = Parsed {
+            sdp: sb.sdp().map(<[u8]>::to_vec),
+            isup: None,
+        };
+        if let Some(part) = sb.isup() {
+            let pc = &self.peers[peer].cfg;
+            let supported = self.peers[peer].encapsulates()
+                && (part
+                    .base
+                    .as_deref()
+                    .is_some_and(|b| b.eq_ignore_ascii_case("itu-t92+"))
+                    || part
+                        .version
+                        .as_deref()
+                        .is_some_and(|v| v.eq_ignore_ascii_case(&pc.isup_version)));
+            let required = part.handling == Handling::Required;
+            if !supported {
+                if required {
+                    return Err(BodyReject {
+                        status: 415,
+                        text: "Unsupported ISUP version",
+                    });
+                }
+            } else {
+                match Message::parse(part.data) {
+                    Ok(m) => p.isup = Some(m),
+                    Err(_) if required => {
+                        return Err(BodyReject {
+                            status: 400,
+                            text: "Malformed ISUP body",
+                        });
+                    }
+                    Err(_) => {}
+                }
+            }
+        }
+        Ok(p)
+    }
+
+    fn reject(&mut self, req: &Request, status: u16, warning: Option<&str>, cause: Option<u8>) {
+        let tag = self.ids.tag();
+        let mut r = Response::for_request(req, status, Some(&tag));
+        if status == 415 {
+            // RFC 3204 §4 / RFC 3261 §21.4.13: list what we accept.
+            r.headers.push(
+                Hdr::Accept,
+                "application/sdp, application/ISUP, multipart/mixed",
+            );
+        }
+        if status == 405 {
+            r.headers.push(Hdr::Allow, ALLOW);
+        }
+        if let Some(w) = warning {
+            r.headers
+                .push(Hdr::Warning, &Warning::new(399, AGENT, w).to_string());
+        }
+        if let Some(c) = cause {
+            r.headers.push(
+                Hdr::Reason,
+                &Reason::q850(c, Some(cause_text(c)).filter(|t| !t.is_empty())).to_string(),
+            );
+        }
+        self.out.push(Action::SendResponse(r));
+    }
+
+    fn on_request(
+        &mut self,
+        now: Duration,
+        req: Request,
+        peer: Option<String>,
+        pool: &mut dyn CircuitPool,
+    ) {
+        let Ok(call_id) = req.headers.call_id().map(str::to_string) else {
+            return;
+        };
+        let to_tag = req
+            .headers
+            .to()
+            .ok()
+            .and_then(|t| t.tag().map(str::to_string));
+        let existing = self.by_call_id.get(&call_id).copied();
+        match (&req.method, existing) {
+            (Method::Invite, None) if to_tag.is_none() => self.on_invite(now, req, peer, pool),
+            (Method::Invite, Some(_)) if to_tag.is_none() => {
+                // Same Call-ID, new INVITE without To tag: a retransmission the transaction
+                // layer let through, or a loop (RFC 3261 §8.2.2.2).
+                if let Some(c) = self.take_by_call_id(&call_id) {
+                    let same = c.invite.headers.cseq().ok() == req.headers.cseq().ok();
+                    if !same {
+                        self.reject(&req, 482, None, None);
+                    }
+                    self.put(now, c);
+                }
+            }
+            (Method::Ack, None) => {}
+            (Method::Options, None) if to_tag.is_none() => {
+                let mut r = Response::for_request(&req, 200, Some(&self.ids.tag()));
+                r.headers.push(Hdr::Allow, ALLOW);
+                r.headers.push(
+                    Hdr::Accept,
+                    "application/sdp, application/ISUP, multipart/mixed",
+                );
+                r.headers.push(Hdr::Supported, "100rel");
+                self.out.push(Action::SendResponse(r));
+            }
+            (_, None) => {
+                let st = if to_tag.is_none() && req.method != Method::Cancel {
+                    405
+                } else {
+                    481
+                };
+                self.reject(&req, st, None, None);
+            }
+            (_, Some(id)) => {
+                let Some(mut c) = self.take(id) else { return };
+                self.on_in_dialog(now, &mut c, req, to_tag);
+                self.put(now, c);
+            }
+        }
+    }
+
+    /// Out-of-dialog INVITE: IP origination, or SIP bridging with an encapsulated IAM.
+    fn on_invite(
+        &mut self,
+        now: Duration,
+        req: Request,
+        peer: Option<String>,
+        pool: &mut dyn CircuitPool,
+    ) {
+        let Some(peer_i) = self.resolve_peer(&req, peer.as_deref()) else {
+            self.reject(&req, 403, Some("Unknown peer"), None);
+            return;
+        };
+        let pc = self.peers[peer_i].cfg.clone();
+        let Some(tg_i) = self.tgs.iter().position(|t| t.name == pc.trunk_group) else {
+            self.reject(&req, 500, None, None);
+            return;
+        };
+        let tg = self.tgs[tg_i].clone();
+        // RFC 3262 §4: Require: 100rel we do not use → 420.
+        if req.headers.has_option(Hdr::Require, "100rel") && !pc.reliable_provisional {
+            let mut r = Response::for_request(&req, 420, Some(&self.ids.tag()));
+            r.headers.push(Hdr::Unsupported, "100rel");
+            self.out.push(Action::SendResponse(r));
+            return;
+        }
+        let parsed = match self.parse_body(peer_i, &req.headers, &req.body) {
+            Ok(p) => p,
+            Err(e) => {
+                self.reject(&req, e.status, Some(e.text), None);
+                return;
+            }
+        };
+        let enc_iam = parsed.isup.filter(|m| m.message_type == MessageType::IAM);
+        // Called party: the Request-URI wins over the encapsulated IAM (RFC 3372 §6, headers
+        // authoritative for routing).
+        let Some((noa, digits)) = number::to_isup(&req.uri, &tg.country_code) else {
+            let st = self.peers[peer_i].causes.isup_to_sip(1, None);
+            self.reject(
+                &req,
+                st,
+                Some("Request-URI is not a telephone number"),
+                Some(1),
+            );
+            return;
+        };
+        // SDP offer (RFC 3264 §6): codecs must overlap before a circuit is seized.
+        let ours = StaticMediaGateway::codecs(&tg);
+        let answer_codecs = match parsed.sdp.as_deref().map(SessionDescription::parse) {
+            None => ours.clone(),
+            Some(Err(_)) => {
+                self.reject(&req, 400, Some("Malformed SDP"), None);
+                return;
+            }
+            Some(Ok(offer)) => match SessionDescription::answer_codecs(&offer.codecs, &ours) {
+                Some(c) => c,
+                None => {
+                    let st = self.peers[peer_i].causes.isup_to_sip(65, None);
+                    let mut r = Response::for_request(&req, st, Some(&self.ids.tag()));
+                    r.headers.push(
+                        Hdr::Warning,
+                        &Warning::new(305, AGENT, "Incompatible media format").to_string(),
+                    );
+                    r.headers.push(
+                        Hdr::Reason,
+                        &Reason::q850(65, Some(cause_text(65))).to_string(),
+                    );
+                    self.out.push(Action::SendResponse(r));
+                    return;
+                }
+            },
+        };
+        let mut c = self.new_call(now, CallModel::IpOrigination, tg_i, peer_i);
+        c.call_id = req.headers.call_id().unwrap_or_default().to_string();
+        c.local_tag = self.ids.tag();
+        c.invite = req.clone();
+        c.codecs = answer_codecs;
+        let dialog = match Dialog::uas(&req, &c.local_tag, self.local.contact(None)) {
+            Ok(d) => d,
+            Err(_) => {
+                self.reject(&req, 400, Some("Missing Contact or From tag"), None);
+                return;
+            }
+        };
+        c.dialog = Some(dialog);
+        // A circuit the pool hands out while a call still holds it (pool out of step) is
+        // treated as no circuit: it comes back with that call's CircuitIdle.
+        let Some(cic) = pool
+            .seize(&tg.name)
+            .filter(|c| !self.by_cic.contains_key(c))
+        else {
+            // No circuit: cause 34 → 503 (RFC 3398 §8.2.6.1).
+            let st = self.peers[peer_i].causes.isup_to_sip(34, None);
+            let mut r = Response::for_request(&req, st, Some(&c.local_tag));
+            r.headers.push(
+                Hdr::Reason,
+                &Reason::q850(34, Some(cause_text(34))).to_string(),
+            );
+            self.out.push(Action::SendResponse(r));
+            return;
+        };
+        let Some(media) = self.media.allocate(&tg, cic) else {
+            pool.release(cic);
+            let st = self.peers[peer_i].causes.isup_to_sip(47, None);
+            self.reject(&req, st, None, Some(47));
+            return;
+        };
+        c.media = Some(media);
+        c.cic = Some(cic);
+        if pc.reliable_provisional
+            && (req.headers.has_option(Hdr::Supported, "100rel")
+                || req.headers.has_option(Hdr::Require, "100rel"))
+        {
+            c.reliable = Some(ReliableProvisional::new(
+                self.ids.rseq(),
+                TimerConfig::default(),
+            ));
+        }
+        let iam = self.build_iam(&req, &tg, peer_i, noa, digits, enc_iam);
+        c.iam = Some(iam.clone());
+        self.by_cic.insert(cic, c.id);
+        self.by_call_id.insert(c.call_id.clone(), c.id);
+        self.send_isup(&c, iam);
+        // Q.764 §2.1.4: T7 from the IAM until ACM/CON.
+        self.start(&mut c, TimerKind::T7, self.timers.t7);
+        self.put(now, c);
+    }
+
+    /// The IAM toward the PSTN: the encapsulated one (transparency) with the fields SIP headers
+    /// changed overwritten, or RFC 3398 §7.2.1 defaults.
+    fn build_iam(
+        &self,
+        req: &Request,
+        tg: &TrunkGroupConfig,
+        peer: usize,
+        noa: u8,
+        digits: isup::Digits,
+        enc: Option<Message>,
+    ) -> Message {
+        let called = number::called_party(noa, digits.clone(), tg.append_st);
+        let calling = self.calling_from_sip(req, tg, peer);
+        let Some(mut iam) = enc else {
+            return msgs::iam(tg.international, tg.echo_control, called, calling);
+        };
+        // Headers win where they changed: compare as E.164.
+        let cc = &tg.country_code;
+        let same_number = |a: Option<(u8, &isup::Digits)>, b: (u8, &isup::Digits)| {
+            a.is_some_and(|a| {
+                number::from_isup(a.0, a.1, cc, &tg.area_code)
+                    == number::from_isup(b.0, b.1, cc, &tg.area_code)
+            })
+        };
+        let enc_called = msgs::typed::<CalledPartyNumber>(&iam);
+        if !same_number(
+            enc_called
+                .as_ref()
+                .map(|n| (n.nature_of_address, &n.digits)),
+            (noa, &digits),
+        ) {
+            iam.set(called);
+        }
+        if let Some(cg) = calling {
+            let enc_calling = msgs::typed::<CallingPartyNumber>(&iam);
+            let same = same_number(
+                enc_calling
+                    .as_ref()
+                    .map(|n| (n.nature_of_address, &n.digits)),
+                (cg.nature_of_address, &cg.digits),
+            ) && enc_calling.as_ref().map(|n| n.presentation) == Some(cg.presentation);
+            if !same && !cg.digits.is_empty() {
+                iam.set(cg);
+            }
+        }
+        // The IP leg cannot loop continuity tones: no check on this circuit (RFC 3398 §7.2.1,
+        // Q.764 §2.1.8), whatever the preceding network asked for.
+        if let Some(nci) = iam.get_mut::<isup::NatureOfConnectionIndicators>() {
+            nci.continuity_check_indicator = 0;
+        }
+        // Q.764 §2.19: the hop counter is decremented at each transit (0 stays 0).
+        if let Some(h) = iam.get_mut::<HopCounter>() {
+            h.hop_counter = h.hop_counter.saturating_sub(1);
+        }
+        iam
+    }
+
+    /// Calling party number from P-Asserted-Identity (trusted peers) or From
+    /// (RFC 3398 §7.2.1.2, RFC 3325 §9.1, sip-isup-mapping.md §5.1).
+    fn calling_from_sip(
+        &self,
+        req: &Request,
+        tg: &TrunkGroupConfig,
+        peer: usize,
+    ) -> Option<CallingPartyNumber> {
+        let h = &req.headers;
+        let privacy = h.privacy().unwrap_or_default();
+        let restricted = privacy
+            .iter()
+            .any(|p| matches!(p.to_ascii_lowercase().as_str(), "id" | "header" | "user"));
+        let presentation = if restricted {
+            apri::RESTRICTED
+        } else {
+            apri::ALLOWED
+        };
+        let trusted = self.peers[peer].cfg.trusted;
+        if trusted {
+            if let Some(pai) = h
+                .p_asserted_identity()
+                .unwrap_or_default()
+                .into_iter()
+                .find_map(|n| number::to_isup(&n.uri, &tg.country_code))
+            {
+                return Some(number::calling_party(
+                    pai.0,
+                    pai.1,
+                    presentation,
+                    screening::NETWORK_PROVIDED,
+                ));
+            }
+        }
+        match h.from().ok() {
+            Some(f) if !number::is_anonymous(&f.uri) => {
+                match number::to_isup(&f.uri, &tg.country_code) {
+                    Some((noa, d)) => Some(number::calling_party(
+                        noa,
+                        d,
+                        presentation,
+                        screening::USER_PROVIDED_NOT_VERIFIED,
+                    )),
+                    None => Some(number::calling_party_not_available()),
+                }
+            }
+            _ => Some(number::calling_party_not_available()),
+        }
+    }
+
+    /// A response to the INVITE we are serving (IP origination), with SDP answer and ISUP.
+    fn uas_response(
+        &mut self,
+        c: &mut Call,
+        status: u16,
+        with_sdp: bool,
+        isup: Option<&Message>,
+    ) -> Response {
+        let mut r = Response::for_request(&c.invite, status, Some(&c.local_tag));
+        r.headers
+            .push(Hdr::Contact, &self.local.contact(None).to_string());
+        if status == 200 {
+            r.headers.push(Hdr::Allow, ALLOW);
+        }
+        let sdp = if with_sdp {
+            c.media.as_ref().map(|m| {
+                SessionDescription {
+                    address: m.address.clone(),
+                    port: m.port,
+                    codecs: c.codecs.clone(),
+                    ptime: Some(m.ptime),
+                }
+                .to_bytes(u64::from(c.cic.unwrap_or_default()), c.sdp_version)
+            })
+        } else {
+            None
+        };
+        let pc = &self.peers[c.peer];
+        let isup = isup
+            .filter(|_| pc.encapsulates())
+            .and_then(|m| m.to_bytes().ok());
+        set_body_resp(&mut r, &pc.cfg, sdp, isup.as_deref());
+        r
+    }
+
+    fn send_uas_provisional(&mut self, c: &mut Call, resp: Response, with_sdp: bool) {
+        if c.sip != SipState::Trying {
+            return;
+        }
+        let Some(rel) = c.reliable.as_mut() else {
+            self.out.push(Action::SendResponse(resp));
+            return;
+        };
+        if !rel.can_send() {
+            c.queued.push_back(resp);
+            return;
+        }
+        if let Some(acts) = rel.send(resp) {
+            c.reliable_with_sdp = with_sdp;
+            self.ua_actions(c, acts);
+        }
+    }
+
+    fn ua_actions(&mut self, c: &mut Call, acts: Vec<UaAction>) {
+        for a in acts {
+            match a {
+                UaAction::Send(r) => self.out.push(Action::SendResponse(r)),
+                UaAction::StartTimer(d) => {
+                    self.stop(c, TimerKind::Rel1xx);
+                    self.start(c, TimerKind::Rel1xx, d);
+                }
+                UaAction::StopTimer => self.stop(c, TimerKind::Rel1xx),
+                UaAction::GiveUp => {}
+            }
+        }
+    }
+
+    fn on_in_dialog(&mut self, now: Duration, c: &mut Call, req: Request, to_tag: Option<String>) {
+        // In-dialog requests must carry our tag in To (CANCEL and ACK for errors may not).
+        let ours = to_tag.as_deref() == Some(c.local_tag.as_str());
+        match req.method {
+            Method::Cancel => self.on_cancel(now, c, req),
+            Method::Ack => {}
+            _ if !ours => self.reject(&req, 481, None, None),
+            Method::Bye => {
+                if let Some(d) = c.dialog.as_mut() {
+                    let _ = d.on_request(&req);
+                }
+                let mut ok = Response::for_request(&req, 200, None);
+                ok.headers.remove(Hdr::Contact);
+                self.out.push(Action::SendResponse(ok));
+                if c.model == CallModel::IpOrigination && c.sip == SipState::Trying {
+                    // BYE in an early dialog (RFC 3261 §15): the INVITE is terminated too.
+                    self.stop(c, TimerKind::Rel1xx);
+                    c.queued.clear();
+                    let r = Response::for_request(&c.invite, 487, Some(&c.local_tag));
+                    self.out.push(Action::SendResponse(r));
+                    c.final_status = Some(487);
+                }
+                let enc = self
+                    .parse_body(c.peer, &req.headers, &req.body)
+                    .ok()
+                    .and_then(|p| p.isup);
+                // Precedence (sip-isup-mapping.md §4.3): encapsulated REL > Reason > 16.
+                let cause = enc
+                    .as_ref()
+                    .filter(|m| m.message_type == MessageType::REL)
+                    .and_then(msgs::cause_of)
+                    .map(|x| x.0)
+                    .or_else(|| reason_cause(&req.headers))
+                    .unwrap_or(16);
+                let o = if c.answered.is_some() {
+                    Outcome::Answered
+                } else {
+                    Outcome::Abandoned
+                };
+                Self::set_outcome(c, o, cause);
+                c.sip = SipState::Done;
+                self.release_isup(c, cause, LOCATION_BI, enc);
+            }
+            Method::Info => self.on_info(c, req),
+            Method::Prack => {
+                let matched = match c.reliable.as_mut() {
+                    Some(r) => {
+                        let (ok, acts) = r.on_prack(&req);
+                        self.ua_actions(c, acts);
+                        ok
+                    }
+                    None => false,
+                };
+                if matched {
+                    self.out
+                        .push(Action::SendResponse(Response::for_request(&req, 200, None)));
+                    // Next queued response (RFC 3262 §3: one reliable 18x outstanding at a time).
+                    while let Some(r) = c.queued.pop_front() {
+                        if r.status < 200 {
+                            let sdp = r.headers.get(Hdr::ContentType).is_some();
+                            self.send_uas_provisional(c, r, sdp);
+                            break;
+                        }
+                        self.out.push(Action::SendResponse(r));
+                    }
+                } else {
+                    self.reject(&req, 481, None, None);
+                }
+            }
+            Method::Invite | Method::Update => self.on_refresh(c, req),
+            _ => self.reject(&req, 501, None, None),
+        }
+    }
+
+    /// re-INVITE / UPDATE: answer with the same media (no media change is supported yet).
+    fn on_refresh(&mut self, c: &mut Call, req: Request) {
+        let Ok(parsed) = self.parse_body(c.peer, &req.headers, &req.body) else {
+            self.reject(&req, 400, Some("Malformed body"), None);
+            return;
+        };
+        if let Some(d) = c.dialog.as_mut() {
+            let _ = d.on_request(&req);
+        }
+        let mut r = Response::for_request(&req, 200, None);
+        r.headers
+            .push(Hdr::Contact, &self.local.contact(None).to_string());
+        if let Some(offer) = parsed.sdp.as_deref() {
+            let ok = SessionDescription::parse(offer)
+                .ok()
+                .and_then(|o| SessionDescription::answer_codecs(&o.codecs, &c.codecs));
+            let (Some(codecs), Some(m)) = (ok, c.media.as_ref()) else {
+                self.reject(&req, 488, Some("Incompatible media format"), None);
+                return;
+            };
+            c.sdp_version += 1;
+            let sdp = SessionDescription {
+                address: m.address.clone(),
+                port: m.port,
+                codecs,
+                ptime: Some(m.ptime),
+            }
+            .to_bytes(u64::from(c.cic.unwrap_or_default()), c.sdp_version);
+            r.set_body(Some("application/sdp"), sdp);
+        }
+        self.out.push(Action::SendResponse(r));
+    }
+
+    fn on_info(&mut self, c: &mut Call, req: Request) {
+        match self.parse_body(c.peer, &req.headers, &req.body) {
+            Err(e) => self.reject(&req, e.status, Some(e.text), None),
+            Ok(p) => {
+                self.out
+                    .push(Action::SendResponse(Response::for_request(&req, 200, None)));
+                // RFC 3372 §5.3: INFO carries mid-call ISUP; sent on the circuit as received.
+                if let Some(m) = p.isup.filter(|m| msgs::is_mid_call(m.message_type)) {
+                    if matches!(c.isup, IsupState::Setup | IsupState::Answered) {
+                        self.send_isup(c, m);
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_cancel(&mut self, _now: Duration, c: &mut Call, req: Request) {
+        let same_seq =
+            req.headers.cseq().ok().map(|x| x.seq) == c.invite.headers.cseq().ok().map(|x| x.seq);
+        if c.model != CallModel::IpOrigination || !same_seq {
+            self.reject(&req, 481, None, None);
+            return;
+        }
+        // RFC 3261 §9.2: 200 to the CANCEL, 487 to the INVITE if still pending.
+        self.out.push(Action::SendResponse(Response::for_request(
+            &req,
+            200,
+            Some(&c.local_tag),
+        )));
+        if c.sip != SipState::Trying {
+            return;
+        }
+        let mut r = Response::for_request(&c.invite, 487, Some(&c.local_tag));
+        if let Some(rc) = req.headers.get(Hdr::Reason) {
+            r.headers.push(Hdr::Reason, rc);
+        }
+        self.stop(c, TimerKind::Rel1xx);
+        c.queued.clear();
+        self.out.push(Action::SendResponse(r));
+        c.final_status = Some(487);
+        c.sip = SipState::Done;
+        let enc = self
+            .parse_body(c.peer, &req.headers, &req.body)
+            .ok()
+            .and_then(|p| p.isup)
+            .filter(|m| m.message_type == MessageType::REL);
+        let cause = enc
+            .as_ref()
+            .and_then(msgs::cause_of)
+            .map(|x| x.0)
+            .or_else(|| reason_cause(&req.headers))
+            .unwrap_or(cancel_cause(self.peers[c.peer].causes.profile));
+        Self::set_outcome(c, Outcome::Abandoned, cause);
+        self.release_isup(c, cause, LOCATION_BI, enc);
+    }
+
+    fn on_response(&mut self, now: Duration, resp: Response) {
+        let Ok(call_id) = resp.headers.call_id().map(str::to_string) else {
+            return;
+        };
+        let Ok(cseq) = resp.headers.cseq() else {
+            return;
+        };
+        let Some(mut c) = self.take_by_call_id(&call_id) else {
+            return;
+        };
+        if c.model == CallModel::PstnOrigination && cseq.method == Method::Invite {
+            self.on_invite_response(now, &mut c, resp);
+        }
+        self.put(now, c);
+    }
+
+    /// Responses to our INVITE (RFC 3398 §8.2.2-8.2.6).
+    fn on_invite_response(&mut self, now: Duration, c: &mut Call, resp: Response) {
+        let st = resp.status;
+        if st == 100 {
+            return;
+        }
+        let tag = resp
+            .headers
+            .to()
+            .ok()
+            .and_then(|t| t.tag().map(str::to_string));
+        let parsed = self
+            .parse_body(c.peer, &resp.headers, &resp.body)
+            .unwrap_or_default();
+        if st < 200 {
+            if let Some(t) = &tag {
+                if c.dialog.is_none() {
+                    c.dialog = Dialog::uac(&c.invite, &resp, self.local.contact(None)).ok();
+                }
+                if requires_100rel(&resp) {
+                    let branch = self.ids.branch();
+                    let Some(d) = c.dialog.as_mut().filter(|d| &d.id.remote_tag == t) else {
+                        return;
+                    };
+                    match d.prack_for(&resp, &self.local) {
+                        Ok(Some(mut prack)) => {
+                            prack
+                                .headers
+                                .set(Hdr::Via, &self.local.via(&branch).to_string());
+                            self.send_request(c, prack);
+                        }
+                        // Retransmission or out of order: not passed up (RFC 3262 §4).
+                        _ => return,
+                    }
+                }
+            }
+            c.provisional_received = true;
+            if let Some(cause) = c.cancel_pending {
+                self.send_cancel(c, cause);
+                return;
+            }
+            if c.isup != IsupState::Setup {
+                return;
+            }
+            if c.progressed.is_none() {
+                c.progressed = Some(now);
+            }
+            let sdp = parsed.sdp.is_some();
+            let enc = parsed.isup;
+            let msg = if !c.acm {
+                match enc.filter(|m| m.message_type == MessageType::ACM) {
+                    Some(m) => m,
+                    None if st == 180 => msgs::acm(msgs::status::SUBSCRIBER_FREE, sdp),
+                    None => msgs::acm(msgs::status::NO_INDICATION, sdp),
+                }
+            } else {
+                match enc.filter(|m| m.message_type == MessageType::CPG) {
+                    Some(m) => m,
+                    None => match st {
+                        180 => msgs::cpg(msgs::event::ALERTING, sdp),
+                        181 => msgs::cpg(msgs::event::FORWARDED_UNCONDITIONAL, sdp),
+                        _ if sdp => msgs::cpg(msgs::event::IN_BAND, true),
+                        _ => msgs::cpg(msgs::event::PROGRESS, false),
+                    },
+                }
+            };
+            c.acm = true;
+            self.stop(c, TimerKind::T11);
+            self.send_isup(c, msg);
+            return;
+        }
+        if st < 300 {
+            let confirmed_tag = c
+                .dialog
+                .as_ref()
+                .filter(|_| c.sip == SipState::Confirmed || c.sip == SipState::Done)
+                .map(|d| d.id.remote_tag.clone());
+            let invite_seq = c.invite.headers.cseq().map(|x| x.seq).unwrap_or(1);
+            // A 2xx from another fork, or after we gave up: ACK and BYE it (RFC 3261 §13.2.2.4).
+            let fork = confirmed_tag.is_some() && confirmed_tag != tag;
+            if fork
+                || (c.sip != SipState::Trying
+                    && c.sip != SipState::Cancelling
+                    && confirmed_tag.is_none())
+                || c.sip == SipState::Cancelling
+            {
+                if let Ok(mut d) = Dialog::uac(&c.invite, &resp, self.local.contact(None)) {
+                    let b1 = self.ids.branch();
+                    let mut ack = d.ack(invite_seq, &self.local);
+                    ack.headers.set(Hdr::Via, &self.local.via(&b1).to_string());
+                    self.send_request(c, ack);
+                    let b2 = self.ids.branch();
+                    let mut bye = d.new_request(Method::Bye, &self.local);
+                    bye.headers.set(Hdr::Via, &self.local.via(&b2).to_string());
+                    if let Some((_, cause)) = c.outcome {
+                        bye.headers
+                            .push(Hdr::Reason, &Reason::q850(cause, None).to_string());
+                    }
+                    self.send_request(c, bye);
+                }
+                if c.sip == SipState::Cancelling {
+                    c.sip = SipState::Done;
+                    c.final_status = Some(st);
+                }
+                return;
+            }
+            if confirmed_tag.is_some() {
+                // 2xx retransmission: ACK again (RFC 3261 §13.2.2.4).
+                if let Some(d) = c.dialog.as_ref() {
+                    let b = self.ids.branch();
+                    let mut ack = d.ack(invite_seq, &self.local);
+                    ack.headers.set(Hdr::Via, &self.local.via(&b).to_string());
+                    self.send_request(c, ack);
+                }
+                return;
+            }
+            let Ok(mut d) = Dialog::uac(&c.invite, &resp, self.local.contact(None)) else {
+                // No Contact: the dialog cannot be used; release (RFC 3261 §12.1.2).
+                c.sip = SipState::Done;
+                c.final_status = Some(st);
+                self.release_isup(c, 111, LOCATION_TN, None);
+                Self::set_outcome(c, Outcome::Failed, 111);
+                return;
+            };
+            if let Some(old) = c
+                .dialog
+                .as_ref()
+                .filter(|o| o.id.remote_tag == d.id.remote_tag)
+            {
+                d.last_rseq = old.last_rseq;
+            }
+            let b = self.ids.branch();
+            let mut ack = d.ack(invite_seq, &self.local);
+            ack.headers.set(Hdr::Via, &self.local.via(&b).to_string());
+            self.send_request(c, ack);
+            c.dialog = Some(d);
+            c.final_status = Some(st);
+            c.sip = SipState::Confirmed;
+            // RFC 3264 §5: the answer must use a format we offered.
+            if let Some(sdp) = parsed.sdp.as_deref() {
+                let ok = SessionDescription::parse(sdp)
+                    .ok()
+                    .and_then(|a| SessionDescription::answer_codecs(&a.codecs, &c.codecs));
+                if ok.is_none() {
+                    Self::set_outcome(c, Outcome::Failed, 65);
+                    self.release_both(now, c, 65, LOCATION_TN, Outcome::Failed);
+                    return;
+                }
+            }
+            if c.isup != IsupState::Setup {
+                return;
+            }
+            let enc = parsed.isup;
+            let msg = match enc.filter(|m| {
+                (m.message_type == MessageType::ANM && c.acm)
+                    || (m.message_type == MessageType::CON && !c.acm)
+            }) {
+                Some(m) => m,
+                None if c.acm => msgs::anm(),
+                None => msgs::con(),
+            };
+            self.stop(c, TimerKind::T11);
+            self.send_isup(c, msg);
+            c.acm = true;
+            c.isup = IsupState::Answered;
+            c.answered = Some(now);
+            if c.progressed.is_none() {
+                c.progressed = Some(now);
+            }
+            return;
+        }
+        // 3xx-6xx (RFC 3398 §8.2.6): REL with the encapsulated cause, Reason, or the table.
+        let was = c.sip;
+        c.sip = SipState::Done;
+        c.final_status = Some(st);
+        if was == SipState::Cancelling || c.isup != IsupState::Setup {
+            return;
+        }
+        let enc = parsed.isup.filter(|m| m.message_type == MessageType::REL);
+        let warning = resp
+            .headers
+            .warning()
+            .ok()
+            .and_then(|w| w.first().map(|w| w.code));
+        let cause = enc
+            .as_ref()
+            .and_then(msgs::cause_of)
+            .map(|x| x.0)
+            .or_else(|| reason_cause(&resp.headers))
+            .or_else(|| self.peers[c.peer].causes.sip_to_isup(st, warning))
+            .unwrap_or(127);
+        Self::set_outcome(c, Self::refusal(cause), cause);
+        self.release_isup(c, cause, LOCATION_BI, enc);
+    }
+
+    fn on_timeout(&mut self, now: Duration, call_id: &str, method: Method) {
+        let Some(mut c) = self.take_by_call_id(call_id) else {
+            return;
+        };
+        match method {
+            Method::Invite if c.model == CallModel::PstnOrigination => {
+                // Timer B ≙ 408 → cause 102 (sip-isup-mapping.md §6).
+                let was = c.sip;
+                c.sip = SipState::Done;
+                if was == SipState::Trying {
+                    c.final_status = Some(408);
+                    Self::set_outcome(&mut c, Outcome::Failed, 102);
+                    self.release_isup(&mut c, 102, LOCATION_TN, None);
+                }
+            }
+            Method::Bye | Method::Cancel | Method::Info | Method::Prack => {
+                if c.sip == SipState::Cancelling && method == Method::Cancel {
+                    c.sip = SipState::Done;
+                }
+                if method == Method::Info || method == Method::Prack {
+                    // The peer is gone: release the call (cause 102).
+                    if c.sip == SipState::Confirmed {
+                        self.release_both(now, &mut c, 102, LOCATION_TN, Outcome::Failed);
+                    }
+                }
+            }
+            _ => {}
+        }
+        self.put(now, c);
+    }
+
+    fn on_timer(&mut self, now: Duration, k: TimerKey) {
+        let Some(mut c) = self.take(k.call) else {
+            return;
+        };
+        if let Some(i) = c.timers.iter().position(|t| *t == k.timer) {
+            c.timers.swap_remove(i);
+        } else {
+            // Stopped already (a stale expiry the runtime could not cancel).
+            self.put(now, c);
+            return;
+        }
+        match k.timer {
+            TimerKind::T7 if c.isup == IsupState::Setup && !c.acm => {
+                // Q.764 §2.1.4: T7 expiry → release, cause 102; SIP: 504 (cause 102).
+                self.release_both(now, &mut c, 102, LOCATION_TN, Outcome::Failed);
+            }
+            TimerKind::T9 if c.isup == IsupState::Setup => {
+                // Q.118 T9: no answer → release cause 19 both ways (SIP 480).
+                self.release_both(now, &mut c, 19, LOCATION_TN, Outcome::Rejected);
+            }
+            TimerKind::T8 if c.awaiting_cot => {
+                // Q.764 §2.1.8: no COT within T8 → release (cause 41 temporary failure).
+                c.awaiting_cot = false;
+                c.sip = SipState::Done;
+                Self::set_outcome(&mut c, Outcome::Failed, 41);
+                self.release_isup(&mut c, 41, LOCATION_TN, None);
+            }
+            TimerKind::T11 if c.isup == IsupState::Setup && !c.acm => {
+                // Q.764 §2.1.4 / T11: ACM "no indication" so the preceding exchange's T7 stops.
+                c.acm = true;
+                let acm = msgs::acm(msgs::status::NO_INDICATION, false);
+                self.send_isup(&c, acm);
+            }
+            TimerKind::T1 if c.isup == IsupState::Releasing => {
+                // Q.764 §2.3.1 a): re-send REL, restart T1 (T5 keeps running).
+                if let Some(rel) = c.rel.clone() {
+                    self.send_isup(&c, rel);
+                }
+                self.start(&mut c, TimerKind::T1, self.timers.t1);
+            }
+            TimerKind::T5 if c.isup == IsupState::Releasing => {
+                // Q.764 §2.9.6 / §2.10.3: T5 → RSC, alert maintenance, stop T1, start T17.
+                self.stop(&mut c, TimerKind::T1);
+                self.send_isup(&c, msgs::rsc());
+                if let Some(cic) = c.cic {
+                    self.out.push(Action::MaintenanceAlert {
+                        cic,
+                        reason: "T5 expired: no RLC for REL, circuit reset",
+                    });
+                }
+                c.isup = IsupState::Resetting;
+                self.start(&mut c, TimerKind::T17, self.timers.t17);
+            }
+            TimerKind::T17 if c.isup == IsupState::Resetting => {
+                self.send_isup(&c, msgs::rsc());
+                if let Some(cic) = c.cic {
+                    self.out.push(Action::MaintenanceAlert {
+                        cic,
+                        reason: "T17 expired: no RLC for RSC",
+                    });
+                }
+                self.start(&mut c, TimerKind::T17, self.timers.t17);
+            }
+            TimerKind::Rel1xx => {
+                let acts = c
+                    .reliable
+                    .as_mut()
+                    .map(|r| r.on_timer())
+                    .unwrap_or_default();
+                let gave_up = acts.contains(&UaAction::GiveUp);
+                self.ua_actions(&mut c, acts);
+                if gave_up && c.sip == SipState::Trying {
+                    // RFC 3262 §3: no PRACK within 64*T1 → reject the INVITE with 5xx.
+                    c.queued.clear();
+                    self.release_both(now, &mut c, 102, LOCATION_TN, Outcome::Failed);
+                }
+            }
+            _ => {}
+        }
+        self.put(now, c);
+    }
+}
+
+/// Q.850 cause of a Reason header (RFC 3326), 1..=127.
+fn reason_cause(h: &sip::Headers) -> Option<u8> {
+    h.q850_cause()
+        .and_then(|c| u8::try_from(c).ok())
+        .filter(|c| (1..=127).contains(c))
+}
+
+fn handling(pc: &PeerConfig) -> Handling {
+    match pc.isup_handling {
+        IsupHandling::Optional => Handling::Optional,
+        IsupHandling::Required => Handling::Required,
+    }
+}
+
+/// Body of a message: SDP alone, ISUP alone, or both in multipart/mixed (RFC 3204, RFC 2046).
+fn body_for(
+    pc: &PeerConfig,
+    sdp: Option<Vec<u8>>,
+    isup: Option<&[u8]>,
+) -> Option<(String, Vec<u8>, Option<String>)> {
+    match (sdp, isup) {
+        (None, None) => None,
+        (Some(s), None) => Some(("application/sdp".into(), s, None)),
+        (s, Some(i)) => Some(sip::body::build_sip_i(
+            s.as_deref(),
+            i,
+            &pc.isup_version,
+            Some("itu-t92+"),
+            handling(pc),
+        )),
+    }
+}
+
+fn set_body_req(r: &mut Request, pc: &PeerConfig, sdp: Option<Vec<u8>>, isup: Option<&[u8]>) {
+    if let Some((ct, body, disp)) = body_for(pc, sdp, isup) {
+        if ct.starts_with("multipart") {
+            r.headers.set(Hdr::MimeVersion, "1.0");
+        }
+        r.set_body(Some(&ct), body);
+        if let Some(d) = disp {
+            r.headers.set(Hdr::ContentDisposition, &d);
+        }
+    }
+}
+
+fn set_body_resp(r: &mut Response, pc: &PeerConfig, sdp: Option<Vec<u8>>, isup: Option<&[u8]>) {
+    if let Some((ct, body, disp)) = body_for(pc, sdp, isup) {
+        if ct.starts_with("multipart") {
+            r.headers.set(Hdr::MimeVersion, "1.0");
+        }
+        r.set_body(Some(&ct), body);
+        if let Some(d) = disp {
+            r.headers.set(Hdr::ContentDisposition, &d);
+        }
+    }
+}

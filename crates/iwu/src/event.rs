@@ -1,0 +1,203 @@
+//! What goes into the [`crate::Engine`] and what comes out.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+/// Circuit identification code (Q.763 §1.2, 12 bits in the ITU variant).
+pub type Cic = u16;
+
+/// Identifies one call inside the engine (for timers and records).
+pub type CallRef = u64;
+
+/// Input events.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// An ISUP message received on a circuit (call-control messages: IAM, ACM, CPG, ANM, CON,
+    /// REL, RLC, SUS, RES, INR, INF, FAC, USR, APM…; circuit maintenance stays in the runtime).
+    Isup { cic: Cic, msg: isup::Message },
+    /// A request from the SIP transaction layer: an out-of-dialog INVITE, or an in-dialog BYE,
+    /// CANCEL, INFO, PRACK, ACK, UPDATE. `peer` is the configured peer the runtime matched by
+    /// source address; `None` lets the engine match the top Via's sent-by host.
+    SipRequest {
+        request: sip::Request,
+        peer: Option<String>,
+    },
+    /// A response to a request the engine sent (2xx retransmissions included: they are re-ACKed).
+    SipResponse(sip::Response),
+    /// A client transaction the engine started timed out (timer B/F) or failed at transport
+    /// level: handled like 408 (cause 102).
+    SipTimeout {
+        call_id: String,
+        method: sip::Method,
+    },
+    /// A timer the engine started has fired.
+    Timer(TimerKey),
+    /// Operator: release the call on `cic` with `cause` (REL toward ISUP, BYE/CANCEL/error toward SIP).
+    ReleaseCall { cic: Cic, cause: u8 },
+    /// Maintenance reset the circuit (RSC/GRS received or sent): the call on it is cleared toward
+    /// SIP without REL (Q.764 §2.10.3: reset clears the call as if released); the circuit
+    /// manager owns the circuit from now on, so no `CircuitIdle` follows.
+    CircuitReset { cic: Cic },
+    /// Dual seizure (Q.764 §2.10.1.4): the outgoing call on `cic` lost; it seizes another
+    /// circuit and re-sends its IAM (automatic repeat attempt). The runtime passes the winning
+    /// incoming IAM afterwards as an ordinary `Isup` event.
+    Reattempt { cic: Cic },
+}
+
+/// Output actions, in the order they must be performed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Send an ISUP message on a circuit.
+    SendIsup {
+        cic: Cic,
+        msg: isup::Message,
+    },
+    /// Send a request to `peer` (configured peer name). INVITE/BYE/CANCEL/INFO/PRACK get a client
+    /// transaction; ACK is sent as is (RFC 3261 §17.1.1.3: ACK for 2xx is not a transaction).
+    SendRequest {
+        peer: String,
+        request: sip::Request,
+    },
+    /// Send a response through the server transaction it answers (top Via branch + method).
+    /// A 2xx to INVITE must be retransmitted by the runtime until ACK (`sip::dialog::Retransmit2xx`).
+    SendResponse(sip::Response),
+    StartTimer {
+        key: TimerKey,
+        after: Duration,
+    },
+    StopTimer {
+        key: TimerKey,
+    },
+    /// The call is done with the circuit (RLC sent or received): the runtime frees it.
+    CircuitIdle {
+        cic: Cic,
+    },
+    /// Maintenance needed: T5 expired without RLC (Q.764 §2.9.6: RSC sent, T17 running); the
+    /// circuit stays out of service for new calls until RLC. Informational (alarm).
+    MaintenanceAlert {
+        cic: Cic,
+        reason: &'static str,
+    },
+    /// A call ended.
+    CallRecord(CallRecord),
+}
+
+/// Timers are per call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TimerKey {
+    pub call: CallRef,
+    pub timer: TimerKind,
+}
+
+/// The timers the engine runs (Q.764 Annex A names; `Rel1xx` is the RFC 3262 retransmission).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TimerKind {
+    T1,
+    T5,
+    T7,
+    T8,
+    T9,
+    T11,
+    T17,
+    Rel1xx,
+}
+
+/// Call models (issue 5 item 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallModel {
+    /// IAM in → INVITE out.
+    PstnOrigination,
+    /// INVITE in → IAM out (with an encapsulated IAM: SIP bridging).
+    IpOrigination,
+}
+
+/// How a call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Answered, then cleared.
+    Answered,
+    /// The called side refused (busy, unallocated, no answer, …).
+    Rejected,
+    /// The caller gave up before answer.
+    Abandoned,
+    /// Gateway or network failure (no circuit, timer expiry, protocol error, reset).
+    Failed,
+}
+
+/// Call detail record (metrics are derived from these).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallRecord {
+    pub call: CallRef,
+    pub model: CallModel,
+    pub cic: Option<Cic>,
+    pub call_id: String,
+    pub outcome: Outcome,
+    /// Q.850 cause of the release.
+    pub cause: u8,
+    /// Final SIP status sent or received, if any.
+    pub sip_status: Option<u16>,
+    /// Start → first backward progress (ACM/18x).
+    pub setup_time: Option<Duration>,
+    /// Start → answer.
+    pub answer_time: Option<Duration>,
+    /// Answer → release.
+    pub duration: Option<Duration>,
+}
+
+/// Circuit selection for calls toward the PSTN. The engine only seizes; circuits come back
+/// through [`Action::CircuitIdle`], on which the runtime calls `release`.
+pub trait CircuitPool {
+    /// Seize an idle circuit of the trunk group.
+    fn seize(&mut self, trunk_group: &str) -> Option<Cic>;
+    /// Return a circuit.
+    fn release(&mut self, cic: Cic);
+}
+
+/// In-memory pool for tests: circuits per trunk group, seized lowest first.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryPool {
+    free: BTreeMap<String, VecDeque<Cic>>,
+    owner: BTreeMap<Cic, String>,
+}
+
+impl MemoryPool {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn add(&mut self, tg: &str, cics: impl IntoIterator<Item = Cic>) {
+        for c in cics {
+            self.free.entry(tg.into()).or_default().push_back(c);
+            self.owner.insert(c, tg.into());
+        }
+    }
+    pub fn free_count(&self, tg: &str) -> usize {
+        self.free.get(tg).map_or(0, VecDeque::len)
+    }
+    /// The idle circuits of a trunk group, in seizure order.
+    pub fn free_cics(&self, tg: &str) -> Vec<Cic> {
+        self.free
+            .get(tg)
+            .map(|q| q.iter().copied().collect())
+            .unwrap_or_default()
+    }
+    /// Mark a circuit busy (seized by the far end with an IAM).
+    pub fn take(&mut self, cic: Cic) {
+        for q in self.free.values_mut() {
+            q.retain(|c| *c != cic);
+        }
+    }
+}
+
+impl CircuitPool for MemoryPool {
+    fn seize(&mut self, trunk_group: &str) -> Option<Cic> {
+        self.free.get_mut(trunk_group)?.pop_front()
+    }
+    fn release(&mut self, cic: Cic) {
+        if let Some(tg) = self.owner.get(&cic) {
+            let q = self.free.entry(tg.clone()).or_default();
+            if !q.contains(&cic) {
+                q.push_back(cic);
+            }
+        }
+    }
+}
