@@ -42,11 +42,19 @@ pub enum Output {
         user_data: Vec<u8>,
     },
     /// Send a request to the configured peer (a client transaction; ACK is sent as is).
-    SipRequest { peer: String, request: Request },
+    SipRequest {
+        peer: String,
+        request: Request,
+    },
     /// Send a response through the server transaction it answers (2xx retransmissions too).
     SipResponse(Response),
-    StartTimer { id: u64, after: Duration },
-    StopTimer { id: u64 },
+    StartTimer {
+        id: u64,
+        after: Duration,
+    },
+    StopTimer {
+        id: u64,
+    },
     /// A call ended (metrics and the CDR log come from this).
     CallRecord(iwu::CallRecord),
     /// A circuit changed its summary state (for the `circuits` gauge).
@@ -56,7 +64,10 @@ pub enum Output {
         to: circuits::CircuitState,
     },
     /// An ISUP message that could not be decoded; it was discarded (Q.764 §2.9.5).
-    IsupDiscarded { opc: u32, reason: String },
+    IsupDiscarded {
+        opc: u32,
+        reason: String,
+    },
     /// Maintenance alert (Q.764 asks to alert maintenance personnel).
     Alert(String),
     /// Dual seizure detected on a circuit (Q.764 §2.9.1.4).
@@ -146,7 +157,7 @@ impl Gateway {
         for (g, _) in circuits.groups() {
             let dpc = circuits.group_dpc(g);
             for c in circuits.group_states(g) {
-                dpc_of.insert(c.id.cic, dpc);
+                dpc_of.insert(c.circuit.cic, dpc);
             }
         }
         Gateway {
@@ -332,18 +343,13 @@ impl Gateway {
     /// RFC 3261 §13.3.1.4: the UAS core retransmits a 2xx to INVITE until the ACK arrives.
     fn send_response(&mut self, r: Response) {
         let is_invite_2xx = (200..300).contains(&r.status)
-            && r.headers
-                .cseq()
-                .is_ok_and(|c| c.method == Method::Invite);
-        if is_invite_2xx {
-            if let Ok(call_id) = r.headers.call_id().map(str::to_string) {
-                // Over UDP the 2xx is repeated from T1; the runtime's transport decides nothing
-                // here, so the unreliable schedule is used (harmless over TCP).
-                let (rt, actions) = Retransmit2xx::start(r, self.sip_timers, false);
-                self.retransmit.insert(call_id.clone(), rt);
-                self.ua_actions(call_id, actions);
-                return;
-            }
+            && r.headers.cseq().is_ok_and(|c| c.method == Method::Invite);
+        if is_invite_2xx && let Ok(call_id) = r.headers.call_id().map(str::to_string) {
+            // Over UDP the 2xx is repeated from T1 (over TCP the repeats are harmless).
+            let (rt, actions) = Retransmit2xx::start(r, self.sip_timers, false);
+            self.retransmit.insert(call_id.clone(), rt);
+            self.ua_actions(call_id, actions);
+            return;
         }
         self.out.push(Output::SipResponse(r));
     }
@@ -450,9 +456,9 @@ impl Gateway {
                     to,
                 }),
                 C::Alert(a) => self.out.push(Output::Alert(format!("{a:?}"))),
-                C::QueryResponse { first, states } => self.out.push(Output::Alert(format!(
-                    "CQR from {first}: {states:?}"
-                ))),
+                C::QueryResponse { first, states } => self
+                    .out
+                    .push(Output::Alert(format!("CQR from {first}: {states:?}"))),
             }
         }
     }

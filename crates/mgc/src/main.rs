@@ -3,9 +3,8 @@
 mod cmd_isup;
 mod cmd_map;
 mod cmd_sip;
-mod config;
-mod logging;
-mod metrics;
+
+use mgc::config;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -28,11 +27,36 @@ enum Command {
     /// SIP message tools (RFC 3261, SIP-I/SIP-T bodies).
     #[command(subcommand)]
     Sip(cmd_sip::SipCommand),
+    /// Run the gateway: SIP, M3UA, circuits and interworking (Ctrl-C stops it).
+    Run {
+        /// TOML configuration; without it the embedded default (config/default.toml).
+        #[arg(long)]
+        config: Option<std::path::PathBuf>,
+        /// Log format, overriding `[log] format`.
+        #[arg(long, value_enum)]
+        log_format: Option<config::LogFormat>,
+    },
     /// Check a configuration file: exit 0, or print the file, line and field at fault.
     CheckConfig {
         /// TOML configuration file.
         file: std::path::PathBuf,
     },
+}
+
+fn run(
+    file: Option<std::path::PathBuf>,
+    log_format: Option<config::LogFormat>,
+) -> anyhow::Result<ExitCode> {
+    let cfg = match &file {
+        Some(f) => config::Config::load(f)?,
+        None => config::Config::embedded_default(),
+    };
+    mgc::logging::init(&cfg.log, log_format);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(mgc::runtime::run(cfg))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn main() -> ExitCode {
@@ -41,6 +65,7 @@ fn main() -> ExitCode {
         Command::Isup(c) => cmd_isup::run(c),
         Command::Map(c) => cmd_map::run(c),
         Command::Sip(c) => cmd_sip::run(c),
+        Command::Run { config, log_format } => run(config, log_format),
         Command::CheckConfig { file } => config::Config::load(&file)
             .map(|_| {
                 println!("{}: OK", file.display());

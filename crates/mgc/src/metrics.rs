@@ -74,12 +74,10 @@ fn histogram_vec(r: &Registry, name: &str, help: &str, buckets: &[f64]) -> Histo
 impl Metrics {
     pub fn new() -> Arc<Metrics> {
         let r = Registry::new();
-        let glare = IntCounter::new(
-            "glare_total",
-            "Dual seizures detected (Q.764 §2.9.1.4).",
-        )
-        .expect("valid metric definition");
-        r.register(Box::new(glare.clone())).expect("registered once");
+        let glare = IntCounter::new("glare_total", "Dual seizures detected (Q.764 §2.9.1.4).")
+            .expect("valid metric definition");
+        r.register(Box::new(glare.clone()))
+            .expect("registered once");
         let m3ua_asp_state = IntGauge::new(
             "m3ua_asp_state",
             "M3UA ASP state: 0 down, 1 inactive, 2 active (RFC 4666 §4.3.1).",

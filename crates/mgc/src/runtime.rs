@@ -9,7 +9,7 @@ use m3ua::asp::{AspConfig, AspEvent, AspState};
 use m3ua::transport::{AspHandle, AspTransportConfig, spawn_asp};
 use m3ua::wire::ProtocolData;
 use sip::transaction::TransactionKey;
-use sip::transport::driver::{Endpoint, Event as SipEvent};
+use sip::transport::{Endpoint, Event as SipEvent};
 use sip::transport::{Peer, Proto, TransportConfig};
 use sip::{Message, Method, Response};
 use std::collections::HashMap;
@@ -71,8 +71,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             .then(|| Duration::from_secs(cfg.m3ua.beat_interval_s)),
         ..AspConfig::default()
     };
-    let (asp, mut asp_events, _task) =
-        spawn_asp(asp_cfg, AspTransportConfig::tcp(cfg.m3ua.remote));
+    let (asp, mut asp_events, _task) = spawn_asp(asp_cfg, AspTransportConfig::tcp(cfg.m3ua.remote));
     info!(remote = %cfg.m3ua.remote, "M3UA ASP connecting");
     let mut peers = HashMap::new();
     let mut peer_by_ip = HashMap::new();
@@ -149,7 +148,11 @@ impl Runtime {
                 let Some(name) = self.peer_by_ip.get(&peer.addr.ip()).cloned() else {
                     // Trust domain (RFC 3325 §2.3): only configured peers reach the SS7 side.
                     if let (Some(key), false) = (key, request.method == Method::Ack) {
-                        let r = Response::for_request(&request, 403, Some(&sip::transaction::new_tag()));
+                        let r = Response::for_request(
+                            &request,
+                            403,
+                            Some(&sip::transaction::new_tag()),
+                        );
                         self.metrics
                             .sip_response(Direction::Out, 403, request.method.as_str());
                         let _ = self.endpoint.send_response(&key, r).await;
