@@ -55,6 +55,13 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         None
     };
     let gw = crate::assemble::gateway(&cfg)?;
+    // The circuits gauge starts from the full picture; state changes then move it.
+    for (group, state, n) in gw.circuits().counts_by_state() {
+        metrics
+            .circuits
+            .with_label_values(&[group, state.as_str()])
+            .set(n as i64);
+    }
     let tcfg = TransportConfig {
         limits: sip::Limits {
             max_message_size: cfg.sip.max_message_size,
