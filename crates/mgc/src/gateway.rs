@@ -189,6 +189,12 @@ impl Gateway {
         self.timers.len()
     }
 
+    /// The outputs of operator calls made through [`Gateway::circuits_mut`] (block, reset…).
+    pub fn drain(&mut self, now: Duration) -> Vec<Output> {
+        self.drain_circuits(now);
+        std::mem::take(&mut self.out)
+    }
+
     /// Handle one input at `now`; the outputs are in the order they must be performed.
     pub fn handle(&mut self, now: Duration, input: Input) -> Vec<Output> {
         match input {

@@ -5,6 +5,7 @@
 pub mod assemble;
 pub mod circuits;
 pub mod config;
+pub mod conformance;
 pub mod embedded_sim;
 pub mod gateway;
 pub mod logging;

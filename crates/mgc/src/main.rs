@@ -36,6 +36,9 @@ enum Command {
         #[arg(long, value_enum)]
         log_format: Option<config::LogFormat>,
     },
+    /// Replay the ISUP/SIP conformance fixtures through the gateway core on a virtual clock;
+    /// print a pass/fail table, exit 1 on any failure (docs/conformance.md).
+    Conformance(mgc::conformance::cli::Args),
     /// Check a configuration file: exit 0, or print the file, line and field at fault.
     CheckConfig {
         /// TOML configuration file.
@@ -66,6 +69,7 @@ fn main() -> ExitCode {
         Command::Map(c) => cmd_map::run(c),
         Command::Sip(c) => cmd_sip::run(c),
         Command::Run { config, log_format } => run(config, log_format),
+        Command::Conformance(a) => mgc::conformance::cli::run(a),
         Command::CheckConfig { file } => config::Config::load(&file)
             .map(|_| {
                 println!("{}: OK", file.display());
