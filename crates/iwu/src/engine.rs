@@ -10,6 +10,7 @@ use sip::transaction::TimerConfig;
 use sip::{Host, Method, Request, Response, SipBody, Uri};
 
 use crate::cause::{CauseMap, cancel_cause, cause_text};
+use crate::compat;
 use crate::config::{Encapsulation, IsupHandling, IwuConfig, PeerConfig, TrunkGroupConfig};
 use crate::event::*;
 use crate::ids::IdGen;
@@ -386,6 +387,43 @@ impl Engine {
     // ----- ISUP side -----
 
     fn on_isup(&mut self, now: Duration, cic: Cic, msg: Message) {
+        // Q.764 §2.9.5: unrecognised messages and parameters, by their compatibility information.
+        // The IAM is examined in `on_iam` (a release there needs the call).
+        let call = self.by_cic.get(&cic).and_then(|id| self.calls.get(id));
+        let msg = if msg.message_type == MessageType::IAM && call.is_none() {
+            msg
+        } else {
+            let pass_on = call.is_some_and(|c| {
+                self.peers[c.peer].encapsulates()
+                    && c.dialog.is_some()
+                    && matches!(c.sip, SipState::Trying | SipState::Confirmed)
+            });
+            match compat::examine(msg, pass_on) {
+                compat::Verdict::Process { msg, notify } => {
+                    self.confusion(cic, notify);
+                    msg
+                }
+                compat::Verdict::PassOn { msg, notify } => {
+                    self.confusion(cic, notify);
+                    if let Some(mut c) = self.take_by_cic(cic) {
+                        self.send_info(&mut c, &msg);
+                        self.put(now, c);
+                    }
+                    return;
+                }
+                compat::Verdict::Discard { notify } => {
+                    self.confusion(cic, notify);
+                    return;
+                }
+                compat::Verdict::Release { cause, diagnostic } => {
+                    if let Some(mut c) = self.take_by_cic(cic) {
+                        self.release_compat(now, &mut c, cause, &diagnostic);
+                        self.put(now, c);
+                    }
+                    return;
+                }
+            }
+        };
         let t = msg.message_type;
         let Some(mut c) = self.take_by_cic(cic) else {
             match t {
@@ -434,6 +472,33 @@ impl Engine {
         self.put(now, c);
     }
 
+    /// CFN (Q.764 §2.9.5) when the compatibility procedure asks for a notification.
+    fn confusion(&mut self, cic: Cic, notify: Option<(u8, Vec<u8>)>) {
+        if let Some((cause, diagnostic)) = notify {
+            self.out.push(Action::SendIsup {
+                cic,
+                msg: compat::cfn(cause, LOCATION_TN, &diagnostic),
+            });
+        }
+    }
+
+    /// Release for a compatibility reason: REL with the cause and its diagnostic (Q.764
+    /// §2.9.5.3), the SIP side cleared with the same cause.
+    fn release_compat(&mut self, now: Duration, c: &mut Call, cause: u8, diagnostic: &[u8]) {
+        let mut ci = isup::CauseIndicators::new(cause, LOCATION_TN);
+        ci.diagnostics = diagnostic.into();
+        let rel = Message::new(MessageType::REL).with(ci);
+        let outcome = if c.answered.is_some() {
+            Outcome::Answered
+        } else {
+            Outcome::Failed
+        };
+        Self::set_outcome(c, outcome, cause);
+        self.release_isup(c, cause, LOCATION_TN, Some(rel));
+        let rel = c.rel.clone();
+        self.release_sip(now, c, cause, LOCATION_TN, rel.as_ref(), outcome);
+    }
+
     /// IAM received: PSTN origination (RFC 3398 §8.2.1).
     fn on_iam(&mut self, now: Duration, cic: Cic, iam: Message) {
         let Some(&tg_i) = self.cic_tg.get(&cic) else {
@@ -472,6 +537,31 @@ impl Engine {
             self.put(now, c);
             return;
         }
+        // Q.764 §2.9.5: unrecognised parameters of the IAM; the IAM itself travels encapsulated
+        // toward SIP-I/SIP-T peers (pass on possible).
+        let pass_on = self.peers[peer_i].encapsulates();
+        let iam = match compat::examine(iam, pass_on) {
+            compat::Verdict::Process { msg, notify } => {
+                self.confusion(cic, notify);
+                msg
+            }
+            compat::Verdict::Release { cause, diagnostic } => {
+                // No INVITE was sent: only the ISUP side is released.
+                c.sip = SipState::Done;
+                self.release_compat(now, &mut c, cause, &diagnostic);
+                self.put(now, c);
+                return;
+            }
+            compat::Verdict::Discard { notify } | compat::Verdict::PassOn { notify, .. } => {
+                // An IAM discarded: the circuit stays idle, the far end's T7 clears its call.
+                self.confusion(cic, notify);
+                Self::set_outcome(&mut c, Outcome::Failed, compat::cause::MESSAGE_DISCARDED);
+                self.detach_circuit(&mut c, true);
+                c.sip = SipState::Done;
+                self.put(now, c);
+                return;
+            }
+        };
         let Some(target) = target else {
             // Q.850 cause 28: no usable called number.
             self.release_isup(&mut c, 28, LOCATION_TN, None);

@@ -42,6 +42,7 @@
 //! Mapping tables live in [`cause`] as data; `mgc map` and `docs/call-flows.md` render them.
 
 pub mod cause;
+pub mod compat;
 pub mod config;
 pub mod engine;
 pub mod event;

@@ -315,12 +315,16 @@ impl Harness {
             // Q.764 §2.9.3.2: the far end answers each start-up GRS with GRA (nothing blocked).
             let grs: Vec<_> = std::mem::take(&mut h.isup_out).into_iter().collect();
             for (dpc, cic, m) in grs {
-                if m.message_type != MessageType::GRS {
-                    return Err(format!("start-up sent {} (not GRS)", m.message_type));
-                }
-                let range = m.get::<isup::RangeAndStatus>().map_or(0, |r| r.range);
-                let gra = ss7sim::msg::gra(&vec![false; usize::from(range) + 1]);
-                h.isup_from(dpc, cic, &gra)?;
+                let answer = match m.message_type {
+                    MessageType::GRS => {
+                        let range = m.get::<isup::RangeAndStatus>().map_or(0, |r| r.range);
+                        ss7sim::msg::gra(&vec![false; usize::from(range) + 1])
+                    }
+                    // A group of one circuit is reset with RSC (Q.764 §2.9.3.1).
+                    MessageType::RSC => Message::new(MessageType::RLC),
+                    t => return Err(format!("start-up sent {t} (not GRS or RSC)")),
+                };
+                h.isup_from(dpc, cic, &answer)?;
             }
             if let Some((_, _, m)) = h.isup_out.front() {
                 return Err(format!("start-up: unexpected {}", m.message_type));
