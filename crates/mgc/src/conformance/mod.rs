@@ -272,6 +272,8 @@ struct Harness {
     last_request: Option<Request>,
     last_by_method: HashMap<String, Request>,
     last_response: Option<Response>,
+    /// The last response to each method (by CSeq).
+    last_response_by_method: HashMap<String, Response>,
     /// The CIC of steps that give none: the last one sent or expected.
     cic: u16,
     opc: u32,
@@ -305,6 +307,7 @@ impl Harness {
             last_request: None,
             last_by_method: HashMap::new(),
             last_response: None,
+            last_response_by_method: HashMap::new(),
             cic: 1,
             opc,
             peer,
@@ -375,6 +378,7 @@ impl Harness {
                     }
                     self.trace
                         .push(format!("{:>8.3} SIP out  {} {}", self.secs(), r.status, cseq_of(&r)));
+                    self.last_response_by_method.insert(cseq_of(&r), r.clone());
                     self.last_response = Some(r.clone());
                     self.sip_out.push_back(SipOut::Response(r));
                 }
@@ -641,6 +645,10 @@ impl Harness {
         let headers = match scope {
             "req" => self.last_request.as_ref().map(|r| (&r.headers, Some(r))),
             "resp" => self.last_response.as_ref().map(|r| (&r.headers, None)),
+            s if s.starts_with("resp_") => self
+                .last_response_by_method
+                .get(&s[5..].to_ascii_uppercase())
+                .map(|r| (&r.headers, None)),
             m => self
                 .last_by_method
                 .get(&m.to_ascii_uppercase())
