@@ -164,6 +164,8 @@ pub struct IsupBody {
     pub hex: Option<String>,
     /// RFC 3204 `version` parameter (default `itu-t92+`).
     pub version: Option<String>,
+    /// RFC 3204 `base` parameter (default `itu-t92+`; empty: none).
+    pub base: Option<String>,
     /// RFC 3204 `handling` (`required` or `optional`, default `required`).
     pub handling: Option<String>,
 }

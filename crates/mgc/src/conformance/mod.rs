@@ -540,17 +540,44 @@ impl Harness {
             sdp,
             &bytes,
             b.version.as_deref().unwrap_or("itu-t92+"),
-            Some("itu-t92+"),
+            match b.base.as_deref() {
+                None => Some("itu-t92+"),
+                Some("") => None,
+                Some(x) => Some(x),
+            },
             handling,
         )))
     }
 
     fn sip_in(&mut self, s: &Step) -> Result<(), String> {
         let text = self.fill(s.sip_in.as_deref().unwrap_or_default())?;
-        let mut wire = text.trim().replace("\r\n", "\n").replace('\n', "\r\n");
-        wire.push_str("\r\n\r\n");
+        let text = text.trim_start().replace("\r\n", "\n");
+        // Head and an optional literal body after the first empty line (Content-Length is
+        // computed here).
+        let (head, literal) = text.split_once("\n\n").unwrap_or((text.as_str(), ""));
+        let mut wire: String = head
+            .lines()
+            .filter(|l| {
+                !l.to_ascii_lowercase().starts_with("content-length:")
+                    && !l.to_ascii_lowercase().starts_with("l:")
+            })
+            .map(|l| format!("{l}\r\n"))
+            .collect();
+        wire.push_str("Content-Length: 0\r\n\r\n");
         let msg = sip::Message::parse(wire.as_bytes()).map_err(|e| format!("sip_in: {e}"))?;
-        let body = self.body(s)?;
+        let literal = literal.trim_end();
+        let body = match self.body(s)? {
+            None if !literal.is_empty() => {
+                let ct = msg
+                    .headers()
+                    .get(Hdr::ContentType)
+                    .ok_or("sip_in: a literal body needs Content-Type")?
+                    .to_string();
+                let text: String = literal.lines().map(|l| format!("{l}\r\n")).collect();
+                Some((ct, text.into_bytes(), None))
+            }
+            b => b,
+        };
         match msg {
             sip::Message::Request(mut r) => {
                 set_body(&mut r.headers, &mut r.body, body);
@@ -835,8 +862,9 @@ impl Harness {
                     Err(format!("not all circuits idle: {}", self.busy_circuits()))
                 }
             }
-            None => Err("expect_circuit without cic: only \"idle\" (all circuits)".into()),
-            Some(cic) => {
+            // Another state without a CIC: the step's current CIC.
+            c => {
+                let cic = c.unwrap_or(self.cic);
                 let st = self
                     .circuit(cic)
                     .ok_or_else(|| format!("CIC {cic} is not equipped"))?;
