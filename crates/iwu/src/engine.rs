@@ -79,6 +79,8 @@ struct Call {
     outcome: Option<(Outcome, u8)>,
     final_status: Option<u16>,
     timers: Vec<TimerKind>,
+    /// False for the clearing of a circuit a call left (repeat attempt): no call record.
+    record: bool,
 }
 
 struct Peer {
@@ -218,6 +220,26 @@ impl Engine {
                     self.put(now, c);
                 }
             }
+            Event::RepeatAttempt { cic, cause } => {
+                if let Some(mut c) = self.take_by_cic(cic) {
+                    if c.model == CallModel::IpOrigination && c.isup == IsupState::Setup && !c.acm
+                    {
+                        // The old circuit is cleared by a call of its own, without a record:
+                        // REL now, RLC (or T1/T5) later, then CircuitIdle.
+                        let mut old = self.new_call(now, c.model, c.tg, c.peer);
+                        old.cic = Some(cic);
+                        old.sip = SipState::Done;
+                        old.record = false;
+                        self.by_cic.insert(cic, old.id);
+                        self.release_isup(&mut old, cause, LOCATION_TN, None);
+                        self.put(now, old);
+                        self.reattempt(now, &mut c, pool);
+                    } else {
+                        self.release_both(now, &mut c, cause, LOCATION_TN, Outcome::Failed);
+                    }
+                    self.put(now, c);
+                }
+            }
         }
         std::mem::take(&mut self.out)
     }
@@ -249,6 +271,9 @@ impl Engine {
                 }
             }
             self.by_call_id.remove(&c.call_id);
+            if !c.record {
+                return;
+            }
             let (outcome, cause) = c.outcome.unwrap_or((Outcome::Failed, 127));
             let end = now;
             self.out.push(Action::CallRecord(CallRecord {
@@ -301,6 +326,7 @@ impl Engine {
             outcome: None,
             final_status: None,
             timers: Vec::new(),
+            record: true,
         }
     }
 

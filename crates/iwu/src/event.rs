@@ -42,6 +42,10 @@ pub enum Event {
     /// circuit and re-sends its IAM (automatic repeat attempt). The runtime passes the winning
     /// incoming IAM afterwards as an ordinary `Isup` event.
     Reattempt { cic: Cic },
+    /// Q.764 §2.8.2.1 c): the far end blocked `cic` after our IAM and before any backward
+    /// message. The circuit is released normally (REL with `cause`, RLC, T1/T5) and the call is
+    /// repeated on another circuit, unseen by SIP (automatic repeat attempt, §2.8.1).
+    RepeatAttempt { cic: Cic, cause: u8 },
 }
 
 /// Output actions, in the order they must be performed.

@@ -752,6 +752,26 @@ fn ip_reattempt() -> Harness {
     h
 }
 
+/// Q.764 §2.8.2.1 c): blocked after our IAM: REL on the old circuit, IAM on a new one, nothing
+/// toward SIP; RLC frees the old circuit without a call record.
+#[test]
+fn ip_repeat_attempt_after_blocking() {
+    let mut h = Harness::new();
+    let acts = h.request(plain_invite("blocked"));
+    let (cic, iam1) = find_isup(&acts, MessageType::IAM).unwrap();
+    let acts = h.feed(Event::RepeatAttempt { cic, cause: 41 });
+    let (rel_cic, rel) = find_isup(&acts, MessageType::REL).unwrap();
+    assert_eq!((rel_cic, iwu::msgs::cause_of(&rel).unwrap().0), (cic, 41));
+    let (cic2, iam2) = find_isup(&acts, MessageType::IAM).unwrap();
+    assert_ne!(cic, cic2);
+    assert_eq!(iam1, iam2);
+    assert!(!acts.iter().any(|a| matches!(a, Action::SendResponse(_))));
+    let acts = h.isup(cic, isup::Message::new(MessageType::RLC));
+    assert!(acts.contains(&Action::CircuitIdle { cic }));
+    assert!(h.records.is_empty());
+    assert_eq!(h.engine.active_calls(), 1);
+}
+
 /// Maintenance reset of an answered call's circuit: BYE (Reason 41), no REL, no CircuitIdle.
 fn ip_circuit_reset() -> Harness {
     let mut h = Harness::new();

@@ -441,11 +441,11 @@ impl Gateway {
                 }
                 C::Reattempt { circuit, release } => {
                     if release {
-                        // The call still owns the circuit: clear it normally (REL/RLC); Q.764
-                        // §2.8.1 repeat attempts are left to the originating side.
+                        // Q.764 §2.8.2.1 c): clear this circuit normally (REL/RLC) and repeat
+                        // the call on another one (§2.8.1).
                         self.engine_event(
                             now,
-                            iwu::Event::ReleaseCall {
+                            iwu::Event::RepeatAttempt {
                                 cic: circuit.cic,
                                 cause: circuits::CAUSE_TEMPORARY_FAILURE,
                             },

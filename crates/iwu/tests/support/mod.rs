@@ -192,6 +192,9 @@ impl Harness {
             Event::Timer(k) => self.step('G', 'G', format!("{:?} expires", k.timer)),
             Event::CircuitReset { .. } => self.step('P', 'G', "RSC (maintenance reset)".into()),
             Event::Reattempt { cic } => self.step('P', 'G', format!("IAM glare on CIC {cic}")),
+            Event::RepeatAttempt { cic, .. } => {
+                self.step('P', 'G', format!("BLO after IAM on CIC {cic}"))
+            }
             Event::ReleaseCall { .. } => self.step('G', 'G', "operator release".into()),
         }
         if let Event::Isup { cic, msg } = &ev {
