@@ -29,8 +29,6 @@ enum IsupState {
     Answered,
     /// REL sent, awaiting RLC (T1, T5).
     Releasing,
-    /// T5 expired: RSC sent, awaiting RLC (T17).
-    Resetting,
     /// Done with the circuit.
     Idle,
 }
@@ -467,11 +465,10 @@ impl Engine {
         match t {
             MessageType::REL => self.on_rel(now, &mut c, msg),
             MessageType::RLC => {
-                if matches!(c.isup, IsupState::Releasing | IsupState::Resetting) {
-                    // Q.764 §2.3.1 c): RLC stops T1 and T5 (T17 after a reset); circuit idle.
+                if c.isup == IsupState::Releasing {
+                    // Q.764 §2.3.1 c): RLC stops T1 and T5; circuit idle.
                     self.stop(&mut c, TimerKind::T1);
                     self.stop(&mut c, TimerKind::T5);
-                    self.stop(&mut c, TimerKind::T17);
                     self.detach_circuit(&mut c, true);
                 }
             }
@@ -806,10 +803,9 @@ impl Engine {
         self.stop(c, TimerKind::T7);
         self.stop(c, TimerKind::T9);
         self.stop(c, TimerKind::T11);
-        self.stop(c, TimerKind::T17);
         self.stop(c, TimerKind::T8);
         self.detach_circuit(c, true);
-        if matches!(was, IsupState::Releasing | IsupState::Resetting) {
+        if was == IsupState::Releasing {
             // Q.764 §2.3.1 d): collision of REL messages; both sides answer RLC.
             return;
         }
@@ -1874,27 +1870,17 @@ impl Engine {
                 self.start(&mut c, TimerKind::T1, self.timers.t1);
             }
             TimerKind::T5 if c.isup == IsupState::Releasing => {
-                // Q.764 §2.9.6 / §2.10.3: T5 → RSC, alert maintenance, stop T1, start T17.
+                // Q.764 §2.9.6: T5 → stop T1, alert maintenance, reset the circuit. The reset
+                // (RSC, T17, the RLC that ends it) is the circuit maintenance's (the circuit
+                // manager in mgc): the call gives the circuit up without CircuitIdle.
                 self.stop(&mut c, TimerKind::T1);
-                self.send_isup(&c, msgs::rsc());
                 if let Some(cic) = c.cic {
                     self.out.push(Action::MaintenanceAlert {
                         cic,
-                        reason: "T5 expired: no RLC for REL, circuit reset",
+                        reason: "T5 expired: no RLC for REL, circuit to be reset",
                     });
                 }
-                c.isup = IsupState::Resetting;
-                self.start(&mut c, TimerKind::T17, self.timers.t17);
-            }
-            TimerKind::T17 if c.isup == IsupState::Resetting => {
-                self.send_isup(&c, msgs::rsc());
-                if let Some(cic) = c.cic {
-                    self.out.push(Action::MaintenanceAlert {
-                        cic,
-                        reason: "T17 expired: no RLC for RSC",
-                    });
-                }
-                self.start(&mut c, TimerKind::T17, self.timers.t17);
+                self.detach_circuit(&mut c, false);
             }
             TimerKind::Rel1xx => {
                 let acts = c

@@ -76,8 +76,9 @@ pub enum Action {
     CircuitIdle {
         cic: Cic,
     },
-    /// Maintenance needed: T5 expired without RLC (Q.764 §2.9.6: RSC sent, T17 running); the
-    /// circuit stays out of service for new calls until RLC. Informational (alarm).
+    /// Maintenance needed: T5 expired without RLC (Q.764 §2.9.6). The call has given the
+    /// circuit up (no `CircuitIdle` follows): the runtime's circuit maintenance resets it (RSC,
+    /// T17) and keeps it out of service until RLC.
     MaintenanceAlert {
         cic: Cic,
         reason: &'static str,

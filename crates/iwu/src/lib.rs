@@ -17,7 +17,7 @@
 //!             Action::StartTimer { key, after }      => /* (re)arm key at now + after */,
 //!             Action::StopTimer { key }              => /* disarm key */,
 //!             Action::CircuitIdle { cic }            => circuit_pool.release(cic),
-//!             Action::MaintenanceAlert { cic, reason } => /* alarm; circuit stays out of service */,
+//!             Action::MaintenanceAlert { cic, reason } => /* alarm; reset the circuit (RSC, T17) */,
 //!             Action::CallRecord(cdr)                => /* metrics, CDR log */,
 //!         }
 //!     }
