@@ -1813,6 +1813,11 @@ impl Engine {
                     self.release_isup(&mut c, 102, LOCATION_TN, None);
                 }
             }
+            Method::Ack if c.sip == SipState::Confirmed => {
+                // RFC 3261 §13.3.1.4: no ACK for our 2xx within 64*T1: the session is ended
+                // with BYE; the PSTN side is released (cause 102, recovery on timer expiry).
+                self.release_both(now, &mut c, 102, LOCATION_TN, Outcome::Failed);
+            }
             Method::Bye | Method::Cancel | Method::Info | Method::Prack => {
                 if c.sip == SipState::Cancelling && method == Method::Cancel {
                     c.sip = SipState::Done;

@@ -775,6 +775,25 @@ fn ip_repeat_attempt_after_blocking() {
     assert_eq!(h.engine.active_calls(), 1);
 }
 
+/// RFC 3261 §13.3.1.4: our 2xx never acknowledged → BYE (Reason 102) and REL 102.
+#[test]
+fn ip_no_ack_for_2xx() {
+    let mut h = Harness::new();
+    let inv = plain_invite("noack");
+    let acts = h.request(inv.clone());
+    let (cic, _) = find_isup(&acts, MessageType::IAM).unwrap();
+    let acts = h.isup(cic, iwu::msgs::anm());
+    assert!(find_response(&acts, 200).is_some());
+    let acts = h.feed(Event::SipTimeout {
+        call_id: inv.headers.call_id().unwrap().to_string(),
+        method: Method::Ack,
+    });
+    let bye = find_request(&acts, Method::Bye).expect("BYE");
+    assert_eq!(bye.headers.q850_cause(), Some(102));
+    let (_, rel) = find_isup(&acts, MessageType::REL).expect("REL");
+    assert_eq!(iwu::msgs::cause_of(&rel).unwrap().0, 102);
+}
+
 /// Maintenance reset of an answered call's circuit: BYE (Reason 41), no REL, no CircuitIdle.
 fn ip_circuit_reset() -> Harness {
     let mut h = Harness::new();
