@@ -20,6 +20,11 @@ test: lint
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
 
+# ISUP/SIP conformance fixtures (isup-fixtures/, docs/conformance.md) through the gateway core on a
+# virtual clock; `make test` runs them too (crates/mgc/tests/conformance.rs).
+conformance:
+	$(CARGO) run --release -p mgc -- conformance isup-fixtures
+
 fmt:
 	$(CARGO) fmt --all
 
