@@ -32,7 +32,10 @@ pub enum Verdict {
         notify: Option<(u8, Vec<u8>)>,
     },
     /// Pass an unrecognised message on unchanged (encapsulated toward SIP-I/SIP-T).
-    PassOn { msg: Message, notify: Option<(u8, Vec<u8>)> },
+    PassOn {
+        msg: Message,
+        notify: Option<(u8, Vec<u8>)>,
+    },
     /// Discard the message; `notify`: send CFN.
     Discard { notify: Option<(u8, Vec<u8>)> },
     /// Release the call with this cause and diagnostic.

@@ -220,8 +220,7 @@ impl Engine {
             }
             Event::RepeatAttempt { cic, cause } => {
                 if let Some(mut c) = self.take_by_cic(cic) {
-                    if c.model == CallModel::IpOrigination && c.isup == IsupState::Setup && !c.acm
-                    {
+                    if c.model == CallModel::IpOrigination && c.isup == IsupState::Setup && !c.acm {
                         // The old circuit is cleared by a call of its own, without a record:
                         // REL now, RLC (or T1/T5) later, then CircuitIdle.
                         let mut old = self.new_call(now, c.model, c.tg, c.peer);

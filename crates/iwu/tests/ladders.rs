@@ -733,7 +733,10 @@ fn ip_release_timers() -> Harness {
         "the reset is the circuit manager's"
     );
     assert_eq!(h.alerts, vec![cic]);
-    assert!(!h.idle.contains(&cic), "out of service until the reset ends");
+    assert!(
+        !h.idle.contains(&cic),
+        "out of service until the reset ends"
+    );
     assert_eq!(h.engine.active_calls(), 0);
     assert!(h.timers.is_empty());
     h

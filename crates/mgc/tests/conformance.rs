@@ -36,7 +36,11 @@ fn every_fixture_passes() {
         failures.join("\n")
     );
     // Every fixture asserts something.
-    assert!(results.iter().all(|r| r.verdict == Verdict::Skipped || r.checks > 0));
+    assert!(
+        results
+            .iter()
+            .all(|r| r.verdict == Verdict::Skipped || r.checks > 0)
+    );
 }
 
 const BUSY: &str = r#"
@@ -58,12 +62,19 @@ isup_in = "RLC"
 #[test]
 fn a_wrong_expectation_fails_with_the_step() {
     let ok = Fixture::from_toml(&BUSY.replace("CAUSE", "17")).unwrap();
-    assert_eq!(conformance::evaluate("busy.toml", &ok).verdict, Verdict::Pass);
+    assert_eq!(
+        conformance::evaluate("busy.toml", &ok).verdict,
+        Verdict::Pass
+    );
     let wrong = Fixture::from_toml(&BUSY.replace("CAUSE", "18")).unwrap();
     let r = conformance::evaluate("busy.toml", &wrong);
     assert_eq!(r.verdict, Verdict::Fail);
     assert!(r.detail.starts_with("step 4 (expect_isup)"), "{}", r.detail);
-    assert!(r.detail.contains("cause_value is 17, expected 18"), "{}", r.detail);
+    assert!(
+        r.detail.contains("cause_value is 17, expected 18"),
+        "{}",
+        r.detail
+    );
 }
 
 #[test]
@@ -103,7 +114,8 @@ fn known_failures_are_checked_both_ways() {
 fn fixtures_must_assert_and_be_well_formed() {
     let e = Fixture::from_toml("name = \"x\"\n[[step]]\nisup_in = \"IAM\"\n").unwrap_err();
     assert!(e.contains("no expect_"), "{e}");
-    let e = Fixture::from_toml("name = \"x\"\n[[step]]\nisup_in = \"IAM\"\nwait = 1\n").unwrap_err();
+    let e =
+        Fixture::from_toml("name = \"x\"\n[[step]]\nisup_in = \"IAM\"\nwait = 1\n").unwrap_err();
     assert!(e.contains("more than one action"), "{e}");
     let e = Fixture::from_toml("name = \"x\"\n[[step]]\nexpect_isup = \"IAM\"\nbogus = 1\n")
         .unwrap_err();

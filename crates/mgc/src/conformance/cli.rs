@@ -21,8 +21,8 @@ pub struct Args {
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let shared = a.shared.is_dir().then_some(a.shared.as_path());
-    let mut results = super::run_dir(&a.dir, shared)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", a.dir.display()))?;
+    let mut results =
+        super::run_dir(&a.dir, shared).map_err(|e| anyhow::anyhow!("{}: {e}", a.dir.display()))?;
     if let Some(o) = &a.only {
         results.retain(|r| r.file.contains(o.as_str()));
     }

@@ -181,7 +181,12 @@ pub fn run(fx: &Fixture) -> Outcome {
 
 /// Print the results as a table and a summary line; true if the run passed.
 pub fn print_table(results: &[CaseResult], w: &mut impl std::io::Write) -> std::io::Result<bool> {
-    let fw = results.iter().map(|r| r.file.len()).max().unwrap_or(8).max(7);
+    let fw = results
+        .iter()
+        .map(|r| r.file.len())
+        .max()
+        .unwrap_or(8)
+        .max(7);
     writeln!(w, "{:<6} {:<fw$} {:>5}  NAME", "RESULT", "FIXTURE", "CHECK")?;
     for r in results {
         writeln!(
@@ -346,18 +351,21 @@ impl Harness {
     fn absorb(&mut self, outputs: Vec<Output>) {
         for o in outputs {
             match o {
-                Output::Isup {
-                    dpc, user_data, ..
-                } => match Variant::ITU.parse_with_cic(&user_data) {
-                    Ok((cic, m)) => {
-                        self.trace
-                            .push(format!("{:>8.3} ISUP out  {} cic {cic}", self.secs(), m.message_type));
-                        self.isup_out.push_back((dpc, cic, m));
+                Output::Isup { dpc, user_data, .. } => {
+                    match Variant::ITU.parse_with_cic(&user_data) {
+                        Ok((cic, m)) => {
+                            self.trace.push(format!(
+                                "{:>8.3} ISUP out  {} cic {cic}",
+                                self.secs(),
+                                m.message_type
+                            ));
+                            self.isup_out.push_back((dpc, cic, m));
+                        }
+                        Err(e) => self
+                            .events
+                            .push_back(Event::Alert(format!("gateway sent undecodable ISUP: {e}"))),
                     }
-                    Err(e) => self
-                        .events
-                        .push_back(Event::Alert(format!("gateway sent undecodable ISUP: {e}"))),
-                },
+                }
                 Output::SipRequest { request, .. } => {
                     self.trace.push(format!(
                         "{:>8.3} SIP out  {} {}",
@@ -372,12 +380,19 @@ impl Harness {
                 }
                 Output::SipResponse(r) => {
                     if !self.sent_responses.insert(r.to_bytes()) {
-                        self.trace
-                            .push(format!("{:>8.3} SIP out  {} (retransmission)", self.secs(), r.status));
+                        self.trace.push(format!(
+                            "{:>8.3} SIP out  {} (retransmission)",
+                            self.secs(),
+                            r.status
+                        ));
                         continue;
                     }
-                    self.trace
-                        .push(format!("{:>8.3} SIP out  {} {}", self.secs(), r.status, cseq_of(&r)));
+                    self.trace.push(format!(
+                        "{:>8.3} SIP out  {} {}",
+                        self.secs(),
+                        r.status,
+                        cseq_of(&r)
+                    ));
                     self.last_response_by_method.insert(cseq_of(&r), r.clone());
                     self.last_response = Some(r.clone());
                     self.sip_out.push_back(SipOut::Response(r));
@@ -412,8 +427,11 @@ impl Harness {
         Variant::ITU
             .emit_with_cic(cic, m, &mut user_data)
             .map_err(|e| format!("cannot encode {}: {e}", m.message_type))?;
-        self.trace
-            .push(format!("{:>8.3} ISUP in   {} cic {cic}", self.secs(), m.message_type));
+        self.trace.push(format!(
+            "{:>8.3} ISUP in   {} cic {cic}",
+            self.secs(),
+            m.message_type
+        ));
         self.input(Input::Isup { opc, user_data });
         Ok(())
     }
@@ -624,10 +642,8 @@ impl Harness {
         }
         let body = self.body(s)?;
         set_body(&mut r.headers, &mut r.body, body);
-        self.trace.push(format!(
-            "{:>8.3} SIP in   {status} ({method})",
-            self.secs()
-        ));
+        self.trace
+            .push(format!("{:>8.3} SIP in   {status} ({method})", self.secs()));
         self.input(Input::SipResponse(r));
         Ok(())
     }
@@ -647,9 +663,7 @@ impl Harness {
         let mut rest = t;
         while let Some(i) = rest.find('{') {
             out.push_str(&rest[..i]);
-            let j = rest[i..]
-                .find('}')
-                .ok_or("unclosed { in sip_in")?;
+            let j = rest[i..].find('}').ok_or("unclosed { in sip_in")?;
             let name = &rest[i + 1..i + j];
             out.push_str(&self.var(name)?);
             rest = &rest[i + j + 1..];
@@ -736,7 +750,9 @@ impl Harness {
             .pop_front()
             .ok_or_else(|| format!("expected {want}, the gateway sent no SIP"))?;
         let (headers, body) = match (&want, &got) {
-            (SipWhat::Method(m), SipOut::Request(r)) if r.method.to_string() == m.to_ascii_uppercase() => {
+            (SipWhat::Method(m), SipOut::Request(r))
+                if r.method.to_string() == m.to_ascii_uppercase() =>
+            {
                 if let Some(u) = &s.uri
                     && !r.uri.to_string().contains(u.as_str())
                 {
@@ -767,7 +783,10 @@ impl Harness {
                 }
                 serde_json::Value::String(sub) => {
                     let sub_l = sub.to_ascii_lowercase();
-                    if !values.iter().any(|v| v.to_ascii_lowercase().contains(&sub_l)) {
+                    if !values
+                        .iter()
+                        .any(|v| v.to_ascii_lowercase().contains(&sub_l))
+                    {
                         return Err(format!(
                             "{what}: {name} {:?} does not contain {sub:?}",
                             values
@@ -937,7 +956,10 @@ impl Harness {
         };
         let got = format!("{:?}", r.outcome).to_ascii_lowercase();
         if got != want {
-            return Err(format!("call record {got} (cause {}), expected {want}", r.cause));
+            return Err(format!(
+                "call record {got} (cause {}), expected {want}",
+                r.cause
+            ));
         }
         if let Some(c) = s.cause
             && c != r.cause

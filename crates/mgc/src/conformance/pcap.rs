@@ -160,9 +160,8 @@ pub fn fixture_from_trace(name: &str, frames: &[IsupFrame]) -> Result<Fixture, S
         .find(|f| f.octets.first() == Some(&MessageType::IAM.0))
         .ok_or("no IAM in the trace")?;
     let (caller, gw, cic) = (iam.opc, iam.dpc, iam.cic);
-    let config = format!(
-        "[ss7]\npoint_code = {gw}\n[[trunk_groups]]\ndpc = {caller}\ncics = \"{cic}\"\n"
-    );
+    let config =
+        format!("[ss7]\npoint_code = {gw}\n[[trunk_groups]]\ndpc = {caller}\ncics = \"{cic}\"\n");
     let mut steps = Vec::new();
     let mut now = iam.time;
     let mut answered = false;
