@@ -534,7 +534,7 @@ impl Harness {
     }
 
     /// SDP and/or ISUP body of a SIP step.
-    fn body(&self, s: &Step) -> Result<Option<(String, Vec<u8>, Option<String>)>, String> {
+    fn body(&self, s: &Step) -> Result<Option<Body>, String> {
         let sdp = s.sdp.unwrap_or(false).then_some(PEER_SDP.as_bytes());
         let Some(b) = &s.isup else {
             return Ok(sdp.map(|b| ("application/sdp".to_string(), b.to_vec(), None)));
@@ -1034,6 +1034,9 @@ impl Harness {
     }
 }
 
+/// A SIP body: Content-Type, octets, Content-Disposition.
+type Body = (String, Vec<u8>, Option<String>);
+
 enum Built {
     Msg(Message),
     Raw(Vec<u8>),
@@ -1042,7 +1045,7 @@ enum Built {
 fn set_body(
     headers: &mut sip::Headers,
     body: &mut Vec<u8>,
-    b: Option<(String, Vec<u8>, Option<String>)>,
+    b: Option<Body>,
 ) {
     match b {
         Some((ct, bytes, disp)) => {
