@@ -50,9 +50,17 @@ pub struct IsupTimers {
     /// T1 (15-60 s): REL sent → RLC; on expiry re-send REL.
     #[serde(with = "secs")]
     pub t1: Duration,
+    /// T2 (3 min): user-initiated SUS received by the controlling exchange → RES; on expiry
+    /// release (Q.764 §2.5.1.1).
+    #[serde(with = "secs")]
+    pub t2: Duration,
     /// T5 (5-15 min): first REL sent → RLC; on expiry RSC + maintenance alert.
     #[serde(with = "secs")]
     pub t5: Duration,
+    /// T6 (Q.118): network-initiated SUS received by the controlling exchange → RES; on expiry
+    /// release (Q.764 §2.5.1.2).
+    #[serde(with = "secs")]
+    pub t6: Duration,
     /// T7 (20-30 s): IAM sent → ACM/CON; on expiry release (cause 102).
     #[serde(with = "secs")]
     pub t7: Duration,
@@ -83,7 +91,9 @@ impl Default for IsupTimers {
     fn default() -> Self {
         IsupTimers {
             t1: Duration::from_secs(15),
+            t2: Duration::from_secs(180),
             t5: Duration::from_secs(300),
+            t6: Duration::from_secs(60),
             t7: Duration::from_secs(20),
             t8: Duration::from_secs(10),
             t9: Duration::from_secs(90),

@@ -766,6 +766,26 @@ impl Engine {
 
     /// A mid-call ISUP message: carried in INFO to SIP-T/SIP-I peers (RFC 3372 §5.3).
     fn on_mid_call_isup(&mut self, c: &mut Call, msg: Message) {
+        // Q.764 §2.5.1: as the controlling (originating) exchange of an answered call, SUS
+        // starts T2 (user initiated) or T6 (network initiated); RES stops them.
+        if c.model == CallModel::IpOrigination && c.isup == IsupState::Answered {
+            match msg.message_type {
+                MessageType::SUS => {
+                    let network = msgs::typed::<isup::SuspendResumeIndicators>(&msg)
+                        .is_some_and(|i| i.indicator == 1);
+                    if network {
+                        self.start(c, TimerKind::T6, self.timers.t6);
+                    } else {
+                        self.start(c, TimerKind::T2, self.timers.t2);
+                    }
+                }
+                MessageType::RES => {
+                    self.stop(c, TimerKind::T2);
+                    self.stop(c, TimerKind::T6);
+                }
+                _ => {}
+            }
+        }
         if matches!(c.isup, IsupState::Setup | IsupState::Answered)
             && msgs::is_mid_call(msg.message_type)
             && self.peers[c.peer].encapsulates()
@@ -798,7 +818,9 @@ impl Engine {
         });
         let was = c.isup;
         self.stop(c, TimerKind::T1);
+        self.stop(c, TimerKind::T2);
         self.stop(c, TimerKind::T5);
+        self.stop(c, TimerKind::T6);
         self.stop(c, TimerKind::T7);
         self.stop(c, TimerKind::T9);
         self.stop(c, TimerKind::T11);
@@ -830,7 +852,14 @@ impl Engine {
         if !matches!(c.isup, IsupState::Setup | IsupState::Answered) {
             return;
         }
-        for t in [TimerKind::T7, TimerKind::T8, TimerKind::T9, TimerKind::T11] {
+        for t in [
+            TimerKind::T2,
+            TimerKind::T6,
+            TimerKind::T7,
+            TimerKind::T8,
+            TimerKind::T9,
+            TimerKind::T11,
+        ] {
             self.stop(c, t);
         }
         let rel = encapsulated
@@ -1847,6 +1876,10 @@ impl Engine {
         match k.timer {
             TimerKind::T7 if c.isup == IsupState::Setup && !c.acm => {
                 // Q.764 §2.1.4: T7 expiry → release, cause 102; SIP: 504 (cause 102).
+                self.release_both(now, &mut c, 102, LOCATION_TN, Outcome::Failed);
+            }
+            TimerKind::T2 | TimerKind::T6 if c.isup == IsupState::Answered => {
+                // Q.764 §2.5.1.1-2: no RES within T2/T6: the controlling exchange releases.
                 self.release_both(now, &mut c, 102, LOCATION_TN, Outcome::Failed);
             }
             TimerKind::T9 if c.isup == IsupState::Setup => {

@@ -98,7 +98,9 @@ pub struct TimerKey {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum TimerKind {
     T1,
+    T2,
     T5,
+    T6,
     T7,
     T8,
     T9,

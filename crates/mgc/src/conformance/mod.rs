@@ -1042,11 +1042,7 @@ enum Built {
     Raw(Vec<u8>),
 }
 
-fn set_body(
-    headers: &mut sip::Headers,
-    body: &mut Vec<u8>,
-    b: Option<Body>,
-) {
+fn set_body(headers: &mut sip::Headers, body: &mut Vec<u8>, b: Option<Body>) {
     match b {
         Some((ct, bytes, disp)) => {
             if ct.starts_with("multipart") {
