@@ -79,6 +79,8 @@ struct Call {
     timers: Vec<TimerKind>,
     /// False for the clearing of a circuit a call left (repeat attempt): no call record.
     record: bool,
+    /// PSTN origination, overlap receiving: collecting SAM digits into `iam` (T10 running).
+    collecting: bool,
 }
 
 struct Peer {
@@ -324,6 +326,7 @@ impl Engine {
             final_status: None,
             timers: Vec::new(),
             record: true,
+            collecting: false,
         }
     }
 
@@ -448,6 +451,10 @@ impl Engine {
             }
         };
         let t = msg.message_type;
+        if t == MessageType::SAM && call_collecting(&self.by_cic, &self.calls, cic) {
+            self.on_sam(now, cic, msg);
+            return;
+        }
         let Some(mut c) = self.take_by_cic(cic) else {
             match t {
                 MessageType::IAM => self.on_iam(now, cic, msg),
@@ -523,6 +530,51 @@ impl Engine {
 
     /// IAM received: PSTN origination (RFC 3398 §8.2.1).
     fn on_iam(&mut self, now: Duration, cic: Cic, iam: Message) {
+        self.start_pstn_call(now, cic, iam, false);
+    }
+
+    /// SAM during overlap receiving: add its digits; ST completes the number (Q.764 §2.1.1.2).
+    fn on_sam(&mut self, now: Duration, cic: Cic, sam: Message) {
+        let Some(mut c) = self.take_by_cic(cic) else {
+            return;
+        };
+        let more = msgs::typed::<isup::SubsequentNumber>(&sam)
+            .map(|s| s.digits.to_string())
+            .unwrap_or_default();
+        let Some(mut iam) = c.iam.take() else {
+            self.put(now, c);
+            return;
+        };
+        if let Some(n) = iam.get_mut::<CalledPartyNumber>() {
+            let all = format!("{}{more}", n.digits);
+            if let Some(d) = isup::Digits::from_hex_str(&all) {
+                n.digits = d;
+            }
+        }
+        if more.ends_with('F') {
+            self.complete_overlap(now, c, iam);
+        } else {
+            c.iam = Some(iam);
+            self.start(&mut c, TimerKind::T10, self.timers.t10);
+            self.put(now, c);
+        }
+    }
+
+    /// The number is complete (ST or T10): the collecting call makes way for the real one,
+    /// built from the IAM with every digit (encapsulated as such toward SIP-I, Q.1912.5
+    /// §7.2.1.2).
+    fn complete_overlap(&mut self, now: Duration, mut c: Call, iam: Message) {
+        self.stop_all(&mut c);
+        let cic = c.cic.unwrap_or_default();
+        if self.by_cic.get(&cic) == Some(&c.id) {
+            self.by_cic.remove(&cic);
+        }
+        self.by_call_id.remove(&c.call_id);
+        self.start_pstn_call(now, cic, iam, true);
+    }
+
+    /// A PSTN-originated call; `complete`: the called number is complete (overlap done).
+    fn start_pstn_call(&mut self, now: Duration, cic: Cic, iam: Message, complete: bool) {
         let Some(&tg_i) = self.cic_tg.get(&cic) else {
             // Not one of our circuits: the runtime answers UCIC (Q.764 §2.12). Nothing here.
             return;
@@ -584,6 +636,18 @@ impl Engine {
                 return;
             }
         };
+        // Q.764 §2.1.1.2: overlap receiving; the INVITE waits for the complete number.
+        let st = called
+            .as_ref()
+            .is_some_and(|n| n.digits.to_string().ends_with('F'));
+        if tg.overlap_receiving && !complete && !st {
+            c.collecting = true;
+            c.sip = SipState::Done;
+            c.iam = Some(iam);
+            self.start(&mut c, TimerKind::T10, self.timers.t10);
+            self.put(now, c);
+            return;
+        }
         let Some(target) = target else {
             // Q.850 cause 28: no usable called number.
             self.release_isup(&mut c, 28, LOCATION_TN, None);
@@ -1873,6 +1937,14 @@ impl Engine {
             self.put(now, c);
             return;
         }
+        if k.timer == TimerKind::T10 && c.collecting {
+            // T10 after the last digit: take the number as complete (en bloc conversion).
+            match c.iam.take() {
+                Some(iam) => self.complete_overlap(now, c, iam),
+                None => self.put(now, c),
+            }
+            return;
+        }
         match k.timer {
             TimerKind::T7 if c.isup == IsupState::Setup && !c.acm => {
                 // Q.764 §2.1.4: T7 expiry → release, cause 102; SIP: 504 (cause 102).
@@ -1937,6 +2009,18 @@ impl Engine {
         }
         self.put(now, c);
     }
+}
+
+/// True if the call on `cic` is collecting overlap digits.
+fn call_collecting(
+    by_cic: &HashMap<Cic, CallRef>,
+    calls: &HashMap<CallRef, Call>,
+    cic: Cic,
+) -> bool {
+    by_cic
+        .get(&cic)
+        .and_then(|id| calls.get(id))
+        .is_some_and(|c| c.collecting)
 }
 
 /// Q.850 cause of a Reason header (RFC 3326), 1..=127.

@@ -27,6 +27,7 @@ pub fn iwu_config(cfg: &Config) -> iwu::IwuConfig {
                 echo_control: t.echo_control,
                 append_st: t.append_st,
                 t11_acm: t.t11_acm,
+                overlap_receiving: t.overlap_receiving,
                 media: t.media.clone(),
             })
             .collect(),

@@ -95,6 +95,9 @@ pub struct TrunkGroup {
     /// Send ACM "no indication" when T11 expires before SIP progress.
     #[serde(default = "yes")]
     pub t11_acm: bool,
+    /// Overlap receiving: an IAM without ST waits for SAMs (until ST or T10), then one INVITE.
+    #[serde(default)]
+    pub overlap_receiving: bool,
     /// The media gateway endpoint serving these circuits (SDP).
     pub media: iwu::MediaConfig,
 }
