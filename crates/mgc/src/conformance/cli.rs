@@ -17,15 +17,33 @@ pub struct Args {
     /// Print each fixture's input/output trace (of failed fixtures only, unless with --only).
     #[arg(long, short)]
     pub verbose: bool,
+    /// Run against a real `mgc run` process per fixture (ss7sim over M3UA, a UDP SIP peer,
+    /// wall clock) instead of the in-process gateway.
+    #[arg(long)]
+    pub live: bool,
+    /// With --live: skip fixtures that wait longer than this in total (seconds).
+    #[arg(long, default_value_t = 30.0)]
+    pub max_wait: f64,
+    /// With --live: the mgc binary to run (default: this one).
+    #[arg(long)]
+    pub mgc: Option<PathBuf>,
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let shared = a.shared.is_dir().then_some(a.shared.as_path());
-    let mut results =
-        super::run_dir(&a.dir, shared).map_err(|e| anyhow::anyhow!("{}: {e}", a.dir.display()))?;
-    if let Some(o) = &a.only {
-        results.retain(|r| r.file.contains(o.as_str()));
-    }
+    let live = if a.live {
+        Some(super::live::LiveOptions {
+            mgc: match a.mgc.clone() {
+                Some(m) => m,
+                None => std::env::current_exe()?,
+            },
+            max_wait: a.max_wait,
+        })
+    } else {
+        None
+    };
+    let results = super::run_dir_with(&a.dir, shared, live.as_ref(), a.only.as_deref())
+        .map_err(|e| anyhow::anyhow!("{}: {e}", a.dir.display()))?;
     if shared.is_none() {
         eprintln!(
             "note: {} absent: the kancom trace fixture is skipped",
@@ -34,7 +52,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     }
     if a.verbose {
         for r in &results {
-            if a.only.is_none() && r.verdict.ok() {
+            if (a.only.is_none() && r.verdict.ok()) || r.verdict == super::Verdict::Skipped {
                 continue;
             }
             let path = a.dir.join(&r.file);
@@ -42,7 +60,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                 && let Ok(fx) = super::Fixture::from_toml(&text)
             {
                 println!("== {} ==", r.file);
-                for line in super::run(&fx).trace {
+                for line in super::run_with(&fx, live.as_ref()).trace {
                     println!("  {line}");
                 }
             }

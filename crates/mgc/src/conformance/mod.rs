@@ -9,6 +9,7 @@
 
 pub mod cli;
 pub mod fixture;
+pub mod live;
 pub mod pcap;
 
 pub use fixture::{BodyExpect, EndState, Fixture, IsupBody, SipWhat, Startup, Step};
@@ -78,8 +79,23 @@ pub struct CaseResult {
 /// Every `*.toml` in `dir` (files starting with `_` excluded), sorted by name, then the
 /// kancom trace when `shared` (the `../shared` directory) holds it.
 pub fn run_dir(dir: &Path, shared: Option<&Path>) -> std::io::Result<Vec<CaseResult>> {
+    run_dir_with(dir, shared, None, None)
+}
+
+/// [`run_dir`], in process or (`live`) against a running `mgc` (the kancom trace runs in
+/// process only); `only`: fixtures whose file name contains it.
+pub fn run_dir_with(
+    dir: &Path,
+    shared: Option<&Path>,
+    live: Option<&live::LiveOptions>,
+    only: Option<&str>,
+) -> std::io::Result<Vec<CaseResult>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            only.is_none_or(|o| name.contains(o))
+        })
         .filter(|p| {
             p.extension().is_some_and(|e| e == "toml")
                 && !p
@@ -97,7 +113,7 @@ pub fn run_dir(dir: &Path, shared: Option<&Path>) -> std::io::Result<Vec<CaseRes
             .unwrap_or_default();
         let text = std::fs::read_to_string(&f)?;
         out.push(match Fixture::from_toml(&text) {
-            Ok(fx) => evaluate(&file, &fx),
+            Ok(fx) => evaluate_with(&file, &fx, live),
             Err(e) => CaseResult {
                 file,
                 name: String::new(),
@@ -108,7 +124,9 @@ pub fn run_dir(dir: &Path, shared: Option<&Path>) -> std::io::Result<Vec<CaseRes
             },
         });
     }
-    if let Some(shared) = shared {
+    if let Some(shared) = shared.filter(|_| live.is_none())
+        && only.is_none_or(|o| "kancom-xdr_tester/isup.pcap".contains(o))
+    {
         out.push(pcap::kancom_case(shared));
     }
     Ok(out)
@@ -116,7 +134,22 @@ pub fn run_dir(dir: &Path, shared: Option<&Path>) -> std::io::Result<Vec<CaseRes
 
 /// Run one fixture and judge it against its `known_failure` entry.
 pub fn evaluate(file: &str, fx: &Fixture) -> CaseResult {
-    let outcome = run(fx);
+    evaluate_with(file, fx, None)
+}
+
+/// [`evaluate`], in process or live.
+pub fn evaluate_with(file: &str, fx: &Fixture, live: Option<&live::LiveOptions>) -> CaseResult {
+    if let Some(why) = live.and_then(|o| live::unsupported(fx, o)) {
+        return CaseResult {
+            file: file.to_string(),
+            name: fx.name.clone(),
+            verdict: Verdict::Skipped,
+            detail: format!("live: {why}"),
+            steps: 0,
+            checks: 0,
+        };
+    }
+    let outcome = run_with(fx, live);
     let (steps, checks) = (outcome.steps, outcome.checks);
     let (verdict, detail) = match (outcome.error, &fx.known_failure) {
         (None, None) => (Verdict::Pass, String::new()),
@@ -150,7 +183,12 @@ pub struct Outcome {
 
 /// Run a fixture to its end or its first failed step.
 pub fn run(fx: &Fixture) -> Outcome {
-    let mut h = match Harness::new(fx) {
+    run_with(fx, None)
+}
+
+/// [`run`], in process or live.
+pub fn run_with(fx: &Fixture, live: Option<&live::LiveOptions>) -> Outcome {
+    let mut h = match Harness::new(fx, live) {
         Ok(h) => h,
         Err(e) => {
             return Outcome {
@@ -163,10 +201,10 @@ pub fn run(fx: &Fixture) -> Outcome {
     for (i, step) in fx.steps.iter().enumerate() {
         let kind = step.kind().unwrap_or("?");
         out.steps += 1;
-        if kind.starts_with("expect_") {
+        if kind.starts_with("expect_") && (live.is_none() || live::observable(kind)) {
             out.checks += 1;
         }
-        if let Err(e) = h.step(step) {
+        if let Err(e) = h.step(step).and_then(|_| h.live_error()) {
             out.error = Some(format!("step {} ({kind}): {e}", i + 1));
             out.trace = h.trace;
             return out;
@@ -219,10 +257,15 @@ pub fn print_table(results: &[CaseResult], w: &mut impl std::io::Write) -> std::
 
 /// The gateway configuration of a fixture: config/default.toml with the overlay merged in.
 pub fn fixture_config(fx: &Fixture) -> Result<Config, String> {
+    let text = toml::to_string(&fixture_table(fx)?).map_err(|e| e.to_string())?;
+    Config::parse(&text, &format!("fixture {:?} config", fx.name)).map_err(|e| e.to_string())
+}
+
+/// config/default.toml with the fixture's overlay, as TOML.
+fn fixture_table(fx: &Fixture) -> Result<toml::Table, String> {
     let mut base: toml::Table = toml::from_str(DEFAULT_TOML).map_err(|e| e.to_string())?;
     merge(&mut base, &fx.config);
-    let text = toml::to_string(&base).map_err(|e| e.to_string())?;
-    Config::parse(&text, &format!("fixture {:?} config", fx.name)).map_err(|e| e.to_string())
+    Ok(base)
 }
 
 /// Tables merge by key; arrays of tables merge element by element; anything else is replaced.
@@ -284,11 +327,20 @@ struct Harness {
     opc: u32,
     peer: String,
     trace: Vec<String>,
+    /// `--live`: the running gateway and far ends (else the in-process gateway above).
+    live: Option<live::LiveIo>,
+    live_error: Option<String>,
 }
 
 impl Harness {
-    fn new(fx: &Fixture) -> Result<Harness, String> {
-        let cfg = fixture_config(fx)?;
+    fn new(fx: &Fixture, live_opts: Option<&live::LiveOptions>) -> Result<Harness, String> {
+        let (cfg, live) = match live_opts {
+            Some(o) => {
+                let (io, cfg) = live::LiveIo::start(fixture_table(fx)?, o)?;
+                (cfg, Some(io))
+            }
+            None => (fixture_config(fx)?, None),
+        };
         let gw = crate::assemble::gateway_seeded(&cfg, SEED).map_err(|e| e.to_string())?;
         let opc = fx
             .opc
@@ -317,9 +369,17 @@ impl Harness {
             opc,
             peer,
             trace: Vec::new(),
+            live,
+            live_error: None,
         };
         if fx.startup == Startup::Reset {
-            h.input(Input::TransportUp);
+            if h.live.is_some() {
+                // The running gateway resets its circuits once its ASP is active.
+                h.await_output(Duration::from_secs(10), |h| !h.isup_out.is_empty());
+                h.advance(Duration::from_millis(300));
+            } else {
+                h.input(Input::TransportUp);
+            }
             // Q.764 §2.9.3.2: the far end answers each start-up GRS with GRA (nothing blocked).
             let grs: Vec<_> = std::mem::take(&mut h.isup_out).into_iter().collect();
             for (dpc, cic, m) in grs {
@@ -334,6 +394,11 @@ impl Harness {
                 };
                 h.isup_from(dpc, cic, &answer)?;
             }
+            if h.live.is_some() {
+                // GRA travels over M3UA, the next step may be a SIP datagram: let it land
+                // (nothing acknowledges a GRA).
+                h.advance(Duration::from_millis(300));
+            }
             if let Some((_, _, m)) = h.isup_out.front() {
                 return Err(format!("start-up: unexpected {}", m.message_type));
             }
@@ -344,8 +409,33 @@ impl Harness {
 
     /// Feed one input; queue its outputs.
     fn input(&mut self, input: Input) {
+        if let Some(l) = self.live.as_mut() {
+            if let Err(e) = l.send(input) {
+                self.live_error.get_or_insert(e);
+            }
+            return;
+        }
         let outputs = self.gw.handle(self.now, input);
         self.absorb(outputs);
+    }
+
+    fn live_error(&mut self) -> Result<(), String> {
+        match self.live_error.take() {
+            Some(e) => Err(format!("live: {e}")),
+            None => Ok(()),
+        }
+    }
+
+    /// Live: collect outputs until `ready` holds or `limit` passes.
+    fn await_output(&mut self, limit: Duration, ready: impl Fn(&Harness) -> bool) {
+        let until = std::time::Instant::now() + limit;
+        while !ready(self) && std::time::Instant::now() < until {
+            let outputs = match self.live.as_mut() {
+                Some(l) => l.poll(Duration::from_millis(20)),
+                None => return,
+            };
+            self.absorb(outputs);
+        }
     }
 
     fn absorb(&mut self, outputs: Vec<Output>) {
@@ -437,7 +527,22 @@ impl Harness {
     }
 
     fn step(&mut self, s: &Step) -> Result<(), String> {
-        match s.kind()? {
+        let kind = s.kind()?;
+        if self.live.is_some() {
+            if !live::observable(kind) {
+                return Ok(());
+            }
+            // Give the wire time: what is expected may still be on its way.
+            const ARRIVAL: Duration = Duration::from_secs(3);
+            match kind {
+                "expect_isup" => self.await_output(ARRIVAL, |h| !h.isup_out.is_empty()),
+                "expect_sip" => self.await_output(ARRIVAL, |h| !h.sip_out.is_empty()),
+                // Only what is in flight: a longer grace would cross timer boundaries.
+                "expect_nothing" => self.advance(Duration::from_millis(30)),
+                _ => {}
+            }
+        }
+        match kind {
             "isup_in" => self.isup_in(s),
             "sip_in" => self.sip_in(s),
             "sip_reply" => self.sip_reply(s),
@@ -462,6 +567,12 @@ impl Harness {
 
     /// Fire every timer due within `d`, in order, each at its own time.
     fn advance(&mut self, d: Duration) {
+        if let Some(l) = self.live.as_mut() {
+            let outputs = l.poll(d);
+            self.now += d;
+            self.absorb(outputs);
+            return;
+        }
         let until = self.now + d;
         while let Some((&(due, id), _)) = self.timers.iter().next() {
             if due > until {
@@ -723,10 +834,17 @@ impl Harness {
 
     fn expect_isup(&mut self, s: &Step) -> Result<(), String> {
         let want = s.expect_isup.as_deref().unwrap_or_default();
-        let (_, cic, m) = self
-            .isup_out
-            .pop_front()
-            .ok_or_else(|| format!("expected {want}, the gateway sent no ISUP"))?;
+        let Some((_, cic, m)) = self.isup_out.pop_front() else {
+            let sip: Vec<String> = self.sip_out.iter().map(describe).collect();
+            return Err(format!(
+                "expected {want}, the gateway sent no ISUP{}",
+                if sip.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (SIP waiting: {})", sip.join("; "))
+                }
+            ));
+        };
         let got = m.message_type.abbreviation().unwrap_or("unknown");
         if !got.eq_ignore_ascii_case(want) {
             return Err(format!(
@@ -1013,9 +1131,12 @@ impl Harness {
     }
 
     fn finish(&mut self, end: EndState) -> Result<(), String> {
+        if self.live.is_some() {
+            self.advance(Duration::from_millis(500));
+        }
         self.expect_nothing()
             .map_err(|e| format!("unconsumed output: {e}"))?;
-        if end == EndState::Any {
+        if end == EndState::Any || self.live.is_some() {
             return Ok(());
         }
         if self.gw.active_calls() != 0 {
