@@ -179,3 +179,29 @@ fn cli_exits_non_zero_on_failure() {
     assert_eq!(out.status.code(), Some(0));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn live_mode_runs_fixtures_against_mgc_run() {
+    let opts = conformance::live::LiveOptions {
+        mgc: PathBuf::from(env!("CARGO_BIN_EXE_mgc")),
+        max_wait: 30.0,
+    };
+    let dir = root().join("isup-fixtures");
+    for file in ["pstn-reject-486-busy.toml", "ip-reject-17-busy.toml"] {
+        let fx = Fixture::from_toml(&std::fs::read_to_string(dir.join(file)).unwrap()).unwrap();
+        let r = conformance::evaluate_with(file, &fx, Some(&opts));
+        assert_eq!(r.verdict, Verdict::Pass, "{file}: {}", r.detail);
+        assert!(r.checks >= 3, "{file}: {} checks", r.checks);
+    }
+    // A wrong expectation fails live too.
+    let wrong = Fixture::from_toml(&BUSY.replace("CAUSE", "18")).unwrap();
+    let r = conformance::evaluate_with("wrong", &wrong, Some(&opts));
+    assert_eq!(r.verdict, Verdict::Fail, "{}", r.detail);
+    // Operator steps cannot run live: skipped, not passed.
+    let fx = Fixture::from_toml(
+        &std::fs::read_to_string(dir.join("maint-operator-block-unblock.toml")).unwrap(),
+    )
+    .unwrap();
+    let r = conformance::evaluate_with("op", &fx, Some(&opts));
+    assert_eq!(r.verdict, Verdict::Skipped);
+}
