@@ -76,8 +76,26 @@ struct Call {
     codecs: Vec<Codec>,
     sdp_version: u64,
     outcome: Option<(Outcome, u8)>,
+    /// Which side's input set `outcome` (recorded when the call is stored back).
+    released_by: Option<ReleaseSide>,
+    /// The INVITE carried an encapsulated IAM (SIP bridging, RFC 3372 §3).
+    bridged: bool,
+    /// `Engine::event_seq` of the event that created the call.
+    born: u64,
     final_status: Option<u16>,
     timers: Vec<TimerKind>,
+}
+
+impl Call {
+    fn summary(&self) -> CallSummary {
+        CallSummary {
+            call: self.id,
+            model: self.model,
+            bridged: self.bridged,
+            cic: self.cic,
+            call_id: self.call_id.clone(),
+        }
+    }
 }
 
 struct Peer {
@@ -120,6 +138,10 @@ pub struct Engine {
     ids: IdGen,
     media: Box<dyn MediaGateway + Send>,
     next_call: CallRef,
+    /// Counts events; a call ended by the event that created it was refused by the gateway.
+    event_seq: u64,
+    /// The side the event being handled comes from.
+    event_side: ReleaseSide,
     out: Vec<Action>,
 }
 
@@ -161,6 +183,8 @@ impl Engine {
             ids: IdGen::new(seed),
             media: Box::new(StaticMediaGateway),
             next_call: 1,
+            event_seq: 0,
+            event_side: ReleaseSide::Gateway,
             out: Vec::new(),
         })
     }
@@ -176,6 +200,27 @@ impl Engine {
         self.calls.len()
     }
 
+    /// The call using `cic`, if any.
+    pub fn call_by_cic(&self, cic: Cic) -> Option<CallSummary> {
+        self.by_cic.get(&cic).and_then(|id| self.summary(*id))
+    }
+
+    /// The call with this SIP Call-ID, if any.
+    pub fn call_by_call_id(&self, call_id: &str) -> Option<CallSummary> {
+        self.by_call_id
+            .get(call_id)
+            .and_then(|id| self.summary(*id))
+    }
+
+    /// Every call in progress (unordered).
+    pub fn calls(&self) -> impl Iterator<Item = CallSummary> + '_ {
+        self.calls.values().map(Call::summary)
+    }
+
+    fn summary(&self, id: CallRef) -> Option<CallSummary> {
+        self.calls.get(&id).map(Call::summary)
+    }
+
     /// True if a call uses `cic`.
     pub fn cic_in_use(&self, cic: Cic) -> bool {
         self.by_cic.contains_key(&cic)
@@ -188,6 +233,12 @@ impl Engine {
         event: Event,
         pool: &mut dyn CircuitPool,
     ) -> Vec<Action> {
+        self.event_seq += 1;
+        self.event_side = match &event {
+            Event::Isup { .. } => ReleaseSide::Isup,
+            Event::SipRequest { .. } | Event::SipResponse(_) => ReleaseSide::Sip,
+            _ => ReleaseSide::Gateway,
+        };
         match event {
             Event::Isup { cic, msg } => self.on_isup(now, cic, msg),
             Event::SipRequest { request, peer } => self.on_request(now, request, peer, pool),
@@ -239,6 +290,14 @@ impl Engine {
 
     /// Store the call back, or finish it when both sides are done.
     fn put(&mut self, now: Duration, mut c: Call) {
+        if c.outcome.is_some() && c.released_by.is_none() {
+            // Outcomes are set while handling one event, and the call is put back at its end.
+            c.released_by = Some(if c.born == self.event_seq {
+                ReleaseSide::Gateway
+            } else {
+                self.event_side
+            });
+        }
         if c.isup == IsupState::Idle && c.sip == SipState::Done {
             self.stop_all(&mut c);
             let record_cic = c.cic;
@@ -261,6 +320,8 @@ impl Engine {
                 setup_time: c.progressed.map(|t| t.saturating_sub(c.started)),
                 answer_time: c.answered.map(|t| t.saturating_sub(c.started)),
                 duration: c.answered.map(|t| end.saturating_sub(t)),
+                bridged: c.bridged,
+                released_by: c.released_by.unwrap_or(ReleaseSide::Gateway),
             }));
         } else {
             self.calls.insert(c.id, c);
@@ -298,6 +359,9 @@ impl Engine {
             codecs: Vec::new(),
             sdp_version: 1,
             outcome: None,
+            released_by: None,
+            bridged: false,
+            born: self.event_seq,
             final_status: None,
             timers: Vec::new(),
         }
@@ -1083,6 +1147,7 @@ impl Engine {
             },
         };
         let mut c = self.new_call(now, CallModel::IpOrigination, tg_i, peer_i);
+        c.bridged = enc_iam.is_some();
         c.call_id = req.headers.call_id().unwrap_or_default().to_string();
         c.local_tag = self.ids.tag();
         c.invite = req.clone();

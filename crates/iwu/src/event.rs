@@ -111,6 +111,42 @@ pub enum CallModel {
     IpOrigination,
 }
 
+/// Which side's input ended a call (for `call_releases_total{side}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReleaseSide {
+    /// An ISUP message: REL, or a refusal of our IAM.
+    Isup,
+    /// A SIP message: BYE, CANCEL, or a final error response to our INVITE.
+    Sip,
+    /// The gateway itself: a timer expiry (T7, T9, T8, SIP timer B…), a circuit reset, transport
+    /// loss, an operator release, or a refusal decided while setting up the call (no circuit,
+    /// bad number, incompatible media).
+    Gateway,
+}
+
+impl ReleaseSide {
+    /// Lower-case label (`isup`, `sip`, `gateway`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReleaseSide::Isup => "isup",
+            ReleaseSide::Sip => "sip",
+            ReleaseSide::Gateway => "gateway",
+        }
+    }
+}
+
+/// A call in progress, as the runtime sees it (log spans, gauges).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallSummary {
+    pub call: CallRef,
+    pub model: CallModel,
+    /// SIP bridging (RFC 3372 §3, PSTN-IP-PSTN): an IP-originated call whose INVITE carried an
+    /// encapsulated IAM, i.e. the call came from the PSTN through another gateway.
+    pub bridged: bool,
+    pub cic: Option<Cic>,
+    pub call_id: String,
+}
+
 /// How a call ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -142,6 +178,10 @@ pub struct CallRecord {
     pub answer_time: Option<Duration>,
     /// Answer → release.
     pub duration: Option<Duration>,
+    /// SIP bridging (see [`CallSummary::bridged`]).
+    pub bridged: bool,
+    /// The side whose input ended the call.
+    pub released_by: ReleaseSide,
 }
 
 /// Circuit selection for calls toward the PSTN. The engine only seizes; circuits come back

@@ -59,7 +59,7 @@ pub use config::{
 };
 pub use engine::Engine;
 pub use event::{
-    Action, CallModel, CallRecord, CallRef, Cic, CircuitPool, Event, MemoryPool, Outcome, TimerKey,
-    TimerKind,
+    Action, CallModel, CallRecord, CallRef, CallSummary, Cic, CircuitPool, Event, MemoryPool,
+    Outcome, ReleaseSide, TimerKey, TimerKind,
 };
 pub use media::{MediaEndpoint, MediaGateway, StaticMediaGateway};

@@ -1169,3 +1169,62 @@ fn call_flows_doc() {
         "docs/call-flows.md is out of date: run UPDATE_CALL_FLOWS=1 cargo test -p iwu --test ladders call_flows_doc"
     );
 }
+
+/// Call records say which side's input ended the call and whether the call was SIP bridging
+/// (an INVITE with an encapsulated IAM, RFC 3372 §3); `Engine::calls` lists calls in progress.
+#[test]
+fn call_records_carry_release_side_and_bridging() {
+    use iwu::ReleaseSide::{Gateway, Isup, Sip};
+    let cases: Vec<(&str, Harness, iwu::ReleaseSide, bool)> = vec![
+        ("pstn_basic (REL from the PSTN)", pstn_basic(), Isup, false),
+        (
+            "pstn_reject (486 from SIP)",
+            pstn_reject(486, 17),
+            Sip,
+            false,
+        ),
+        (
+            "pstn_abandon (REL before answer)",
+            pstn_abandon(),
+            Isup,
+            false,
+        ),
+        ("pstn_bye (BYE from SIP)", pstn_bye(), Sip, false),
+        ("pstn_timer_b (SIP timeout)", pstn_timer_b(), Gateway, false),
+        ("ip_basic (BYE from SIP)", ip_basic(), Sip, false),
+        (
+            "ip_reject (REL from the PSTN)",
+            ip_reject(17, 486),
+            Isup,
+            false,
+        ),
+        ("ip_no_answer (T9)", ip_no_answer(), Gateway, false),
+        ("ip_t7 (T7)", ip_t7(), Gateway, false),
+        ("ip_bridging (REL 17)", ip_bridging(), Isup, true),
+    ];
+    for (name, h, side, bridged) in cases {
+        let r = h
+            .records
+            .first()
+            .unwrap_or_else(|| panic!("{name}: no record"));
+        assert_eq!(r.released_by, side, "{name}");
+        assert_eq!(r.bridged, bridged, "{name}");
+    }
+    // While a bridged call is up, the engine reports it by CIC and Call-ID.
+    let mut h = Harness::new();
+    let iam = iam("3011111", Some(("3098765", 0)));
+    let acts = h.request(with_isup(
+        sipi_invite("bridge-live"),
+        &iam.to_bytes().unwrap(),
+        "itu-t92+",
+        "optional",
+    ));
+    let (cic, _) = find_isup(&acts, MessageType::IAM).unwrap();
+    let s = h.engine.call_by_cic(cic).expect("call by CIC");
+    assert_eq!(s, h.engine.call_by_call_id("bridge-live").unwrap());
+    assert_eq!(
+        (s.model, s.bridged, s.cic),
+        (iwu::CallModel::IpOrigination, true, Some(cic))
+    );
+    assert_eq!(h.engine.calls().count(), 1);
+}
