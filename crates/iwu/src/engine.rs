@@ -202,14 +202,12 @@ impl Engine {
 
     /// The call using `cic`, if any.
     pub fn call_by_cic(&self, cic: Cic) -> Option<CallSummary> {
-        self.by_cic.get(&cic).and_then(|id| self.summary(*id))
+        self.by_cic.get(&cic).and_then(|id| self.call(*id))
     }
 
     /// The call with this SIP Call-ID, if any.
     pub fn call_by_call_id(&self, call_id: &str) -> Option<CallSummary> {
-        self.by_call_id
-            .get(call_id)
-            .and_then(|id| self.summary(*id))
+        self.by_call_id.get(call_id).and_then(|id| self.call(*id))
     }
 
     /// Every call in progress (unordered).
@@ -217,7 +215,8 @@ impl Engine {
         self.calls.values().map(Call::summary)
     }
 
-    fn summary(&self, id: CallRef) -> Option<CallSummary> {
+    /// The call `id` (from a [`TimerKey`]), if still in progress.
+    pub fn call(&self, id: CallRef) -> Option<CallSummary> {
         self.calls.get(&id).map(Call::summary)
     }
 

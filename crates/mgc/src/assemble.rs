@@ -72,16 +72,13 @@ pub fn gateway_seeded(cfg: &Config, seed: u64) -> anyhow::Result<Gateway> {
 
 /// Metrics from one call record.
 pub fn record_call(m: &Metrics, r: &iwu::CallRecord) {
-    let model = model_label(r.model);
-    let outcome = match r.outcome {
-        iwu::Outcome::Answered => "answered",
-        iwu::Outcome::Rejected => "rejected",
-        iwu::Outcome::Abandoned => "abandoned",
-        iwu::Outcome::Failed => "failed",
-    };
-    m.calls.with_label_values(&[model, outcome]).inc();
+    let model = model_label(r.model, r.bridged);
+    m.calls
+        .with_label_values(&[model, outcome_label(r.outcome)])
+        .inc();
+    // The Q.850 cause value is a small closed set (0–127), so it is a low-cardinality label.
     m.call_releases
-        .with_label_values(&[&r.cause.to_string(), "any"])
+        .with_label_values(&[&r.cause.to_string(), r.released_by.as_str()])
         .inc();
     if let Some(t) = r.setup_time {
         m.call_setup_seconds
@@ -95,9 +92,30 @@ pub fn record_call(m: &Metrics, r: &iwu::CallRecord) {
     }
 }
 
-pub fn model_label(m: iwu::CallModel) -> &'static str {
-    match m {
-        iwu::CallModel::PstnOrigination => "pstn_origination",
-        iwu::CallModel::IpOrigination => "ip_origination",
+/// The `model` label values.
+pub const MODELS: [&str; 3] = ["pstn_origination", "ip_origination", "bridging"];
+
+/// The `outcome` label values.
+pub const OUTCOMES: [&str; 4] = ["answered", "rejected", "abandoned", "failed"];
+
+/// The `model` label: SIP bridging (RFC 3372 §3, PSTN-IP-PSTN) is an IP-originated call whose
+/// INVITE carried an encapsulated IAM, i.e. a call from the PSTN that crossed a SIP network and
+/// re-enters the PSTN here. A PSTN-originated call sent to a SIP-I/SIP-T peer stays
+/// `pstn_origination`: this gateway cannot know whether the far side terminates it in the PSTN
+/// (RFC 3372 §3 classifies by where the call ends, which the ingress does not see).
+pub fn model_label(m: iwu::CallModel, bridged: bool) -> &'static str {
+    match (m, bridged) {
+        (iwu::CallModel::IpOrigination, true) => MODELS[2],
+        (iwu::CallModel::PstnOrigination, _) => MODELS[0],
+        (iwu::CallModel::IpOrigination, false) => MODELS[1],
+    }
+}
+
+pub fn outcome_label(o: iwu::Outcome) -> &'static str {
+    match o {
+        iwu::Outcome::Answered => OUTCOMES[0],
+        iwu::Outcome::Rejected => OUTCOMES[1],
+        iwu::Outcome::Abandoned => OUTCOMES[2],
+        iwu::Outcome::Failed => OUTCOMES[3],
     }
 }
