@@ -490,3 +490,177 @@ fn pcap_trace_decodes_in_tshark_and_json_logs_carry_the_call() {
         assert_eq!(ended["fields"]["released_by"], "sip");
     }
 }
+
+/// SIPp UAC sending a SIP-I INVITE (SDP + encapsulated IAM from `iam.bin`, RFC 3204), then ACK
+/// and BYE like the built-in uac.
+const SIPI_UAC: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="SIP-I UAC">
+  <send retrans="500"><![CDATA[
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: sut <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: sip:sipp@[local_ip]:[local_port]
+      Max-Forwards: 70
+      MIME-Version: 1.0
+      Content-Type: multipart/mixed;boundary=unique-boundary-1
+      Content-Length: [len]
+
+      --unique-boundary-1
+      Content-Type: application/sdp
+
+      v=0
+      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 8
+      a=rtpmap:8 PCMA/8000
+
+      --unique-boundary-1
+      Content-Type: application/ISUP;version=itu-t92+
+      Content-Disposition: signal;handling=required
+
+[file name="iam.bin"]
+      --unique-boundary-1--
+]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+  <recv response="200" rtd="true"/>
+  <send><![CDATA[
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: sut <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Contact: sip:sipp@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Length: 0
+
+]]></send>
+  <pause milliseconds="100"/>
+  <send retrans="500"><![CDATA[
+      BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: sut <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 2 BYE
+      Contact: sip:sipp@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Length: 0
+
+]]></send>
+  <recv response="200" crlf="true"/>
+</scenario>
+"#;
+
+/// The value of one series in an exposition (labels in the order the encoder writes them:
+/// sorted by name).
+fn series(exposition: &str, name_and_labels: &str) -> Option<f64> {
+    exposition.lines().find_map(|l| {
+        l.strip_prefix(name_and_labels)
+            .and_then(|rest| rest.strip_prefix(' '))
+            .and_then(|v| v.trim().parse().ok())
+    })
+}
+
+#[test]
+fn metrics_count_bridging_timer_expiries_and_release_sides() {
+    if !have_sipp() {
+        return;
+    }
+    let dir = scratch("bridging");
+    let ports = Ports::new();
+    // T7 = 1 s, and numbers 4930777… get no ACM from the simulated exchange.
+    let cfg = write_config(&dir, &ports);
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("t7 = 20", "t7 = 1")
+        + "\n[[simulator.answer]]\nprefix = \"4930777\"\nacm = false\nanswer_after = \"none\"\n";
+    assert!(
+        text.contains("t7 = 1 "),
+        "config/default.toml changed: {text}"
+    );
+    // The IAM the SIP-I peer encapsulates (RFC 3204: from the message type, no CIC): called
+    // 4930123456 national, calling 493099988 international, CPC ordinary, TMR speech.
+    let iam = hex::decode("010060200a00020907031094032143650a078413940399890800").unwrap();
+    let parsed = isup::Message::parse(&iam).expect("a valid IAM");
+    assert_eq!(parsed.message_type, isup::MessageType::IAM);
+    std::fs::write(dir.join("iam.bin"), &iam).unwrap();
+    std::fs::write(dir.join("sipi_uac.xml"), SIPI_UAC).unwrap();
+
+    let mut cmd = Command::new(workspace_bin("mgc"));
+    cmd.arg("run").arg("--config").arg(&cfg);
+    std::fs::write(&cfg, &text).unwrap();
+    let mut mgc = Proc::spawn("mgc", &mut cmd, &dir);
+    let metrics: SocketAddr = format!("127.0.0.1:{}", ports.metrics).parse().unwrap();
+    assert!(wait_tcp(metrics, Duration::from_secs(10)), "{}", mgc.dump());
+    let end = Instant::now() + Duration::from_secs(10);
+    while !http_get(metrics, "/metrics").contains("m3ua_asp_state 2") {
+        assert!(Instant::now() < end, "ASP not active\n{}", mgc.dump());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+
+    let mut sipi = Proc::spawn(
+        "sipp-sipi",
+        Command::new("sipp")
+            .args(["-sf", "sipi_uac.xml", "-i", "127.0.0.1"])
+            .args(["-p", &free_port().to_string()])
+            .args(["-s", "4930123456", "-m", "2", "-r", "10"])
+            .args(["-timeout", "25", "-nostdin", "-trace_err"])
+            .arg(format!("127.0.0.1:{}", ports.sip))
+            .current_dir(&dir),
+        &dir,
+    );
+    let rc = sipi.wait_timeout(Duration::from_secs(30));
+    assert_eq!(
+        rc.and_then(|s| s.code()),
+        Some(0),
+        "SIP-I calls\n{}\n{}",
+        sipi.dump(),
+        mgc.dump()
+    );
+    // No ACM: T7 expires after 1 s, REL 102 toward the exchange, 504 toward SIP (sipp fails).
+    sipp_uac(&dir, ports.sip, "4930777000", 1, false);
+
+    let want: &[(&str, f64)] = &[
+        (r#"calls_total{model="bridging",outcome="answered"}"#, 2.0),
+        (
+            r#"calls_total{model="ip_origination",outcome="failed"}"#,
+            1.0,
+        ),
+        (r#"isup_timer_expiries_total{timer="T7"}"#, 1.0),
+        (r#"call_releases_total{cause="102",side="gateway"}"#, 1.0),
+        (r#"call_releases_total{cause="16",side="sip"}"#, 2.0),
+        (r#"call_setup_seconds_count{model="bridging"}"#, 2.0),
+        (r#"calls_active{model="bridging"}"#, 0.0),
+        (r#"calls_active{model="ip_origination"}"#, 0.0),
+    ];
+    let end = Instant::now() + Duration::from_secs(15);
+    let mut wrong: Vec<(&str, f64, Option<f64>)>;
+    let mut text;
+    loop {
+        text = http_get(metrics, "/metrics");
+        wrong = want
+            .iter()
+            .map(|(s, v)| (*s, *v, series(&text, s)))
+            .filter(|(_, v, got)| *got != Some(*v))
+            .collect();
+        if wrong.is_empty() || Instant::now() > end {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        wrong.is_empty(),
+        "(series, wanted, got): {wrong:?}\n{text}\n{}",
+        mgc.dump()
+    );
+    stop(&mut mgc);
+}
