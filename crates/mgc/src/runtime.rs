@@ -257,9 +257,12 @@ impl Runtime {
         if let Some(c) = &before {
             record_call_fields(&span, c);
         }
-        let what = describe(&input);
+        // Described before the gateway consumes it, only when it may be logged.
+        let what = (before.is_none() || tracing::enabled!(tracing::Level::DEBUG))
+            .then(|| describe(&input));
         let now = self.now();
         let outputs = span.in_scope(|| self.gw.handle(now, input));
+        let what = what.unwrap_or_default();
         if before.is_none()
             && let Some(c) = self.find_call(&key)
         {
