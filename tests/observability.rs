@@ -628,6 +628,13 @@ fn metrics_count_bridging_timer_expiries_and_release_sides() {
     );
     // No ACM: T7 expires after 1 s, REL 102 toward the exchange, 504 toward SIP (sipp fails).
     sipp_uac(&dir, ports.sip, "4930777000", 1, false);
+    // A malformed request is answered 400 by the transport and counted.
+    let junk = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    junk.send_to(
+        b"INVITE sip:a@b SIP/2.0\r\nVia: broken\r\nCSeq: x\r\n\r\n",
+        ("127.0.0.1", ports.sip),
+    )
+    .unwrap();
 
     let want: &[(&str, f64)] = &[
         (r#"calls_total{model="bridging",outcome="answered"}"#, 2.0),
@@ -641,6 +648,7 @@ fn metrics_count_bridging_timer_expiries_and_release_sides() {
         (r#"call_setup_seconds_count{model="bridging"}"#, 2.0),
         (r#"calls_active{model="bridging"}"#, 0.0),
         (r#"calls_active{model="ip_origination"}"#, 0.0),
+        ("sip_malformed_messages_total", 1.0),
     ];
     let end = Instant::now() + Duration::from_secs(15);
     let mut wrong: Vec<(&str, f64, Option<f64>)>;

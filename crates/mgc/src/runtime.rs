@@ -92,8 +92,18 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             max_message_size: cfg.sip.max_message_size,
             ..sip::Limits::default()
         },
-        tap: trace.clone().map(|t| -> sip::transport::Tap {
-            Arc::new(move |m: &sip::transport::Tapped<'_>| t.sip(m))
+        // Every SIP message: malformed input counted, everything traced.
+        tap: Some({
+            let metrics = metrics.clone();
+            let trace = trace.clone();
+            Arc::new(move |m: &sip::transport::Tapped<'_>| {
+                if m.direction == sip::transport::TapDirection::Refused {
+                    metrics.sip_parse_errors.inc();
+                }
+                if let Some(t) = &trace {
+                    t.sip(m);
+                }
+            })
         }),
         ..TransportConfig::default()
     };

@@ -72,7 +72,9 @@ impl PcapTrace {
     pub fn sip(&self, t: &sip::transport::Tapped<'_>) {
         let (src, dst) = match t.direction {
             sip::transport::TapDirection::Sent => (t.local, t.peer),
-            sip::transport::TapDirection::Received => (t.peer, t.local),
+            sip::transport::TapDirection::Received | sip::transport::TapDirection::Refused => {
+                (t.peer, t.local)
+            }
         };
         self.write(
             |w, ts, src, dst| w.write_udp(ts, src, dst, t.bytes),

@@ -80,3 +80,29 @@ async fn tap_sees_udp_and_tcp_both_ways() {
         assert!(Message::parse(bytes).is_ok());
     }
 }
+
+#[tokio::test]
+async fn tap_sees_refused_malformed_input() {
+    let (t, _rx, seen) = tapped_transport().await;
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let junk = b"INVITE sip:a@b SIP/2.0\r\nVia: broken\r\nCSeq: x\r\n\r\n";
+    sock.send_to(junk, t.local_addr()).await.unwrap();
+    let end = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let refused: Vec<_> = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| s.0 == TapDirection::Refused)
+            .map(|s| (s.2, s.3, s.4.clone()))
+            .collect();
+        if let Some((local, peer, bytes)) = refused.first() {
+            assert_eq!(*local, t.local_addr());
+            assert_eq!(*peer, sock.local_addr().unwrap());
+            assert_eq!(bytes.as_slice(), junk);
+            break;
+        }
+        assert!(std::time::Instant::now() < end, "no Refused tap");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

@@ -61,6 +61,9 @@ pub struct Incoming {
 pub enum TapDirection {
     Sent,
     Received,
+    /// Received, but refused as malformed (answered 400/413/513 when possible); `bytes` are
+    /// what arrived (over TCP, what the framer could delimit).
+    Refused,
 }
 
 /// One SIP message as it crossed a socket, for tracing (e.g. a pcap). Over TCP one message
@@ -266,6 +269,7 @@ impl Transport {
                 }
                 Err(e) => {
                     warn!("udp {src}: rejected message: {e}");
+                    self.tap(TapDirection::Refused, Proto::Udp, self.local, src, data);
                     if let Some(r) = error_response(data, &e, &self.cfg.agent) {
                         let bytes = r.to_bytes();
                         self.tap(TapDirection::Sent, Proto::Udp, self.local, src, &bytes);
@@ -356,6 +360,7 @@ impl Transport {
                         }
                         Ok(None) => break,
                         Err(fe) => {
+                            self.tap(TapDirection::Refused, Proto::Tcp, local, peer, &fe.raw);
                             if let Some(r) = error_response(&fe.raw, &fe.error, &self.cfg.agent) {
                                 let bytes = r.to_bytes();
                                 let _ = wtx2.send(bytes).await;
