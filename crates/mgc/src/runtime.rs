@@ -495,10 +495,15 @@ impl Runtime {
                 self.sources.remove(&r.call_id);
                 self.client_tx.retain(|_, (c, _)| *c != r.call_id);
                 crate::assemble::record_call(&self.metrics, &r);
-                info!(
-                    call_id = %r.call_id,
+                // Its own span: an input that ends several calls (M3UA down) has no call span.
+                let _span = tracing::info_span!(
+                    "call",
+                    call_id = r.call_id.as_str(),
                     cic = r.cic,
-                    model = crate::assemble::model_label(r.model, r.bridged),
+                    model = crate::assemble::model_label(r.model, r.bridged)
+                )
+                .entered();
+                info!(
                     outcome = crate::assemble::outcome_label(r.outcome),
                     cause = r.cause,
                     released_by = r.released_by.as_str(),
