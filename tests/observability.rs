@@ -365,6 +365,10 @@ fn pcap_trace_decodes_in_tshark_and_json_logs_carry_the_call() {
     }
     let dir = scratch("pcap");
     let ports = Ports::new();
+    let t0 = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
     let pcap = dir.join("signalling.pcap");
     let pcap_arg = pcap.display().to_string();
     let mut mgc = start_mgc(
@@ -454,6 +458,22 @@ fn pcap_trace_decodes_in_tshark_and_json_logs_carry_the_call() {
     // ASPUP (class 3 type 1) and ASPAC (4/1) with their acknowledgements.
     assert!(m3ua.iter().any(|r| r[0] == "3" && r[1] == "1"), "{m3ua:?}");
     assert!(m3ua.iter().any(|r| r[0] == "4" && r[1] == "3"), "{m3ua:?}");
+
+    // Real (wall-clock) timestamps, in order.
+    let t1 = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let times: Vec<f64> = tshark_fields(&pcap, "frame", &["frame.time_epoch"])
+        .iter()
+        .map(|r| r[0].parse().unwrap())
+        .collect();
+    assert!(times.len() > 40, "{} frames", times.len());
+    assert!(
+        times.iter().all(|&t| t >= t0 - 0.001 && t <= t1),
+        "{t0} {t1} {times:?}"
+    );
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
 
     // JSON logs: every event of a call carries its span (call id, CIC, model).
     let lines: Vec<serde_json::Value> = mgc
@@ -671,4 +691,61 @@ fn metrics_count_bridging_timer_expiries_and_release_sides() {
         mgc.dump()
     );
     stop(&mut mgc);
+}
+
+#[test]
+fn pcap_trace_rotates_by_size_and_every_file_decodes() {
+    if !(have_sipp() && have_tool("tshark")) {
+        return;
+    }
+    let dir = scratch("rotation");
+    let ports = Ports::new();
+    let pcap = dir.join("sig.pcap");
+    let cfg = write_config(&dir, &ports);
+    let text = std::fs::read_to_string(&cfg).unwrap()
+        + &format!(
+            "\n[trace]\npcap = \"{}\"\nmax_file_bytes = 6000\nmax_files = 3\n",
+            pcap.display()
+        );
+    std::fs::write(&cfg, text).unwrap();
+    let mut cmd = Command::new(workspace_bin("mgc"));
+    cmd.arg("run").arg("--config").arg(&cfg);
+    let mut mgc = Proc::spawn("mgc", &mut cmd, &dir);
+    let metrics: SocketAddr = format!("127.0.0.1:{}", ports.metrics).parse().unwrap();
+    assert!(wait_tcp(metrics, Duration::from_secs(10)), "{}", mgc.dump());
+    let end = Instant::now() + Duration::from_secs(10);
+    while !http_get(metrics, "/metrics").contains("m3ua_asp_state 2") {
+        assert!(Instant::now() < end, "ASP not active\n{}", mgc.dump());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Each call is about 5 kB of SIP and M3UA: 6 calls fill more than 4 files of 6000 bytes.
+    assert_eq!(
+        sipp_uac(&dir, ports.sip, "4930123456", 6, false),
+        Some(0),
+        "{}",
+        mgc.dump()
+    );
+    stop(&mut mgc);
+    let files = [
+        pcap.clone(),
+        dir.join("sig.1.pcap"),
+        dir.join("sig.2.pcap"),
+        dir.join("sig.3.pcap"),
+    ];
+    for f in &files {
+        assert!(f.exists(), "{} missing", f.display());
+        let len = std::fs::metadata(f).unwrap().len();
+        // Closed at the first frame that reached the limit (frames are < 1500 bytes).
+        assert!(len < 6000 + 1500, "{}: {len} bytes", f.display());
+        // Every file opens on its own (own header) and decodes.
+        let frames = tshark_fields(f, "frame", &["frame.protocols"]);
+        assert!(!frames.is_empty(), "{} has no frames", f.display());
+        assert!(
+            frames
+                .iter()
+                .all(|r| r[0].contains(":sip") || r[0].contains(":m3ua")),
+            "{frames:?}"
+        );
+    }
+    assert!(!dir.join("sig.4.pcap").exists(), "more than max_files kept");
 }
