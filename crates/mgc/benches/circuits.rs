@@ -34,8 +34,7 @@ fn manager(cics: &str, selection: SelectionPolicy) -> CircuitManager {
         .collect();
     for (circuit, grs) in sent {
         let rs = grs.get::<RangeAndStatus>().unwrap();
-        let gra =
-            Message::new(MessageType::GRA).with(RangeAndStatus::with_status(&vec![
+        let gra = Message::new(MessageType::GRA).with(RangeAndStatus::with_status(&vec![
                 false;
                 rs.circuits()
                     as usize

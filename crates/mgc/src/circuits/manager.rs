@@ -323,9 +323,11 @@ impl CircuitManager {
                 self.update(i, |c| {
                     // The far end evidently knows the circuit again.
                     c.far_end_unequipped = false;
-                    // Q.764 §2.8.2.3: an IAM on a remotely (maintenance) blocked circuit removes
-                    // the remote blocking.
+                    // Q.764 §2.8.2.3: an IAM on a remotely blocked circuit removes the remote
+                    // blocking. Hardware blocking goes too: Q.763 §3.14 allows no call on a
+                    // hardware-blocked circuit, and the far end evidently uses it again.
                     c.remote_maintenance = false;
+                    c.remote_hardware = false;
                     c.call = CallState::Incoming;
                 });
                 if outgoing_only {

@@ -279,6 +279,12 @@ fn config_from_toml() {
     assert!(e.to_string().contains("backwards"), "{e}");
     let too_high = text.replace("1-15,17-31", "4090-4096");
     assert!(toml::from_str::<CircuitsConfig>(&too_high).is_err());
+    let alias = text.replace("controlled_first", "odd_even");
+    let cfg2: CircuitsConfig = toml::from_str(&alias).unwrap();
+    assert_eq!(
+        cfg2.trunk_groups[0].selection,
+        SelectionPolicy::ControlledFirst
+    );
     let bad_dir = text.replace("\"bothway\"", "\"sideways\"");
     assert!(toml::from_str::<CircuitsConfig>(&bad_dir).is_err());
 }
@@ -1672,6 +1678,10 @@ mod props {
             ];
             for cic in equipped() {
                 let s = m.state(c(cic)).unwrap();
+                // Q.763 §3.14: a hardware-blocked circuit carries no call.
+                if s.locally_blocked_hardware || s.remotely_blocked_hardware {
+                    assert_eq!(s.call, CallState::Idle, "{s:?}");
+                }
                 // Nothing waits for an acknowledgement without a timer to repeat the request.
                 if s.awaiting_acknowledgement && m.is_point_code_available(PEER) {
                     assert!(
