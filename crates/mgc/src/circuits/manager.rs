@@ -1051,6 +1051,9 @@ impl CircuitManager {
         let states: isup::Octets = members
             .iter()
             .map(|m| match m {
+                Some(i) if self.group_procedure_covers(*i) => {
+                    super::circuit_state_indicator(super::RemoteCircuitState::Transient)
+                }
                 Some(i) => self.circuits[*i].state_indicator(),
                 None => super::circuit_state_indicator(super::RemoteCircuitState::Unequipped),
             })

@@ -790,6 +790,20 @@ fn block_group_sends_cgb_and_repeats_on_t18_t19() {
     assert_eq!(range_status(&sent[0].1), (31, vec![true; 32]));
     assert_eq!(range_status(&sent[1].1), (7, vec![true; 8]));
     assert_eq!(h.seize("a"), None);
+    // Q.764 §2.8.3: circuits awaiting CGBA are transient in a CQR.
+    let cqm = Message::new(MessageType::CQM).with(RangeAndStatus {
+        range: 1,
+        status: Default::default(),
+    });
+    h.recv(c(1), cqm);
+    let cqr = h.take_sent().pop().unwrap().1;
+    assert_eq!(
+        cqr.get::<CircuitStateIndicator>()
+            .unwrap()
+            .states
+            .as_slice(),
+        &[0, 0]
+    );
     h.secs(15);
     assert_eq!(
         types(&h.take_sent()),
@@ -1090,26 +1104,31 @@ fn grs_received_during_our_rsc_completes_it() {
 
 #[test]
 fn cqm_answered_with_circuit_state_indicators() {
-    let cfg = one_group("1-5,7", SelectionPolicy::Sequential);
+    let cfg = one_group("1-5,7-10", SelectionPolicy::Sequential);
     let mut h = Harness::up(&cfg);
     assert_eq!(h.iam(c(1)), IamVerdict::Accept);
     let out = h.seize("a").unwrap();
     assert_eq!(out, c(2));
+    h.m.first_backward_message(out);
     h.m.block(c(3));
     h.pump();
+    h.recv(c(3), Message::new(MessageType::BLA));
     h.recv(c(4), Message::new(MessageType::BLO));
     h.m.reset(c(5));
+    h.m.block(c(8)); // BLA not yet received
     h.pump();
+    assert_eq!(h.seize("a"), Some(c(7))); // no backward message yet
+    h.recv(c(9), cgb(BlockingKind::HardwareFailure, &[true, true]));
     h.take_sent();
     let cqm = Message::new(MessageType::CQM).with(RangeAndStatus {
-        range: 6,
+        range: 9,
         status: Default::default(),
     });
     h.recv(c(1), cqm);
     let sent = h.take_sent();
     assert_eq!(types(&sent), vec![(1, MessageType::CQR)]);
     let (range, _) = range_status(&sent[0].1);
-    assert_eq!(range, 6);
+    assert_eq!(range, 9);
     assert!(sent[0].1.get::<RangeAndStatus>().unwrap().status.is_empty());
     let csi = sent[0].1.get::<CircuitStateIndicator>().unwrap();
     // Q.763 §3.14: BA maintenance blocking, DC call processing, FE hardware blocking.
@@ -1120,9 +1139,12 @@ fn cqm_answered_with_circuit_state_indicators() {
             0b0000_1000, // 2: outgoing busy
             0b0000_1101, // 3: idle, locally blocked
             0b0000_1110, // 4: idle, remotely blocked
-            0b0000_0000, // 5: transient (reset)
+            0b0000_0000, // 5: transient (RSC sent, no RLC)
             0b0000_0011, // 6: unequipped
-            0b0000_1100, // 7: idle
+            0b0000_0000, // 7: transient (IAM sent, no backward message)
+            0b0000_0000, // 8: transient (BLO sent, no BLA)
+            0b0010_1100, // 9: idle, remotely hardware blocked
+            0b0010_1100, // 10: idle, remotely hardware blocked
         ]
     );
     for o in csi.states.iter() {
