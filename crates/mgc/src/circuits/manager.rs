@@ -721,15 +721,26 @@ impl CircuitManager {
     fn on_rsc(&mut self, i: usize) {
         let id = self.circuits[i].id;
         self.take_call(i);
+        // Q.762/Q.764: a reset removes the remote blocking of the circuit.
         self.update(i, |c| {
             c.remote_maintenance = false;
+            c.remote_hardware = false;
             c.far_end_unequipped = false;
         });
         self.send(id, Message::new(MessageType::RLC));
-        if self.circuits[i].local_maintenance && self.circuits[i].reset == Reset::None {
-            // Our blocking was lost at the far end with the reset: re-establish it.
-            let first = self.circuits[i].single != Single::Blo;
+        let c = &self.circuits[i];
+        if c.reset != Reset::None {
+            // Our own reset is outstanding: its acknowledgement re-establishes our blocking.
+            return;
+        }
+        // The far end lost our blocking with the reset: BLO (or hardware CGB) again, "a proper
+        // response to a reset circuit message".
+        if c.local_maintenance {
+            let first = c.single != Single::Blo;
             self.send_blo(i, first);
+        }
+        if self.circuits[i].local_hardware {
+            self.send_group(Procedure::Cgb(BlockingKind::HardwareFailure), &[i]);
         }
     }
 
@@ -932,6 +943,7 @@ impl CircuitManager {
         kind: BlockingKind,
     ) {
         let mut ack = vec![false; range as usize + 1];
+        let mut answered = Vec::new();
         for (k, &m) in members.iter().enumerate() {
             let Some(i) = m else { continue };
             if !bits[k] {
@@ -955,8 +967,15 @@ impl CircuitManager {
                     self.update(i, |c| c.remote_hardware = true);
                 }
             }
+            if self.circuits[i].reset == Reset::Rsc {
+                answered.push(i);
+            }
         }
         self.send(first, group_message(MessageType::CGBA, kind, &ack));
+        // CGB is also "a proper response to a reset circuit message" (Q.763): our RSC is done.
+        for i in answered {
+            self.rsc_acknowledged(i);
+        }
     }
 
     /// Q.764 §2.8.2.2: group unblocking by the far end; CGUA acknowledges.

@@ -932,6 +932,48 @@ fn rsc_received_clears_calls_and_answers_rlc() {
     h.recv(c(4), Message::new(MessageType::BLA));
     assert_eq!(h.state(c(4)).state, CircuitState::LocallyBlocked);
     assert!(h.timers.is_empty());
+    // Remote hardware blocking goes with the reset; our own comes back with a hardware CGB.
+    h.recv(c(1), cgb(BlockingKind::HardwareFailure, &[true, true]));
+    h.take_sent();
+    assert!(h.state(c(1)).remotely_blocked_hardware);
+    h.recv(c(1), Message::new(MessageType::RSC));
+    assert!(!h.state(c(1)).remotely_blocked_hardware);
+    h.take_sent();
+    let g = h.m.group("a").unwrap();
+    h.m.block_group(g, BlockingKind::HardwareFailure);
+    h.pump();
+    for (id, msg) in h.take_sent() {
+        h.peer_answer(id, &msg, &[]);
+    }
+    h.recv(c(2), Message::new(MessageType::RSC));
+    let sent = h.take_sent();
+    assert_eq!(
+        types(&sent),
+        vec![(2, MessageType::RLC), (2, MessageType::CGB)]
+    );
+    assert_eq!(range_status(&sent[1].1), (1, vec![true, false]));
+    // A far end that keeps the circuit blocked may answer our RSC with BLO or CGB. CIC 3 is
+    // hardware-blocked here (the whole group is), so our CGB follows.
+    h.m.reset(c(3));
+    h.pump();
+    h.take_sent();
+    h.recv(c(3), Message::new(MessageType::BLO));
+    assert_eq!(
+        types(&h.take_sent()),
+        vec![(3, MessageType::BLA), (3, MessageType::CGB)]
+    );
+    let s = h.state(c(3));
+    assert!(!s.reset_pending && s.remotely_blocked_maintenance);
+    h.m.reset(c(3));
+    h.pump();
+    h.take_sent();
+    h.recv(c(3), cgb(BlockingKind::HardwareFailure, &[true, false]));
+    assert_eq!(
+        types(&h.take_sent()),
+        vec![(3, MessageType::CGBA), (3, MessageType::CGB)]
+    );
+    let s = h.state(c(3));
+    assert!(!s.reset_pending && s.remotely_blocked_hardware);
     // RLC without RSC outstanding belongs to the call layer.
     assert_eq!(
         h.recv(c(1), Message::new(MessageType::RLC)),
