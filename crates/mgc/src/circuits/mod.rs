@@ -243,6 +243,36 @@ pub enum Alert {
     },
 }
 
+impl std::fmt::Display for Alert {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Alert::NoAcknowledgement { timer, circuit } => write!(
+                f,
+                "circuit {circuit}: no acknowledgement before {timer:?} expired; request repeated"
+            ),
+            Alert::ReleaseFailed { circuit } => {
+                write!(f, "circuit {circuit}: no RLC before T5, circuit reset")
+            }
+            Alert::QueryNotAnswered { first } => {
+                write!(f, "circuit {first}: no CQR before T28")
+            }
+            Alert::FarEndUnequipped { circuit } => write!(
+                f,
+                "circuit {circuit}: far end answered UCIC, circuit out of service until reset"
+            ),
+            Alert::Unequipped {
+                circuit,
+                message_type,
+            } => write!(f, "circuit {circuit}: {message_type} for an unequipped CIC"),
+            Alert::Discarded {
+                circuit,
+                message_type,
+                reason,
+            } => write!(f, "circuit {circuit}: {message_type} discarded: {reason}"),
+        }
+    }
+}
+
 /// The circuit manager's answer to an incoming IAM ([`CircuitManager::incoming_iam`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IamVerdict {

@@ -1591,6 +1591,27 @@ fn counts_by_state_cover_every_circuit() {
 }
 
 #[test]
+fn alerts_read_well() {
+    let a = Alert::NoAcknowledgement {
+        timer: Timer::T13,
+        circuit: c(5),
+    };
+    assert_eq!(
+        a.to_string(),
+        "circuit 200/5: no acknowledgement before T13 expired; request repeated"
+    );
+    let a = Alert::Discarded {
+        circuit: c(1),
+        message_type: MessageType::GRA,
+        reason: "no GRS outstanding",
+    };
+    assert_eq!(
+        a.to_string(),
+        "circuit 200/1: GRA discarded: no GRS outstanding"
+    );
+}
+
+#[test]
 fn stale_timers_are_ignored() {
     let mut h = Harness::up(&one_group("1-3", SelectionPolicy::Sequential));
     h.m.timer_fired(key(Timer::T12, 1));
