@@ -301,7 +301,14 @@ impl CircuitManager {
                         circuit: id,
                         release: false,
                     });
-                    IamVerdict::AcceptAfterDualSeizure
+                    if self.groups[c.group.0].direction == Direction::Outgoing {
+                        // The far end owns the circuit now, but may not call on this group.
+                        IamVerdict::Reject {
+                            cause: CAUSE_CIRCUIT_NOT_AVAILABLE,
+                        }
+                    } else {
+                        IamVerdict::AcceptAfterDualSeizure
+                    }
                 }
             }
             CallState::Outgoing { backward: true } | CallState::Incoming => {

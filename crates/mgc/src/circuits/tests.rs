@@ -1458,6 +1458,22 @@ fn directions() {
         h.m.call_released(c(cic));
     }
     assert!(h.m.all_idle());
+    // Dual seizure on an outgoing-only group that the far end controls (even CIC): our call
+    // backs off, theirs is refused.
+    assert_eq!(h.seize("out"), Some(c(3)));
+    assert_eq!(h.seize("out"), Some(c(4)));
+    h.take_other();
+    assert_eq!(
+        h.iam(c(4)),
+        IamVerdict::Reject {
+            cause: CAUSE_CIRCUIT_NOT_AVAILABLE
+        }
+    );
+    assert!(h.take_other().contains(&Action::Reattempt {
+        circuit: c(4),
+        release: false
+    }));
+    assert_eq!(h.iam(c(3)), IamVerdict::DualSeizureIgnore);
 }
 
 #[test]
