@@ -29,6 +29,8 @@ pub enum Input {
     TransportUp,
     /// The association is lost: calls are cleared, circuits wait for the next GRS.
     TransportDown,
+    /// MTP-PAUSE / MTP-RESUME for a far-end point code (M3UA DUNA / DAVA, RFC 4666 §3.4).
+    PointCode { dpc: u32, available: bool },
 }
 
 /// One thing for the runtime to do.
@@ -224,6 +226,14 @@ impl Gateway {
             }
             Input::TransportDown => {
                 self.circuits.transport_down();
+                self.drain_circuits(now);
+            }
+            Input::PointCode { dpc, available } => {
+                if available {
+                    self.circuits.point_code_available(dpc);
+                } else {
+                    self.circuits.point_code_unavailable(dpc);
+                }
                 self.drain_circuits(now);
             }
         }

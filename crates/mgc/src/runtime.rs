@@ -231,6 +231,21 @@ impl Runtime {
                 })
                 .await
             }
+            AspEvent::Reachability {
+                affected,
+                reachability,
+            } => {
+                // Q.704 §11.2 / RFC 4666 §3.4: DUNA pauses the far end, DAVA resumes it (GRS).
+                let available = reachability != m3ua::dest::Reachability::Unavailable;
+                for a in affected {
+                    info!(dpc = a.point_code, available, "destination state (SSNM)");
+                    self.feed(Input::PointCode {
+                        dpc: a.point_code,
+                        available,
+                    })
+                    .await;
+                }
+            }
             other => debug!(?other, "M3UA event"),
         }
     }
