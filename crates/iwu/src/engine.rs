@@ -67,6 +67,7 @@ struct Call {
     /// PSTN origination: waiting for COT before the INVITE goes out (Q.764 §2.1.8).
     awaiting_cot: bool,
     cancel_pending: Option<u8>,
+    cancel_rel: Option<Vec<u8>>,
     reliable: Option<ReliableProvisional>,
     /// Responses waiting for the PRACK of the outstanding reliable provisional (RFC 3262 §3).
     queued: VecDeque<Response>,
@@ -291,6 +292,7 @@ impl Engine {
             provisional_received: false,
             awaiting_cot: false,
             cancel_pending: None,
+            cancel_rel: None,
             reliable: None,
             queued: VecDeque::new(),
             reliable_with_sdp: false,
@@ -495,19 +497,42 @@ impl Engine {
         // Calling party (RFC 3398 §8.2.1.2, RFC 3323/3325): restricted or unavailable →
         // anonymous From; the real number only in P-Asserted-Identity toward trusted peers.
         let calling = msgs::typed::<CallingPartyNumber>(&iam);
+        let local_host = self.local.host.to_string();
+        let to_uri = |nature: u8, digits: &isup::Digits| {
+            let num = number::from_isup(nature, digits, &tg.country_code, &tg.area_code);
+            number::to_uri(&num, pc.uri_form, &local_host, 5060)
+        };
+        // Generic number "additional calling party number" (qualifier 6), presentation allowed:
+        // the user-provided number goes to From (Q.1912.5 §6.1.3 [mem]).
+        let additional = iam
+            .parameters
+            .iter()
+            .filter_map(|p| p.to_typed())
+            .find_map(|p| match p {
+                isup::Parameter::GenericNumber(g)
+                    if g.number_qualifier_indicator == Some(6)
+                        && g.presentation == Some(apri::ALLOWED)
+                        && !g.digits.is_empty() =>
+                {
+                    Some(to_uri(g.nature_of_address, &g.digits))
+                }
+                _ => None,
+            });
+        // RFC 3398 §8.2.1.2, RFC 3323/3325, Q.1912.5: restricted or unavailable → anonymous
+        // From; only a verified or network-provided number (screening 01/11) is asserted in
+        // P-Asserted-Identity, and only toward trusted peers.
         let (from_uri, pai, restricted) = match &calling {
             Some(n) if !n.digits.is_empty() && n.presentation != Some(apri::NOT_AVAILABLE) => {
-                let num = number::from_isup(
-                    n.nature_of_address,
-                    &n.digits,
-                    &tg.country_code,
-                    &tg.area_code,
+                let uri = to_uri(n.nature_of_address, &n.digits);
+                let verified = matches!(
+                    n.screening,
+                    Some(screening::USER_PROVIDED_VERIFIED_PASSED | screening::NETWORK_PROVIDED)
                 );
-                let uri = number::to_uri(&num, pc.uri_form, &self.local.host.to_string(), 5060);
+                let pai = verified.then(|| uri.clone());
                 if n.presentation == Some(apri::RESTRICTED) {
-                    (number::anonymous_uri(), Some(uri), true)
+                    (number::anonymous_uri(), pai, true)
                 } else {
-                    (uri.clone(), Some(uri), false)
+                    (additional.unwrap_or(uri), pai, false)
                 }
             }
             _ => (number::anonymous_uri(), None, false),
@@ -520,8 +545,9 @@ impl Engine {
             let h = &mut req.headers;
             h.push(Hdr::Via, &self.local.via(&branch).to_string());
             h.push(Hdr::MaxForwards, "70");
+            let anonymous = number::is_anonymous(&from_uri);
             let mut from = NameAddr::new(from_uri);
-            if restricted || pai.is_none() {
+            if anonymous {
                 from = from.with_display("Anonymous");
             }
             from.set_tag(&c.local_tag);
@@ -781,9 +807,10 @@ impl Engine {
             (CallModel::PstnOrigination, SipState::Trying) => {
                 // RFC 3261 §9.1: CANCEL only after a provisional response.
                 if c.provisional_received {
-                    self.send_cancel(c, cause);
+                    self.send_cancel(c, cause, rel_bytes.as_deref());
                 } else {
                     c.cancel_pending = Some(cause);
+                    c.cancel_rel = rel_bytes;
                 }
                 c.sip = SipState::Cancelling;
             }
@@ -809,12 +836,14 @@ impl Engine {
         }
     }
 
-    fn send_cancel(&mut self, c: &mut Call, cause: u8) {
+    /// CANCEL with Reason, and the REL for SIP-I/SIP-T peers (Q.1912.5 profile C, RFC 3372).
+    fn send_cancel(&mut self, c: &mut Call, cause: u8, rel: Option<&[u8]>) {
         let mut cancel = sip::dialog::cancel_for(&c.invite);
         cancel.headers.push(
             Hdr::Reason,
             &Reason::q850(cause, Some(cause_text(cause)).filter(|t| !t.is_empty())).to_string(),
         );
+        set_body_req(&mut cancel, &self.peers[c.peer].cfg, None, rel);
         self.send_request(c, cancel);
         c.cancel_pending = None;
     }
@@ -929,22 +958,41 @@ impl Engine {
         Ok(p)
     }
 
-    fn reject(&mut self, req: &Request, status: u16, warning: Option<&str>, cause: Option<u8>) {
+    /// An error response; `warning` is (code, text) (RFC 3261 §20.43).
+    fn error_response(
+        &mut self,
+        req: &Request,
+        status: u16,
+        warning: Option<(u16, &str)>,
+        cause: Option<u8>,
+        peer: Option<usize>,
+    ) -> Response {
         let tag = self.ids.tag();
         let mut r = Response::for_request(req, status, Some(&tag));
         if status == 415 {
-            // RFC 3204 §4 / RFC 3261 §21.4.13: list what we accept.
-            r.headers.push(
-                Hdr::Accept,
-                "application/sdp, application/ISUP, multipart/mixed",
-            );
+            // RFC 3204 §5 / RFC 3261 §21.4.13: list what we accept, with the ISUP version we
+            // understand when this peer may send ISUP at all.
+            let isup = peer
+                .filter(|p| self.peers[*p].encapsulates())
+                .map(|p| {
+                    format!(
+                        ", application/ISUP;version={};base=itu-t92+, multipart/mixed",
+                        self.peers[p].cfg.isup_version
+                    )
+                })
+                .unwrap_or_default();
+            r.headers
+                .push(Hdr::Accept, &format!("application/sdp{isup}"));
         }
         if status == 405 {
             r.headers.push(Hdr::Allow, ALLOW);
         }
-        if let Some(w) = warning {
+        if status == 420 {
+            r.headers.push(Hdr::Unsupported, "100rel");
+        }
+        if let Some((code, text)) = warning {
             r.headers
-                .push(Hdr::Warning, &Warning::new(399, AGENT, w).to_string());
+                .push(Hdr::Warning, &Warning::new(code, AGENT, text).to_string());
         }
         if let Some(c) = cause {
             r.headers.push(
@@ -952,7 +1000,45 @@ impl Engine {
                 &Reason::q850(c, Some(cause_text(c)).filter(|t| !t.is_empty())).to_string(),
             );
         }
+        r
+    }
+
+    fn reject(&mut self, req: &Request, status: u16, warning: Option<&str>, cause: Option<u8>) {
+        let r = self.error_response(req, status, warning.map(|w| (399, w)), cause, None);
         self.out.push(Action::SendResponse(r));
+    }
+
+    /// Refuse a new INVITE before a call exists; the refusal still gets a call record.
+    #[allow(clippy::too_many_arguments)]
+    fn reject_invite(
+        &mut self,
+        _now: Duration,
+        req: &Request,
+        peer: Option<usize>,
+        status: u16,
+        warning: Option<(u16, &str)>,
+        cause: Option<u8>,
+        outcome: Outcome,
+    ) {
+        let r = self.error_response(req, status, warning, cause, peer);
+        self.out.push(Action::SendResponse(r));
+        let cause = cause
+            .or_else(|| peer.and_then(|p| self.peers[p].causes.sip_to_isup(status, None)))
+            .unwrap_or(127);
+        let id = self.next_call;
+        self.next_call += 1;
+        self.out.push(Action::CallRecord(CallRecord {
+            call: id,
+            model: CallModel::IpOrigination,
+            cic: None,
+            call_id: req.headers.call_id().unwrap_or_default().to_string(),
+            outcome,
+            cause,
+            sip_status: Some(status),
+            setup_time: None,
+            answer_time: None,
+            duration: None,
+        }));
     }
 
     fn on_request(
@@ -1020,26 +1106,48 @@ impl Engine {
         pool: &mut dyn CircuitPool,
     ) {
         let Some(peer_i) = self.resolve_peer(&req, peer.as_deref()) else {
-            self.reject(&req, 403, Some("Unknown peer"), None);
+            self.reject_invite(
+                now,
+                &req,
+                None,
+                403,
+                Some((399, "Unknown peer")),
+                Some(21),
+                Outcome::Failed,
+            );
             return;
         };
         let pc = self.peers[peer_i].cfg.clone();
         let Some(tg_i) = self.tgs.iter().position(|t| t.name == pc.trunk_group) else {
-            self.reject(&req, 500, None, None);
+            self.reject_invite(
+                now,
+                &req,
+                Some(peer_i),
+                500,
+                None,
+                Some(127),
+                Outcome::Failed,
+            );
             return;
         };
         let tg = self.tgs[tg_i].clone();
         // RFC 3262 §4: Require: 100rel we do not use → 420.
         if req.headers.has_option(Hdr::Require, "100rel") && !pc.reliable_provisional {
-            let mut r = Response::for_request(&req, 420, Some(&self.ids.tag()));
-            r.headers.push(Hdr::Unsupported, "100rel");
-            self.out.push(Action::SendResponse(r));
+            self.reject_invite(now, &req, Some(peer_i), 420, None, None, Outcome::Failed);
             return;
         }
         let parsed = match self.parse_body(peer_i, &req.headers, &req.body) {
             Ok(p) => p,
             Err(e) => {
-                self.reject(&req, e.status, Some(e.text), None);
+                self.reject_invite(
+                    now,
+                    &req,
+                    Some(peer_i),
+                    e.status,
+                    Some((399, e.text)),
+                    None,
+                    Outcome::Failed,
+                );
                 return;
             }
         };
@@ -1048,11 +1156,14 @@ impl Engine {
         // authoritative for routing).
         let Some((noa, digits)) = number::to_isup(&req.uri, &tg.country_code) else {
             let st = self.peers[peer_i].causes.isup_to_sip(1, None);
-            self.reject(
+            self.reject_invite(
+                now,
                 &req,
+                Some(peer_i),
                 st,
-                Some("Request-URI is not a telephone number"),
+                Some((399, "Request-URI is not a telephone number")),
                 Some(1),
+                Outcome::Rejected,
             );
             return;
         };
@@ -1061,23 +1172,31 @@ impl Engine {
         let answer_codecs = match parsed.sdp.as_deref().map(SessionDescription::parse) {
             None => ours.clone(),
             Some(Err(_)) => {
-                self.reject(&req, 400, Some("Malformed SDP"), None);
+                self.reject_invite(
+                    now,
+                    &req,
+                    Some(peer_i),
+                    400,
+                    Some((399, "Malformed SDP")),
+                    None,
+                    Outcome::Failed,
+                );
                 return;
             }
             Some(Ok(offer)) => match SessionDescription::answer_codecs(&offer.codecs, &ours) {
                 Some(c) => c,
                 None => {
+                    // RFC 3264 §6 / RFC 3261 §21.4.26: 488 with Warning 305; cause 65.
                     let st = self.peers[peer_i].causes.isup_to_sip(65, None);
-                    let mut r = Response::for_request(&req, st, Some(&self.ids.tag()));
-                    r.headers.push(
-                        Hdr::Warning,
-                        &Warning::new(305, AGENT, "Incompatible media format").to_string(),
+                    self.reject_invite(
+                        now,
+                        &req,
+                        Some(peer_i),
+                        st,
+                        Some((305, "Incompatible media format")),
+                        Some(65),
+                        Outcome::Failed,
                     );
-                    r.headers.push(
-                        Hdr::Reason,
-                        &Reason::q850(65, Some(cause_text(65))).to_string(),
-                    );
-                    self.out.push(Action::SendResponse(r));
                     return;
                 }
             },
@@ -1090,7 +1209,15 @@ impl Engine {
         let dialog = match Dialog::uas(&req, &c.local_tag, self.local.contact(None)) {
             Ok(d) => d,
             Err(_) => {
-                self.reject(&req, 400, Some("Missing Contact or From tag"), None);
+                self.reject_invite(
+                    now,
+                    &req,
+                    Some(peer_i),
+                    400,
+                    Some((399, "Missing Contact or From tag")),
+                    None,
+                    Outcome::Failed,
+                );
                 return;
             }
         };
@@ -1103,18 +1230,13 @@ impl Engine {
         else {
             // No circuit: cause 34 → 503 (RFC 3398 §8.2.6.1).
             let st = self.peers[peer_i].causes.isup_to_sip(34, None);
-            let mut r = Response::for_request(&req, st, Some(&c.local_tag));
-            r.headers.push(
-                Hdr::Reason,
-                &Reason::q850(34, Some(cause_text(34))).to_string(),
-            );
-            self.out.push(Action::SendResponse(r));
+            self.reject_invite(now, &req, Some(peer_i), st, None, Some(34), Outcome::Failed);
             return;
         };
         let Some(media) = self.media.allocate(&tg, cic) else {
             pool.release(cic);
             let st = self.peers[peer_i].causes.isup_to_sip(47, None);
-            self.reject(&req, st, None, Some(47));
+            self.reject_invite(now, &req, Some(peer_i), st, None, Some(47), Outcome::Failed);
             return;
         };
         c.media = Some(media);
@@ -1150,10 +1272,25 @@ impl Engine {
         enc: Option<Message>,
     ) -> Message {
         let called = number::called_party(noa, digits.clone(), tg.append_st);
-        let calling = self.calling_from_sip(req, tg, peer);
+        let (calling, generic) = self.calling_from_sip(req, tg, peer);
         let Some(mut iam) = enc else {
-            return msgs::iam(tg.international, tg.echo_control, called, calling);
+            let iam = msgs::iam(tg.international, tg.echo_control, called, calling);
+            return match generic {
+                Some(g) => iam.with(g),
+                None => iam,
+            };
         };
+        if let Some(g) = generic {
+            // Generic number may repeat with other qualifiers: replace only qualifier 6.
+            let at = iam.parameters.iter().position(|p| {
+                matches!(p.to_typed(), Some(isup::Parameter::GenericNumber(x))
+                    if x.number_qualifier_indicator == Some(6))
+            });
+            match at {
+                Some(i) => iam.parameters[i] = g.into(),
+                None => iam.parameters.push(g.into()),
+            }
+        }
         // Headers win where they changed: compare as E.164.
         let cc = &tg.country_code;
         let same_number = |a: Option<(u8, &isup::Digits)>, b: (u8, &isup::Digits)| {
@@ -1202,7 +1339,7 @@ impl Engine {
         req: &Request,
         tg: &TrunkGroupConfig,
         peer: usize,
-    ) -> Option<CallingPartyNumber> {
+    ) -> (Option<CallingPartyNumber>, Option<isup::GenericNumber>) {
         let h = &req.headers;
         let privacy = h.privacy().unwrap_or_default();
         let restricted = privacy
@@ -1213,36 +1350,43 @@ impl Engine {
         } else {
             apri::ALLOWED
         };
-        let trusted = self.peers[peer].cfg.trusted;
-        if trusted {
-            if let Some(pai) = h
-                .p_asserted_identity()
-                .unwrap_or_default()
-                .into_iter()
-                .find_map(|n| number::to_isup(&n.uri, &tg.country_code))
-            {
-                return Some(number::calling_party(
-                    pai.0,
-                    pai.1,
-                    presentation,
-                    screening::NETWORK_PROVIDED,
-                ));
-            }
+        let from = h
+            .from()
+            .ok()
+            .filter(|f| !number::is_anonymous(&f.uri))
+            .and_then(|f| number::to_isup(&f.uri, &tg.country_code));
+        let pai = self.peers[peer]
+            .cfg
+            .trusted
+            .then(|| {
+                h.p_asserted_identity()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .find_map(|n| number::to_isup(&n.uri, &tg.country_code))
+            })
+            .flatten();
+        if let Some(pai) = pai {
+            // RFC 3325 §9.1 (trusted): the asserted identity is network provided. A different
+            // From number travels as generic number "additional calling party number"
+            // (qualifier 6, user provided not verified) [sip-isup-mapping.md §5.1, mem].
+            let generic = from.filter(|f| *f != pai).map(|(noa, d)| {
+                let mut g = isup::GenericNumber::new(noa, number::NPI_E164, d);
+                g.number_qualifier_indicator = Some(6);
+                g.presentation = Some(presentation);
+                g.screening = Some(screening::USER_PROVIDED_NOT_VERIFIED);
+                g.number_incomplete_indicator = Some(0);
+                g
+            });
+            let cg = number::calling_party(pai.0, pai.1, presentation, screening::NETWORK_PROVIDED);
+            return (Some(cg), generic);
         }
-        match h.from().ok() {
-            Some(f) if !number::is_anonymous(&f.uri) => {
-                match number::to_isup(&f.uri, &tg.country_code) {
-                    Some((noa, d)) => Some(number::calling_party(
-                        noa,
-                        d,
-                        presentation,
-                        screening::USER_PROVIDED_NOT_VERIFIED,
-                    )),
-                    None => Some(number::calling_party_not_available()),
-                }
+        let cg = match from {
+            Some((noa, d)) => {
+                number::calling_party(noa, d, presentation, screening::USER_PROVIDED_NOT_VERIFIED)
             }
-            _ => Some(number::calling_party_not_available()),
-        }
+            None => number::calling_party_not_available(),
+        };
+        (Some(cg), None)
     }
 
     /// A response to the INVITE we are serving (IP origination), with SDP answer and ISUP.
@@ -1529,7 +1673,8 @@ impl Engine {
             }
             c.provisional_received = true;
             if let Some(cause) = c.cancel_pending {
-                self.send_cancel(c, cause);
+                let rel = c.cancel_rel.take();
+                self.send_cancel(c, cause, rel.as_deref());
                 return;
             }
             if c.isup != IsupState::Setup {

@@ -1094,6 +1094,92 @@ fn ip_bye_in_early_dialog_terminates_the_invite() {
 }
 
 #[test]
+fn pstn_unverified_number_is_not_asserted_and_generic_number_goes_to_from() {
+    let mut h = Harness::new();
+    // Screening 0 (user provided, not verified): From only, no PAI (Q.1912.5).
+    let mut m = iam("30123456", None);
+    m = m.with(iwu::number::calling_party(3, digits("3098765"), 0, 0));
+    let inv = find_request(&h.isup(16, m), Method::Invite).unwrap();
+    assert_eq!(
+        inv.headers.from().unwrap().uri.to_string(),
+        "sip:+493098765@192.0.2.10;user=phone"
+    );
+    assert!(inv.headers.from().unwrap().display.is_none());
+    assert!(inv.headers.p_asserted_identity().unwrap().is_empty());
+    // Generic number qualifier 6 (additional calling party) → From; CgPN → PAI.
+    let mut g = isup::GenericNumber::new(3, 1, digits("301111"));
+    g.number_qualifier_indicator = Some(6);
+    g.presentation = Some(0);
+    g.screening = Some(0);
+    g.number_incomplete_indicator = Some(0);
+    let m = iam("30123456", Some(("3098765", 0))).with(g);
+    let inv = find_request(&h.isup(17, m), Method::Invite).unwrap();
+    assert_eq!(
+        inv.headers.from().unwrap().uri.to_string(),
+        "sip:+49301111@192.0.2.10;user=phone"
+    );
+    assert_eq!(
+        inv.headers.p_asserted_identity().unwrap()[0]
+            .uri
+            .to_string(),
+        "sip:+493098765@192.0.2.10;user=phone"
+    );
+}
+
+#[test]
+fn pstn_cancel_carries_rel_for_sip_i() {
+    let mut h = Harness::new();
+    let inv = find_request(&h.isup(18, iam("30123456", None)), Method::Invite).unwrap();
+    h.response(peer_response(&inv, 183));
+    let acts = h.isup(18, rel(31));
+    let c = find_request(&acts, Method::Cancel).unwrap();
+    let b = SipBody::parse(&c.headers, &c.body).unwrap();
+    assert_eq!(
+        isup::Message::parse(b.isup().unwrap().data).unwrap(),
+        rel(31)
+    );
+    assert_eq!(c.headers.q850_cause(), Some(31));
+}
+
+#[test]
+fn ip_trusted_pai_with_different_from_adds_generic_number() {
+    let mut h = Harness::new();
+    let mut inv = sipi_invite("gn");
+    inv.headers.push(
+        Hdr::PAssertedIdentity,
+        "<sip:+493055555@192.0.2.20;user=phone>",
+    );
+    let acts = h.request(inv);
+    let (_, iam) = find_isup(&acts, MessageType::IAM).unwrap();
+    assert_eq!(
+        iam.get::<isup::CallingPartyNumber>()
+            .unwrap()
+            .digits
+            .to_string(),
+        "3055555"
+    );
+    let g = iam.get::<isup::GenericNumber>().unwrap();
+    assert_eq!(
+        (g.number_qualifier_indicator, g.digits.to_string()),
+        (Some(6), "3098765".to_string())
+    );
+    assert!(iam.to_bytes().is_ok());
+}
+
+#[test]
+fn ip_rejections_get_call_records() {
+    let mut h = Harness::new();
+    h.request(plain_invite("a"));
+    h.request(plain_invite("b"));
+    h.request(plain_invite("c"));
+    let r = h.records.last().unwrap();
+    assert_eq!(
+        (r.outcome, r.cause, r.sip_status),
+        (Outcome::Failed, 34, Some(503))
+    );
+}
+
+#[test]
 fn ip_trusted_peer_pai_and_privacy_become_the_calling_number() {
     let mut h = Harness::new();
     let mut inv = sipi_invite("pai");
