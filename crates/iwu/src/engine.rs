@@ -66,6 +66,8 @@ struct Call {
     provisional_received: bool,
     /// PSTN origination: waiting for COT before the INVITE goes out (Q.764 §2.1.8).
     awaiting_cot: bool,
+    /// PSTN origination: collecting SAM digits (overlap, RFC 3578 en-bloc conversion).
+    collecting: bool,
     cancel_pending: Option<u8>,
     cancel_rel: Option<Vec<u8>>,
     reliable: Option<ReliableProvisional>,
@@ -291,6 +293,7 @@ impl Engine {
             dialog: None,
             provisional_received: false,
             awaiting_cot: false,
+            collecting: false,
             cancel_pending: None,
             cancel_rel: None,
             reliable: None,
@@ -420,8 +423,13 @@ impl Engine {
                     .is_some_and(|i| i.continuity_indicator == 1);
                 if ok {
                     self.stop(&mut c, TimerKind::T8);
-                    self.offer_to_sip(&mut c);
+                    c.awaiting_cot = false;
+                    self.try_offer(&mut c);
                 }
+            }
+            MessageType::SAM if c.collecting => {
+                let sam = msg.clone();
+                self.on_sam(&mut c, &sam);
             }
             MessageType::IAM => {
                 // IAM on a circuit with a call: dual seizure is resolved by the runtime
@@ -449,54 +457,118 @@ impl Engine {
         let mut c = self.new_call(now, CallModel::PstnOrigination, tg_i, peer_i);
         c.cic = Some(cic);
         c.call_id = self.ids.call_id(&self.local.host.to_string());
+        c.local_tag = self.ids.tag();
         self.by_cic.insert(cic, c.id);
         self.by_call_id.insert(c.call_id.clone(), c.id);
-
-        let called = msgs::typed::<CalledPartyNumber>(&iam);
-        let target = called
-            .as_ref()
-            .map(|n| {
-                number::from_isup(
-                    n.nature_of_address,
-                    &n.digits,
-                    &tg.country_code,
-                    &tg.area_code,
-                )
-            })
-            .filter(|n| !matches!(n, number::SipNumber::Local { digits, .. } if digits.is_empty()));
         // RFC 3398 §8.2.1 / Q.763 §3.54: the media gateway carries speech and 3.1 kHz audio
         // (G.711); 64 kbit/s unrestricted and multirate bearers are refused with cause 65.
         let tmr = msgs::typed::<isup::TransmissionMediumRequirement>(&iam).map_or(3, |t| t.value);
-        if !matches!(tmr, 0 | 3..=6) {
-            self.release_isup(&mut c, 65, LOCATION_TN, None);
-            Self::set_outcome(&mut c, Outcome::Failed, 65);
+        let called = msgs::typed::<CalledPartyNumber>(&iam);
+        let cause = if !matches!(tmr, 0 | 3..=6) {
+            Some(65)
+        } else if called.is_none() {
+            Some(28)
+        } else {
+            None
+        };
+        let media = match cause {
+            Some(_) => None,
+            None => self.media.allocate(&tg, cic),
+        };
+        let Some(media) = media else {
+            let cause = cause.unwrap_or(47);
+            self.release_isup(&mut c, cause, LOCATION_TN, None);
+            Self::set_outcome(&mut c, Outcome::Failed, cause);
             c.sip = SipState::Done;
             self.put(now, c);
+            return;
+        };
+        c.codecs = media.codecs.clone();
+        c.media = Some(media);
+        // RFC 3578 §2 (en-bloc conversion): with overlap signalling, collect SAM digits until
+        // ST or T10 before the INVITE goes out.
+        let complete = called
+            .as_ref()
+            .is_some_and(|n| n.digits.signals().last() == Some(&15));
+        if tg.overlap && !complete {
+            c.collecting = true;
+            self.start(&mut c, TimerKind::T10, self.timers.t10);
+        }
+        // Q.764 §2.1.8: continuity check required on this circuit (by the media gateway's
+        // loop-back) or done on a previous circuit: wait for COT (T8) before offering the call.
+        let nci = msgs::typed::<isup::NatureOfConnectionIndicators>(&iam);
+        if nci.is_some_and(|n| matches!(n.continuity_check_indicator, 1 | 2)) {
+            c.awaiting_cot = true;
+            self.start(&mut c, TimerKind::T8, self.timers.t8);
+        }
+        c.iam = Some(iam);
+        self.try_offer(&mut c);
+        self.put(now, c);
+    }
+
+    /// SAM while collecting digits: append them to the stored IAM's called party number.
+    fn on_sam(&mut self, c: &mut Call, sam: &Message) {
+        let Some(more) = msgs::typed::<isup::SubsequentNumber>(sam) else {
+            return;
+        };
+        let Some(iam) = c.iam.as_mut() else { return };
+        let Some(mut cdpn) = msgs::typed::<CalledPartyNumber>(iam) else {
+            return;
+        };
+        for &d in more.digits.signals() {
+            cdpn.digits.push(d);
+        }
+        let complete = cdpn.digits.signals().last() == Some(&15);
+        iam.set(cdpn);
+        self.stop(c, TimerKind::T10);
+        if complete {
+            c.collecting = false;
+            self.try_offer(c);
+        } else {
+            self.start(c, TimerKind::T10, self.timers.t10);
+        }
+    }
+
+    /// Build and send the INVITE of a PSTN-originated call once the number is complete and
+    /// continuity is confirmed (RFC 3398 §8.2.1); start T11.
+    fn try_offer(&mut self, c: &mut Call) {
+        if c.awaiting_cot || c.collecting || c.isup != IsupState::Setup {
             return;
         }
-        let Some(target) = target else {
+        let Some(req) = self.build_invite(c) else {
             // Q.850 cause 28: no usable called number.
-            self.release_isup(&mut c, 28, LOCATION_TN, None);
-            Self::set_outcome(&mut c, Outcome::Failed, 28);
+            self.release_isup(c, 28, LOCATION_TN, None);
+            Self::set_outcome(c, Outcome::Failed, 28);
             c.sip = SipState::Done;
-            self.put(now, c);
             return;
         };
-        let Some(media) = self.media.allocate(&tg, cic) else {
-            self.release_isup(&mut c, 47, LOCATION_TN, None);
-            Self::set_outcome(&mut c, Outcome::Failed, 47);
-            c.sip = SipState::Done;
-            self.put(now, c);
-            return;
-        };
-        let peer = &self.peers[peer_i];
-        let pc = peer.cfg.clone();
+        c.invite = req.clone();
+        self.send_request(c, req);
+        if self.tgs[c.tg].t11_acm {
+            self.start(c, TimerKind::T11, self.timers.t11);
+        }
+    }
+
+    fn build_invite(&mut self, c: &Call) -> Option<Request> {
+        let iam = c.iam.as_ref()?;
+        let media = c.media.as_ref()?;
+        let tg = &self.tgs[c.tg];
+        let peer = &self.peers[c.peer];
+        let pc = &peer.cfg;
         let encaps = peer.encapsulates();
+        let called = msgs::typed::<CalledPartyNumber>(iam)?;
+        let target = number::from_isup(
+            called.nature_of_address,
+            &called.digits,
+            &tg.country_code,
+            &tg.area_code,
+        );
+        if matches!(&target, number::SipNumber::Local { digits, .. } if digits.is_empty()) {
+            return None;
+        }
         let ruri = number::to_uri(&target, pc.uri_form, &pc.host, pc.port);
 
-        // Calling party (RFC 3398 §8.2.1.2, RFC 3323/3325): restricted or unavailable →
-        // anonymous From; the real number only in P-Asserted-Identity toward trusted peers.
-        let calling = msgs::typed::<CallingPartyNumber>(&iam);
+        let calling = msgs::typed::<CallingPartyNumber>(iam);
         let local_host = self.local.host.to_string();
         let to_uri = |nature: u8, digits: &isup::Digits| {
             let num = number::from_isup(nature, digits, &tg.country_code, &tg.area_code);
@@ -540,69 +612,45 @@ impl Engine {
 
         let mut req = Request::new(Method::Invite, ruri.clone());
         let branch = self.ids.branch();
-        c.local_tag = self.ids.tag();
-        {
-            let h = &mut req.headers;
-            h.push(Hdr::Via, &self.local.via(&branch).to_string());
-            h.push(Hdr::MaxForwards, "70");
-            let anonymous = number::is_anonymous(&from_uri);
-            let mut from = NameAddr::new(from_uri);
-            if anonymous {
-                from = from.with_display("Anonymous");
-            }
-            from.set_tag(&c.local_tag);
-            h.push(Hdr::From, &from.to_string());
-            h.push(Hdr::To, &NameAddr::new(ruri).to_string());
-            h.push(Hdr::CallId, &c.call_id);
-            h.push(Hdr::CSeq, &CSeq::new(1, Method::Invite).to_string());
-            h.push(Hdr::Contact, &self.local.contact(None).to_string());
-            h.push(Hdr::Allow, ALLOW);
-            if pc.reliable_provisional {
-                h.push(Hdr::Supported, "100rel");
-            }
-            if pc.trusted {
-                if let Some(p) = &pai {
-                    h.push(
-                        Hdr::PAssertedIdentity,
-                        &NameAddr::new(p.clone()).to_string(),
-                    );
-                    if restricted {
-                        h.push(Hdr::Privacy, "id");
-                    }
+        let h = &mut req.headers;
+        h.push(Hdr::Via, &self.local.via(&branch).to_string());
+        h.push(Hdr::MaxForwards, "70");
+        let anonymous = number::is_anonymous(&from_uri);
+        let mut from = NameAddr::new(from_uri);
+        if anonymous {
+            from = from.with_display("Anonymous");
+        }
+        from.set_tag(&c.local_tag);
+        h.push(Hdr::From, &from.to_string());
+        h.push(Hdr::To, &NameAddr::new(ruri).to_string());
+        h.push(Hdr::CallId, &c.call_id);
+        h.push(Hdr::CSeq, &CSeq::new(1, Method::Invite).to_string());
+        h.push(Hdr::Contact, &self.local.contact(None).to_string());
+        h.push(Hdr::Allow, ALLOW);
+        if pc.reliable_provisional {
+            h.push(Hdr::Supported, "100rel");
+        }
+        if pc.trusted {
+            if let Some(p) = &pai {
+                h.push(
+                    Hdr::PAssertedIdentity,
+                    &NameAddr::new(p.clone()).to_string(),
+                );
+                if restricted {
+                    h.push(Hdr::Privacy, "id");
                 }
             }
         }
-        c.codecs = media.codecs.clone();
         let offer = SessionDescription {
             address: media.address.clone(),
             port: media.port,
             codecs: media.codecs.clone(),
             ptime: Some(media.ptime),
         }
-        .to_bytes(u64::from(cic), c.sdp_version);
-        c.media = Some(media);
+        .to_bytes(u64::from(c.cic.unwrap_or_default()), c.sdp_version);
         let isup_body = if encaps { iam.to_bytes().ok() } else { None };
-        set_body_req(&mut req, &pc, Some(offer), isup_body.as_deref());
-        c.invite = req.clone();
-        // Q.764 §2.1.8: continuity check required on this circuit (by the media gateway's
-        // loop-back) or done on a previous circuit: wait for COT (T8) before offering the call.
-        let nci = msgs::typed::<isup::NatureOfConnectionIndicators>(&iam);
-        if nci.is_some_and(|n| matches!(n.continuity_check_indicator, 1 | 2)) {
-            c.awaiting_cot = true;
-            self.start(&mut c, TimerKind::T8, self.timers.t8);
-        } else {
-            self.offer_to_sip(&mut c);
-        }
-        self.put(now, c);
-    }
-
-    /// Send the prepared INVITE of a PSTN-originated call; start T11.
-    fn offer_to_sip(&mut self, c: &mut Call) {
-        c.awaiting_cot = false;
-        self.send_request(c, c.invite.clone());
-        if self.tgs[c.tg].t11_acm {
-            self.start(c, TimerKind::T11, self.timers.t11);
-        }
+        set_body_req(&mut req, pc, Some(offer), isup_body.as_deref());
+        Some(req)
     }
 
     /// Backward ISUP for an IP-originated call (RFC 3398 §7.2.2-7.2.4).
@@ -718,6 +766,7 @@ impl Engine {
         self.stop(c, TimerKind::T11);
         self.stop(c, TimerKind::T17);
         self.stop(c, TimerKind::T8);
+        self.stop(c, TimerKind::T10);
         self.detach_circuit(c, true);
         if matches!(was, IsupState::Releasing | IsupState::Resetting) {
             // Q.764 §2.3.1 d): collision of REL messages; both sides answer RLC.
@@ -745,7 +794,13 @@ impl Engine {
         if !matches!(c.isup, IsupState::Setup | IsupState::Answered) {
             return;
         }
-        for t in [TimerKind::T7, TimerKind::T8, TimerKind::T9, TimerKind::T11] {
+        for t in [
+            TimerKind::T7,
+            TimerKind::T8,
+            TimerKind::T9,
+            TimerKind::T10,
+            TimerKind::T11,
+        ] {
             self.stop(c, t);
         }
         let rel = encapsulated
@@ -800,7 +855,7 @@ impl Engine {
                 self.send_request(c, bye);
                 c.sip = SipState::Done;
             }
-            (CallModel::PstnOrigination, SipState::Trying) if c.awaiting_cot => {
+            (CallModel::PstnOrigination, SipState::Trying) if c.awaiting_cot || c.collecting => {
                 // The INVITE was never sent.
                 c.sip = SipState::Done;
             }
@@ -1881,6 +1936,11 @@ impl Engine {
             TimerKind::T9 if c.isup == IsupState::Setup => {
                 // Q.118 T9: no answer → release cause 19 both ways (SIP 480).
                 self.release_both(now, &mut c, 19, LOCATION_TN, Outcome::Rejected);
+            }
+            TimerKind::T10 if c.collecting => {
+                // RFC 3578 §2: no more digits within T10: the number is taken as complete.
+                c.collecting = false;
+                self.try_offer(&mut c);
             }
             TimerKind::T8 if c.awaiting_cot => {
                 // Q.764 §2.1.8: no COT within T8 → release (cause 41 temporary failure).

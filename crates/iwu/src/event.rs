@@ -97,6 +97,7 @@ pub enum TimerKind {
     T7,
     T8,
     T9,
+    T10,
     T11,
     T17,
     Rel1xx,

@@ -330,6 +330,35 @@ fn pstn_cot() -> Harness {
     h
 }
 
+/// Overlap receiving on tg2 (configured `overlap = true` here): SAM digits are collected until
+/// ST, then one INVITE (RFC 3578 §2 en-bloc conversion).
+fn pstn_overlap() -> Harness {
+    let mut cfg = config();
+    cfg.trunk_groups[1].overlap = true;
+    let mut h = Harness::with_config(cfg);
+    let acts = h.isup(33, iam("3012", None));
+    assert!(find_request(&acts, Method::Invite).is_none());
+    let sam = |d: &str| {
+        isup::Message::new(MessageType::SAM).with(isup::SubsequentNumber {
+            digits: isup::Digits::from_hex_str(d).unwrap(),
+        })
+    };
+    assert!(find_request(&h.isup(33, sam("34")), Method::Invite).is_none());
+    let acts = h.isup(33, sam("56F"));
+    let inv = find_request(&acts, Method::Invite).expect("INVITE after ST");
+    assert_eq!(inv.uri.to_string(), "tel:+4930123456");
+    // Without ST, T10 ends the collection.
+    let acts = h.isup(34, iam("30", None));
+    assert!(find_request(&acts, Method::Invite).is_none());
+    h.isup(34, sam("99"));
+    let acts = h.advance(secs(4));
+    assert_eq!(
+        find_request(&acts, Method::Invite).unwrap().uri.to_string(),
+        "tel:+493099"
+    );
+    h
+}
+
 #[test]
 fn pstn_cot_missing_t8_releases_and_64k_unrestricted_is_refused() {
     let mut h = Harness::new();
@@ -960,6 +989,11 @@ fn scenarios() -> Vec<Scenario> {
             pstn_cot,
         ),
         (
+            "PSTN origination: overlap receiving, SAM digits collected before one INVITE",
+            "pstn_overlap",
+            pstn_overlap,
+        ),
+        (
             "IP origination: answered call, BYE from SIP",
             "ip_basic",
             ip_basic,
@@ -1060,6 +1094,7 @@ ladder_tests! {
     ladder_pstn_timer_b => pstn_timer_b,
     ladder_pstn_t11 => pstn_t11,
     ladder_pstn_cot => pstn_cot,
+    ladder_pstn_overlap => pstn_overlap,
     ladder_ip_basic => ip_basic,
     ladder_ip_busy => || ip_reject(17, 486),
     ladder_ip_unallocated => || ip_reject(1, 404),
