@@ -641,6 +641,18 @@ impl Engine {
                 }
             }
         }
+        // Redirection → Diversion (RFC 5806); restricted entries only inside the trust domain.
+        for d in crate::diversion::to_sip(
+            iam,
+            pc.uri_form,
+            &local_host,
+            &tg.country_code,
+            &tg.area_code,
+        ) {
+            if pc.trusted || !d.contains("privacy=full") {
+                h.push(sip::HeaderName::from_name("Diversion"), &d);
+            }
+        }
         let offer = SessionDescription {
             address: media.address.clone(),
             port: media.port,
@@ -728,12 +740,53 @@ impl Engine {
 
     /// A mid-call ISUP message: carried in INFO to SIP-T/SIP-I peers (RFC 3372 §5.3).
     fn on_mid_call_isup(&mut self, c: &mut Call, msg: Message) {
+        if msg.message_type == MessageType::INR
+            && !self.peers[c.peer].encapsulates()
+            && matches!(c.isup, IsupState::Setup | IsupState::Answered)
+        {
+            // Q.764 §2.1.6: INR is answered with INF. Without SIP-T/SIP-I the gateway answers
+            // from the IAM it sent (calling party number and category), else "not available".
+            let inf = self.information_for(c, &msg);
+            self.send_isup(c, inf);
+            return;
+        }
         if matches!(c.isup, IsupState::Setup | IsupState::Answered)
             && msgs::is_mid_call(msg.message_type)
             && self.peers[c.peer].encapsulates()
         {
             self.send_info(c, &msg);
         }
+    }
+
+    /// INF answering an INR (Q.763 §3.28-3.29).
+    fn information_for(&self, c: &Call, inr: &Message) -> Message {
+        let req = msgs::typed::<isup::InformationRequestIndicators>(inr).unwrap_or_default();
+        let iam = c.iam.as_ref();
+        let cgpn = iam
+            .and_then(msgs::typed::<CallingPartyNumber>)
+            .filter(|n| !n.digits.is_empty());
+        let cpc = iam.and_then(msgs::typed::<isup::CallingPartysCategory>);
+        let mut ind = isup::InformationIndicators::default();
+        let mut extra: Vec<isup::Parameter> = Vec::new();
+        if req.calling_party_address_request_indicator == 1 {
+            match cgpn {
+                // 11: address included; 01: not available.
+                Some(n) => {
+                    ind.calling_party_address_response_indicator = 3;
+                    extra.push(n.into());
+                }
+                None => ind.calling_party_address_response_indicator = 1,
+            }
+        }
+        if req.calling_partys_category_request_indicator == 1 {
+            if let Some(cpc) = cpc {
+                ind.calling_partys_category_response_indicator = 1;
+                extra.push(cpc.into());
+            }
+        }
+        let mut m = Message::new(MessageType::INF).with(ind);
+        m.parameters.extend(extra);
+        m
     }
 
     fn send_info(&mut self, c: &mut Call, msg: &Message) {
@@ -1328,13 +1381,31 @@ impl Engine {
     ) -> Message {
         let called = number::called_party(noa, digits.clone(), tg.append_st);
         let (calling, generic) = self.calling_from_sip(req, tg, peer);
+        // RFC 5806 Diversion → redirecting number, original called number, redirection info.
+        let diversions: Vec<NameAddr> = req
+            .headers
+            .get_named("Diversion")
+            .flat_map(|v| NameAddr::parse_list(v).unwrap_or_default())
+            .collect();
+        let redirection = crate::diversion::to_isup(&diversions, &tg.country_code);
         let Some(mut iam) = enc else {
-            let iam = msgs::iam(tg.international, tg.echo_control, called, calling);
-            return match generic {
-                Some(g) => iam.with(g),
-                None => iam,
-            };
+            let mut iam = msgs::iam(tg.international, tg.echo_control, called, calling);
+            if let Some(g) = generic {
+                iam = iam.with(g);
+            }
+            if let Some((rn, ocn, info)) = redirection {
+                iam = iam.with(rn).with(ocn).with(info);
+            }
+            return iam;
         };
+        if let Some((rn, ocn, info)) = redirection {
+            // Keep the encapsulated redirection if it has its own (transparency).
+            if iam.find(isup::ParameterCode::REDIRECTING_NUMBER).is_none() {
+                iam.set(rn);
+                iam.set(ocn);
+                iam.set(info);
+            }
+        }
         if let Some(g) = generic {
             // Generic number may repeat with other qualifiers: replace only qualifier 6.
             let at = iam.parameters.iter().position(|p| {

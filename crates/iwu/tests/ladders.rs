@@ -1202,6 +1202,78 @@ fn ip_trusted_pai_with_different_from_adds_generic_number() {
 }
 
 #[test]
+fn diversion_both_ways_and_inr_answered_locally() {
+    let mut h = Harness::new();
+    // SIP → ISUP: Diversion → redirecting number, original called number, redirection info.
+    let mut inv = plain_invite("div");
+    inv.headers.push(
+        sip::HeaderName::from_name("Diversion"),
+        "<tel:+493011>;reason=no-answer;counter=1, <tel:+493022>;reason=user-busy;counter=1",
+    );
+    let acts = h.request(inv);
+    let (cic, out) = find_isup(&acts, MessageType::IAM).unwrap();
+    assert_eq!(
+        out.get::<isup::RedirectingNumber>()
+            .unwrap()
+            .digits
+            .to_string(),
+        "3011"
+    );
+    assert_eq!(
+        out.get::<isup::OriginalCalledNumber>()
+            .unwrap()
+            .digits
+            .to_string(),
+        "3022"
+    );
+    let ri = out.get::<isup::RedirectionInformation>().unwrap();
+    assert_eq!(
+        (
+            ri.redirecting_reason,
+            ri.original_redirection_reason,
+            ri.redirection_counter
+        ),
+        (2, 1, 2)
+    );
+    assert!(out.to_bytes().is_ok());
+    // INR from the PSTN toward a plain SIP peer: answered with INF from our IAM.
+    let inr = isup::Message::new(MessageType::INR).with(isup::InformationRequestIndicators {
+        calling_party_address_request_indicator: 1,
+        calling_partys_category_request_indicator: 1,
+        ..Default::default()
+    });
+    let acts = h.isup(cic, inr);
+    let (_, inf) = find_isup(&acts, MessageType::INF).unwrap();
+    let ind = inf.get::<isup::InformationIndicators>().unwrap();
+    assert_eq!(ind.calling_party_address_response_indicator, 3);
+    assert_eq!(
+        inf.get::<isup::CallingPartyNumber>()
+            .unwrap()
+            .digits
+            .to_string(),
+        "3098765"
+    );
+    assert!(inf.to_bytes().is_ok());
+    // ISUP → SIP: redirecting number → Diversion.
+    let mut rn = isup::RedirectingNumber::new(3, 1, digits("3033"));
+    rn.presentation = Some(0);
+    let m = iam("30123456", None)
+        .with(rn)
+        .with(isup::RedirectionInformation {
+            redirecting_indicator: 3,
+            original_redirection_reason: 0,
+            redirection_counter: 1,
+            redirecting_reason: 3,
+        });
+    let inv = find_request(&h.isup(19, m), Method::Invite).unwrap();
+    let d: Vec<&str> = inv.headers.get_named("Diversion").collect();
+    assert_eq!(
+        d,
+        vec!["<sip:+493033@192.0.2.10;user=phone>;reason=unconditional;counter=1;privacy=off"]
+    );
+}
+
+#[test]
 fn ip_rejections_get_call_records() {
     let mut h = Harness::new();
     h.request(plain_invite("a"));
