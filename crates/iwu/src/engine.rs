@@ -724,13 +724,14 @@ impl Engine {
                 c.acm = true;
                 c.answered = Some(now);
                 c.isup = IsupState::Answered;
-                c.sip = SipState::Confirmed;
                 c.final_status = Some(200);
                 let resp = self.uas_response(c, 200, true, Some(&msg));
-                // RFC 3262 §3: no 2xx before the PRACK of a reliable 18x that carried SDP.
+                // RFC 3262 §3: no 2xx before the PRACK of a reliable 18x that carried SDP; the
+                // dialog is confirmed when the 200 goes out.
                 if c.reliable.as_ref().is_some_and(|r| !r.can_send()) && c.reliable_with_sdp {
                     c.queued.push_back(resp);
                 } else {
+                    c.sip = SipState::Confirmed;
                     self.out.push(Action::SendResponse(resp));
                 }
             }
@@ -1644,6 +1645,9 @@ impl Engine {
                             let sdp = r.headers.get(Hdr::ContentType).is_some();
                             self.send_uas_provisional(c, r, sdp);
                             break;
+                        }
+                        if r.is_success() {
+                            c.sip = SipState::Confirmed;
                         }
                         self.out.push(Action::SendResponse(r));
                     }
