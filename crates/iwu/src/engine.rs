@@ -1976,6 +1976,10 @@ impl Engine {
                     self.release_isup(&mut c, 102, LOCATION_TN, None);
                 }
             }
+            Method::Ack if c.model == CallModel::IpOrigination && c.sip == SipState::Confirmed => {
+                // RFC 3261 §13.3.1.4: no ACK for our 2xx within 64·T1 → BYE; REL 102.
+                self.release_both(now, &mut c, 102, LOCATION_TN, Outcome::Failed);
+            }
             Method::Bye | Method::Cancel | Method::Info | Method::Prack => {
                 if c.sip == SipState::Cancelling && method == Method::Cancel {
                     c.sip = SipState::Done;

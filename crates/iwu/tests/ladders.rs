@@ -1274,6 +1274,32 @@ fn diversion_both_ways_and_inr_answered_locally() {
 }
 
 #[test]
+fn ip_no_ack_for_200_clears_the_call() {
+    let mut h = Harness::new();
+    let inv = plain_invite("no-ack");
+    let acts = h.request(inv.clone());
+    let (cic, _) = find_isup(&acts, MessageType::IAM).unwrap();
+    h.isup(cic, iwu::msgs::anm());
+    let acts = h.feed(Event::SipTimeout {
+        call_id: "no-ack".into(),
+        method: Method::Ack,
+    });
+    assert_eq!(
+        find_request(&acts, Method::Bye)
+            .unwrap()
+            .headers
+            .q850_cause(),
+        Some(102)
+    );
+    assert_eq!(
+        iwu::msgs::cause_of(&find_isup(&acts, MessageType::REL).unwrap().1)
+            .unwrap()
+            .0,
+        102
+    );
+}
+
+#[test]
 fn ip_rejections_get_call_records() {
     let mut h = Harness::new();
     h.request(plain_invite("a"));
