@@ -931,11 +931,8 @@ impl Engine {
                 if let Some(b) = rel_bytes {
                     set_body_resp(&mut resp, &self.peers[c.peer].cfg, None, Some(&b));
                 }
-                if let Some(r) = c.reliable.as_mut() {
-                    // Outstanding reliable 18x are abandoned by the final response.
-                    let _ = r;
-                    c.queued.clear();
-                }
+                // Queued reliable 18x are abandoned by the final response.
+                c.queued.clear();
                 self.stop(c, TimerKind::Rel1xx);
                 c.final_status = Some(status);
                 self.out.push(Action::SendResponse(resp));
