@@ -174,6 +174,20 @@ impl Engine {
         self
     }
 
+    /// The configured peer at this address (host as configured, e.g. the IP literal), for the
+    /// runtime to fill [`Event::SipRequest`]'s `peer` from a packet's source.
+    pub fn peer_by_address(&self, host: &str, port: u16) -> Option<&str> {
+        self.peers
+            .iter()
+            .find(|p| p.cfg.host.eq_ignore_ascii_case(host) && p.cfg.port == port)
+            .or_else(|| {
+                self.peers
+                    .iter()
+                    .find(|p| p.cfg.host.eq_ignore_ascii_case(host))
+            })
+            .map(|p| p.cfg.name.as_str())
+    }
+
     /// Number of calls in progress (any state).
     pub fn active_calls(&self) -> usize {
         self.calls.len()

@@ -1274,6 +1274,14 @@ fn diversion_both_ways_and_inr_answered_locally() {
 }
 
 #[test]
+fn peer_lookup_by_source_address() {
+    let h = Harness::new();
+    assert_eq!(h.engine.peer_by_address("192.0.2.30", 5060), Some("plain"));
+    assert_eq!(h.engine.peer_by_address("192.0.2.30", 5080), Some("plain"));
+    assert_eq!(h.engine.peer_by_address("203.0.113.1", 5060), None);
+}
+
+#[test]
 fn ip_no_ack_for_200_clears_the_call() {
     let mut h = Harness::new();
     let inv = plain_invite("no-ack");
