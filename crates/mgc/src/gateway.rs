@@ -316,11 +316,8 @@ impl Gateway {
                 }
             }
             A::MaintenanceAlert { cic, reason } => {
-                // Q.764 §2.9.6: T5 expired; the circuit manager resets the circuit (RSC, T16/T17).
-                if let Some(&dpc) = self.dpc_of.get(&cic) {
-                    self.circuits.release_failed(CircuitId { dpc, cic });
-                    self.drain_circuits(now);
-                }
+                // Q.764 §2.9.6: after T5 the engine itself resets the circuit (RSC, T17) and
+                // frees it with `CircuitIdle` on RLC; the circuit manager stays out of it.
                 self.out.push(Output::Alert(format!("CIC {cic}: {reason}")));
             }
             A::CallRecord(r) => self.out.push(Output::CallRecord(r)),
