@@ -38,6 +38,43 @@ impl Percentiles {
     }
 }
 
+/// Latency samples kept per series; beyond this, reservoir sampling keeps a uniform sample so a
+/// long-running (embedded) simulator's memory stays bounded.
+pub const MAX_SAMPLES: usize = 1 << 20;
+
+/// A bounded uniform sample of durations (Vitter's algorithm R with a xorshift generator).
+#[derive(Debug, Clone, Default)]
+pub struct Samples {
+    kept: Vec<Duration>,
+    seen: u64,
+    rng: u64,
+}
+
+impl Samples {
+    pub fn push(&mut self, d: Duration) {
+        self.seen += 1;
+        if self.kept.len() < MAX_SAMPLES {
+            self.kept.push(d);
+            return;
+        }
+        self.rng = (self.rng ^ self.seen).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        self.rng ^= self.rng >> 29;
+        let j = self.rng % self.seen;
+        if (j as usize) < MAX_SAMPLES {
+            self.kept[j as usize] = d;
+        }
+    }
+    pub fn as_slice(&self) -> &[Duration] {
+        &self.kept
+    }
+    pub fn len(&self) -> usize {
+        self.kept.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.kept.is_empty()
+    }
+}
+
 /// Counters for one direction.
 #[derive(Debug, Clone, Default)]
 pub struct DirectionStats {
@@ -50,9 +87,9 @@ pub struct DirectionStats {
     pub failed: u64,
     pub failed_by_cause: BTreeMap<u8, u64>,
     /// IAM → ANM/CON.
-    pub setup: Vec<Duration>,
+    pub setup: Samples,
     /// IAM → ACM.
-    pub alerting: Vec<Duration>,
+    pub alerting: Samples,
 }
 
 /// The JSON form of [`DirectionStats`].
@@ -84,8 +121,8 @@ impl DirectionStats {
                 .map(|(c, n)| (c.to_string(), *n))
                 .collect(),
             in_progress: self.attempted.saturating_sub(self.completed + self.failed),
-            setup_latency: Percentiles::of(&self.setup),
-            alerting_latency: Percentiles::of(&self.alerting),
+            setup_latency: Percentiles::of(self.setup.as_slice()),
+            alerting_latency: Percentiles::of(self.alerting.as_slice()),
         }
     }
 }
