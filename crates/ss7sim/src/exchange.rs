@@ -105,6 +105,8 @@ pub struct CallOutcome {
     pub released_by: Side,
     /// IAM → ANM/CON, when answered.
     pub setup_time: Option<Duration>,
+    /// Answer → release (the conversation time), when answered.
+    pub held: Option<Duration>,
 }
 
 /// Reports to the simulator's user.
@@ -475,7 +477,6 @@ impl Exchange {
             }) => (*call, Direction::Incoming, *started, *answered_after),
             _ => return,
         };
-        let _ = (now, started);
         self.calls.remove(&call);
         self.stop_call_timers(cic);
         self.event(Event::CallEnded {
@@ -487,6 +488,7 @@ impl Exchange {
                 cause,
                 released_by: by,
                 setup_time: answered_after,
+                held: answered_after.map(|a| now.saturating_sub(started + a)),
             },
         });
     }
@@ -1033,6 +1035,7 @@ impl Exchange {
                             cause: cause::NO_CIRCUIT_AVAILABLE,
                             released_by: Side::Local,
                             setup_time: None,
+                            held: None,
                         },
                     }),
                 }

@@ -579,6 +579,7 @@ fn summary_json(
             "received": s.messages_received,
             "decode_errors": s.decode_errors,
             "send_failures": s.send_failures,
+            "misrouted": s.misrouted,
             "unexpected": s.unexpected,
         },
         "maintenance_alerts": s.maintenance_alerts,
@@ -619,8 +620,13 @@ fn print_summary(s: &Stats, c: &CircuitCounts, elapsed: Duration, passed: bool) 
         }
     }
     println!(
-        "messages: sent {} received {} undecodable {} unsent {} unexpected {}",
-        s.messages_sent, s.messages_received, s.decode_errors, s.send_failures, s.unexpected
+        "messages: sent {} received {} undecodable {} unsent {} unexpected {} misrouted {}",
+        s.messages_sent,
+        s.messages_received,
+        s.decode_errors,
+        s.send_failures,
+        s.unexpected,
+        s.misrouted
     );
     println!(
         "circuits: {} total, {} idle, {} not idle, {} locally blocked, {} remotely blocked",

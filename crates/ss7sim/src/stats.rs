@@ -138,6 +138,8 @@ pub struct Stats {
     pub decode_errors: u64,
     /// Messages sent while the peer was not active (lost).
     pub send_failures: u64,
+    /// DATA for another point code pair or another user part (not ISUP): ignored.
+    pub misrouted: u64,
     pub unexpected: u64,
     pub maintenance_alerts: u64,
 }

@@ -256,10 +256,16 @@ fn originating_call_with_hold_t7_and_no_answer() {
     let (_, rel) = h.sent.remove(0);
     assert_eq!(rel.message_type, MT::REL);
     assert_eq!(rel.get::<CauseIndicators>().unwrap().cause_value, 16);
+    let ev = h.take_events();
     assert_eq!(
-        ended(&h.take_events()),
+        ended(&ev),
         vec![(Direction::Outgoing, true, 16, Side::Local)]
     );
+    let held = ev.iter().find_map(|e| match e {
+        Event::CallEnded { outcome, .. } => outcome.held,
+        _ => None,
+    });
+    assert_eq!(held, Some(ms(2000)), "answer → release is the hold time");
     h.recv(cic, msg::bare(MT::RLC));
     assert!(h.ex.is_available(cic) && h.timers.is_empty());
 
