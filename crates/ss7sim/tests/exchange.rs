@@ -604,3 +604,109 @@ fn many_calls_leave_every_circuit_idle() {
     assert_eq!(counts.idle, 8, "{counts:?}");
     assert!(h.timers.is_empty());
 }
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// One input to the exchange: a message from the peer, a local request, or time passing.
+    #[derive(Debug, Clone)]
+    enum Op {
+        Recv(u16, Message),
+        Originate(Option<u16>),
+        Release(u64, u8),
+        Block(u16),
+        Unblock(u16),
+        ResetGroup(u16, u8),
+        Query(u16, u8),
+        Advance(u64),
+    }
+
+    fn message() -> impl Strategy<Value = Message> {
+        let bits = proptest::collection::vec(any::<bool>(), 1..40);
+        prop_oneof![
+            "[0-9]{1,12}".prop_map(|d| iam_to(&d)),
+            "[0-9]{1,3}".prop_map(|d| msg::sam(&d)),
+            (0u8..4).prop_map(msg::acm),
+            (0u8..8).prop_map(msg::cpg),
+            Just(msg::anm()),
+            (0u8..128).prop_map(|c| msg::rel(c, 0)),
+            Just(msg::bare(MT::RLC)),
+            Just(msg::bare(MT::RSC)),
+            Just(msg::bare(MT::BLO)),
+            Just(msg::bare(MT::BLA)),
+            Just(msg::bare(MT::UBL)),
+            Just(msg::bare(MT::UBA)),
+            Just(msg::bare(MT::UCIC)),
+            (0u8..40).prop_map(|r| msg::range_only(MT::GRS, r)),
+            (0u8..40).prop_map(|r| msg::range_only(MT::CQM, r)),
+            bits.clone().prop_map(|b| msg::gra(&b)),
+            (
+                prop_oneof![Just(MT::CGB), Just(MT::CGU), Just(MT::CGBA), Just(MT::CGUA)],
+                0u8..4,
+                bits
+            )
+                .prop_map(|(t, ti, b)| msg::group_supervision(
+                    t,
+                    ti,
+                    RangeAndStatus::with_status(&b)
+                )),
+            (0u8..4, proptest::collection::vec(any::<u8>(), 1..4))
+                .prop_map(|(r, s)| msg::cqr(r, s)),
+            Just(msg::bare(MT(0x0D))), // SUS: no format-specific handling
+        ]
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let cic = 0u16..12; // 1..=8 configured, the rest unequipped
+        prop_oneof![
+            6 => (cic.clone(), message()).prop_map(|(c, m)| Op::Recv(c, m)),
+            2 => proptest::option::of(cic.clone()).prop_map(Op::Originate),
+            1 => (1u64..20, 1u8..128).prop_map(|(c, k)| Op::Release(c, k)),
+            1 => cic.clone().prop_map(Op::Block),
+            1 => cic.clone().prop_map(Op::Unblock),
+            1 => (cic.clone(), 0u8..8).prop_map(|(c, r)| Op::ResetGroup(c, r)),
+            1 => (cic, 0u8..8).prop_map(|(c, r)| Op::Query(c, r)),
+            3 => (0u64..20_000).prop_map(Op::Advance),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// Any sequence of peer messages, requests and timer expiries: no panic, every message
+        /// sent encodes and decodes, and a group reset from the peer returns every circuit to
+        /// idle with no call timer left.
+        #[test]
+        fn never_panics_and_a_peer_group_reset_recovers(ops in proptest::collection::vec(op(), 1..60)) {
+            let mut h = Harness::new(config());
+            for op in ops {
+                match op {
+                    Op::Recv(c, m) => h.recv(c, m),
+                    Op::Originate(cic) => {
+                        let req = CallRequest { cic, ..CallRequest::new(h.ex.config().originate.clone()) };
+                        let _ = h.ex.originate(h.now, req);
+                        h.pump();
+                    }
+                    Op::Release(call, cause) => {
+                        h.ex.release(h.now, call, cause);
+                        h.pump();
+                    }
+                    Op::Block(c) => { h.ex.block(c); h.pump(); }
+                    Op::Unblock(c) => { h.ex.unblock(c); h.pump(); }
+                    Op::ResetGroup(c, r) => { h.ex.reset_group(h.now, c, r); h.pump(); }
+                    Op::Query(c, r) => { h.ex.query(c, r); h.pump(); }
+                    Op::Advance(ms_) => h.advance(ms(ms_)),
+                }
+            }
+            h.recv(1, msg::range_only(MT::GRS, 7));
+            let counts = h.ex.circuit_counts();
+            prop_assert_eq!(counts.idle, counts.total);
+            for cic in 1..=8u16 {
+                for k in [TimerKind::T1, TimerKind::T5, TimerKind::T7, TimerKind::Answer, TimerKind::Hold, TimerKind::Overlap, TimerKind::NoAnswer, TimerKind::T16, TimerKind::T17] {
+                    prop_assert!(!h.running(cic, k), "{:?} still running on {}", k, cic);
+                }
+            }
+        }
+    }
+}
