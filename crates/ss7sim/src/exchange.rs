@@ -948,6 +948,13 @@ impl Exchange {
         if !self.auto_calls {
             return;
         }
+        if isup::Variant::ITU.format(t).is_none() {
+            // Q.764 §2.9.5.3: an unrecognized message (no compatibility information) is
+            // discarded and answered with CFN, cause 97.
+            self.unexpected(cic, t);
+            self.send(cic, msg::cfn_unrecognized(t, self.location()));
+            return;
+        }
         if !self.circuits.contains_key(&cic) {
             // Q.764 §2.12 (national option): unequipped circuit → UCIC.
             if t != MT::RLC {

@@ -93,6 +93,14 @@ pub fn rel(cause: u8, location: u8) -> Message {
     Message::new(MessageType::REL).with(CauseIndicators::new(cause, location))
 }
 
+/// CFN (Q.763 Table 27): cause 97 "message type non-existent or not implemented", the
+/// offending message type as diagnostic (Q.850 §2.2.7).
+pub fn cfn_unrecognized(message_type: MessageType, location: u8) -> Message {
+    let mut cause = CauseIndicators::new(97, location);
+    cause.diagnostics = [message_type.0].as_slice().into();
+    Message::new(MessageType::CFN).with(cause)
+}
+
 /// A message with no parameters (RLC, RSC, BLO, BLA, UBL, UBA, UCIC, ANM).
 pub fn bare(t: MessageType) -> Message {
     Message::new(t)

@@ -414,6 +414,17 @@ fn rel_collision_and_unexpected_messages() {
     // Unequipped circuit → UCIC.
     h.recv(100, iam_to("4930"));
     assert_eq!(h.take_sent(), vec![(100, MT::UCIC)]);
+    // Unrecognized message type → CFN 97 with the type as diagnostic.
+    let mut unknown = Message::new(MT(0xEE));
+    unknown.raw_body = Some(vec![0x00]);
+    h.recv(4, unknown);
+    let (cic, cfn) = h.sent.remove(0);
+    assert_eq!((cic, cfn.message_type), (4, MT::CFN));
+    let cause = cfn.get::<CauseIndicators>().unwrap();
+    assert_eq!(
+        (cause.cause_value, cause.diagnostics.as_slice()),
+        (97, &[0xEE][..])
+    );
 }
 
 #[test]
