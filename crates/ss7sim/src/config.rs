@@ -178,6 +178,9 @@ pub struct Timers {
     /// T7: latest address message sent → ACM/CON (20–30 s): release with cause 102.
     #[serde(with = "dur")]
     pub t7: Duration,
+    /// T8: IAM with a continuity check → COT (10–15 s): release with cause 102.
+    #[serde(with = "dur")]
+    pub t8: Duration,
     /// T12/T13: BLO repeat / long repeat.
     #[serde(with = "dur")]
     pub t12: Duration,
@@ -224,6 +227,7 @@ impl Default for Timers {
             t1: s(15),
             t5: s(5 * 60),
             t7: s(20),
+            t8: s(10),
             t12: s(15),
             t13: s(5 * 60),
             t14: s(15),

@@ -15,7 +15,8 @@ use std::time::Duration;
 
 use isup::{
     CalledPartyNumber, CallingPartyNumber, CauseIndicators, CircuitGroupSupervisionMessageType,
-    Message, MessageType as MT, RangeAndStatus, SubsequentNumber,
+    ContinuityIndicators, Message, MessageType as MT, NatureOfConnectionIndicators, RangeAndStatus,
+    SubsequentNumber,
 };
 use serde::Serialize;
 
@@ -58,6 +59,8 @@ pub enum TimerKind {
     T1,
     T5,
     T7,
+    /// Waiting for COT after an IAM that asked for a continuity check.
+    T8,
     T12,
     T13,
     T14,
@@ -259,6 +262,10 @@ enum CallState {
         called: String,
         calling: Option<String>,
         rule: Box<AnswerRule>,
+        /// The called number is complete (en bloc, enough digits, ST, or the overlap timer).
+        digits_done: bool,
+        /// The IAM asked for a continuity check: wait for COT (Q.764 §2.1.8).
+        cot_pending: bool,
     },
     /// REL sent, waiting for RLC (T1, T5 running).
     Releasing {
@@ -434,6 +441,7 @@ impl Exchange {
     fn stop_call_timers(&mut self, cic: u16) {
         for k in [
             TimerKind::T7,
+            TimerKind::T8,
             TimerKind::NoAnswer,
             TimerKind::Answer,
             TimerKind::Hold,
@@ -791,10 +799,23 @@ impl Exchange {
             TimerKind::Overlap => {
                 if let Some(CallState::Incoming {
                     phase: InPhase::Collecting,
+                    digits_done,
+                    ..
+                }) = self.circuits.get_mut(&cic).map(|c| &mut c.call)
+                {
+                    *digits_done = true;
+                    self.try_proceed(now, cic);
+                }
+            }
+            TimerKind::T8 => {
+                // Q.764 §2.1.8: no COT in time: release.
+                if let Some(CallState::Incoming {
+                    phase: InPhase::Collecting,
+                    cot_pending: true,
                     ..
                 }) = self.state(cic)
                 {
-                    self.number_complete(now, cic);
+                    self.release_circuit(now, cic, cause::RECOVERY_ON_TIMER_EXPIRY);
                 }
             }
             TimerKind::T16 | TimerKind::T17 => {
@@ -966,6 +987,7 @@ impl Exchange {
         match t {
             MT::IAM => self.on_iam(now, cic, m),
             MT::SAM => self.on_sam(now, cic, m),
+            MT::COT => self.on_cot(now, cic, m),
             MT::ACM | MT::CPG | MT::CON | MT::ANM => self.on_backward(now, cic, m),
             MT::REL => self.on_rel(now, cic, m),
             MT::RLC => {
@@ -1072,6 +1094,12 @@ impl Exchange {
             .unwrap_or_default();
         let rule = self.cfg.answer_rule(&called);
         let call = self.new_call(cic);
+        let digits_done = Self::complete(&called, &rule);
+        // Q.763 §3.35: continuity check required on this circuit (1) or performed on a previous
+        // circuit (2): the call waits for COT, T8 running.
+        let cot_pending = m
+            .get::<NatureOfConnectionIndicators>()
+            .is_some_and(|n| matches!(n.continuity_check_indicator, 1 | 2));
         self.set_state(
             cic,
             CallState::Incoming {
@@ -1079,17 +1107,61 @@ impl Exchange {
                 phase: InPhase::Collecting,
                 started: now,
                 answered_after: None,
-                called: called.clone(),
+                called,
                 calling: m
                     .get::<CallingPartyNumber>()
                     .map(|n| msg::digits_text(&n.digits)),
-                rule: Box::new(rule.clone()),
+                rule: Box::new(rule),
+                digits_done,
+                cot_pending,
             },
         );
-        if Self::complete(&called, &rule) {
-            self.number_complete(now, cic);
-        } else {
+        if cot_pending {
+            self.start(cic, TimerKind::T8, self.cfg.timers.t8);
+        }
+        if !digits_done {
             self.start(cic, TimerKind::Overlap, self.cfg.timers.overlap);
+        }
+        self.try_proceed(now, cic);
+    }
+
+    /// Applies the answer rule once the number is complete and any continuity check passed.
+    fn try_proceed(&mut self, now: Duration, cic: u16) {
+        if let Some(CallState::Incoming {
+            phase: InPhase::Collecting,
+            digits_done: true,
+            cot_pending: false,
+            ..
+        }) = self.state(cic)
+        {
+            self.number_complete(now, cic);
+        }
+    }
+
+    fn on_cot(&mut self, now: Duration, cic: u16, m: &Message) {
+        let Some(CallState::Incoming {
+            phase: InPhase::Collecting,
+            cot_pending: pending @ true,
+            ..
+        }) = self.circuits.get_mut(&cic).map(|c| &mut c.call)
+        else {
+            self.unexpected(cic, MT::COT);
+            return;
+        };
+        let success = m
+            .get::<ContinuityIndicators>()
+            .is_some_and(|c| c.continuity_indicator == 1);
+        if success {
+            *pending = false;
+        }
+        self.stop(cic, TimerKind::T8);
+        if success {
+            self.try_proceed(now, cic);
+        } else {
+            // Q.764 §2.1.8: continuity failed: the call is abandoned here; the preceding
+            // exchange re-tests the circuit (CCR) and retries the call on another one.
+            self.end_call(now, cic, cause::TEMPORARY_FAILURE, Side::Remote);
+            self.set_state(cic, CallState::Idle);
         }
     }
 
@@ -1108,6 +1180,7 @@ impl Exchange {
                     phase: InPhase::Collecting,
                     called,
                     rule,
+                    digits_done: digits_done @ false,
                     ..
                 },
             ..
@@ -1119,10 +1192,10 @@ impl Exchange {
         called.push_str(&more);
         // The rule follows the longer number.
         **rule = self.cfg.answer_rule(called);
-        let done = Self::complete(called, rule);
-        if done {
+        *digits_done = Self::complete(called, rule);
+        if *digits_done {
             self.stop(cic, TimerKind::Overlap);
-            self.number_complete(now, cic);
+            self.try_proceed(now, cic);
         } else {
             self.start(cic, TimerKind::Overlap, self.cfg.timers.overlap);
         }

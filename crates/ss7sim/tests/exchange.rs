@@ -355,6 +355,58 @@ fn overlap_sending_and_receiving() {
 }
 
 #[test]
+fn continuity_check_waits_for_cot_and_t8() {
+    use isup::{ContinuityIndicators, NatureOfConnectionIndicators};
+    let mut cfg = config();
+    cfg.timers.t8 = ms(10_000);
+    let mut h = Harness::new(cfg);
+    let cot = |ok: u8| {
+        Message::new(MT::COT).with(ContinuityIndicators {
+            continuity_indicator: ok,
+        })
+    };
+    let iam_cot = |called: &str, ind: u8| {
+        let mut m = iam_to(called);
+        m.set(NatureOfConnectionIndicators {
+            continuity_check_indicator: ind,
+            ..Default::default()
+        });
+        m
+    };
+    // Check on this circuit: nothing until COT (success), then ACM.
+    h.recv(1, iam_cot("4930", 1));
+    assert!(h.take_sent().is_empty());
+    assert!(h.running(1, TimerKind::T8));
+    h.advance(ms(300));
+    h.recv(1, cot(1));
+    assert_eq!(h.take_sent(), vec![(1, MT::ACM)]);
+    assert!(!h.running(1, TimerKind::T8));
+    // Check on a previous circuit, failed: the call is abandoned without REL.
+    h.recv(3, iam_cot("4930", 2));
+    h.recv(3, cot(0));
+    assert!(h.take_sent().is_empty());
+    assert!(h.ex.is_available(3));
+    assert_eq!(
+        ended(&h.take_events()),
+        vec![(Direction::Incoming, false, 41, Side::Remote)]
+    );
+    // No COT: T8 releases with cause 102.
+    h.recv(5, iam_cot("4930", 1));
+    h.advance(ms(10_000));
+    let rel = h
+        .sent
+        .iter()
+        .find(|(c, m)| *c == 5 && m.message_type == MT::REL)
+        .map(|(_, m)| m.clone())
+        .expect("REL on CIC 5");
+    assert_eq!(rel.get::<CauseIndicators>().unwrap().cause_value, 102);
+    h.sent.clear();
+    // COT without a pending check is unexpected and ignored.
+    h.recv(7, cot(1));
+    assert!(h.take_sent().is_empty());
+}
+
+#[test]
 fn dual_seizure_the_controlling_exchange_wins() {
     // pc 2 > 1: we control even CICs. On CIC 2 our call wins; the peer's IAM is ignored.
     let cfg = config();
