@@ -511,10 +511,10 @@ impl Exchange {
         self.start(cic, TimerKind::T5, self.cfg.timers.t5);
     }
 
-    /// Returns the circuit to idle after a reset from the peer (RSC or GRS), ending any call and
-    /// stopping our release/reset timers.
-    fn reset_from_peer(&mut self, now: Duration, cic: u16) {
-        self.end_call(now, cic, cause::TEMPORARY_FAILURE, Side::Remote);
+    /// Returns the circuit to idle after a reset (RSC or GRS, received or sent by `by`): any call
+    /// ends with cause 41 and our release/reset timers stop.
+    fn reset_to_idle(&mut self, now: Duration, cic: u16, by: Side) {
+        self.end_call(now, cic, cause::TEMPORARY_FAILURE, by);
         for k in [TimerKind::T1, TimerKind::T5, TimerKind::T16, TimerKind::T17] {
             self.stop(cic, k);
         }
@@ -529,6 +529,14 @@ impl Exchange {
         now: Duration,
         req: CallRequest,
     ) -> Result<(CallId, u16), OriginateError> {
+        let o = &req.originate;
+        let signals = |n: &str| isup::Digits::from_hex_str(n).is_some();
+        if o.called.is_empty() || !signals(&o.called) || !signals(&o.calling) {
+            return Err(OriginateError::BadMessage(format!(
+                "called {:?} / calling {:?}: address signals are 0-9, B-F",
+                o.called, o.calling
+            )));
+        }
         let cic = match req.cic {
             Some(c) if !self.circuits.contains_key(&c) => {
                 return Err(OriginateError::Unequipped(c));
@@ -623,7 +631,7 @@ impl Exchange {
     pub fn reset_group(&mut self, now: Duration, cic: u16, range: u8) {
         let range = range.min(GROUP_RANGE_MAX);
         for c in cic..=cic.saturating_add(range as u16) {
-            self.reset_from_peer_like_local(now, c);
+            self.reset_to_idle(now, c, Side::Local);
         }
         self.groups.insert(
             (MT::GRS, cic),
@@ -636,14 +644,6 @@ impl Exchange {
         self.send(cic, msg::range_only(MT::GRS, range));
         self.start(cic, TimerKind::T22, self.cfg.timers.t22);
         self.start(cic, TimerKind::T23, self.cfg.timers.t23);
-    }
-
-    fn reset_from_peer_like_local(&mut self, now: Duration, cic: u16) {
-        self.end_call(now, cic, cause::TEMPORARY_FAILURE, Side::Local);
-        for k in [TimerKind::T1, TimerKind::T5, TimerKind::T16, TimerKind::T17] {
-            self.stop(cic, k);
-        }
-        self.set_state(cic, CallState::Idle);
     }
 
     /// GRS for every configured range (in blocks of at most 32 circuits).
@@ -1385,7 +1385,7 @@ impl Exchange {
             MT::RSC => {
                 // Q.764 §2.9.3.1: release any call, answer RLC; the peer's blocking is removed,
                 // our own blocking is announced again.
-                self.reset_from_peer(now, cic);
+                self.reset_to_idle(now, cic, Side::Remote);
                 let local = if let Some(c) = self.circuits.get_mut(&cic) {
                     c.remote_block = false;
                     c.local_block
@@ -1406,7 +1406,7 @@ impl Exchange {
                 };
                 let mut bits = Vec::with_capacity(rs.circuits() as usize);
                 for c in cic..=cic.saturating_add(rs.range as u16) {
-                    self.reset_from_peer(now, c);
+                    self.reset_to_idle(now, c, Side::Remote);
                     let blocked = match self.circuits.get_mut(&c) {
                         Some(k) => {
                             k.remote_block = false;

@@ -611,9 +611,15 @@ fn blocking_group_blocking_and_query() {
         assert!(c > 2);
     }
     assert!(
-        h.ex.originate(h.now, CallRequest::new(o)).is_err(),
+        h.ex.originate(h.now, CallRequest::new(o.clone())).is_err(),
         "all 6 others busy"
     );
+    let mut bad = o;
+    bad.called = "49é0".into();
+    assert!(matches!(
+        h.ex.originate(h.now, CallRequest::new(bad)),
+        Err(ss7sim::exchange::OriginateError::BadMessage(_))
+    ));
 }
 
 #[test]
