@@ -9,6 +9,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -219,6 +220,7 @@ impl Simulator {
                 (Peer::Asp(h, ev, task), None)
             }
         };
+        let out = Outbound::spawn(&peer);
         let (cmd_tx, cmd_rx) = mpsc::channel(4096);
         let (ev_tx, _) = broadcast::channel(1 << 16);
         let (active_tx, active_rx) = watch::channel(false);
@@ -226,6 +228,7 @@ impl Simulator {
             exchange: Exchange::new(opts.config.clone(), opts.auto_calls),
             cfg: opts.config,
             peer,
+            out: Some(out),
             events: ev_tx.clone(),
             active: active_tx,
             timers: TimerQueue::default(),
@@ -364,6 +367,8 @@ enum Peer {
 enum PeerEvent {
     Data(ProtocolData),
     Active(bool),
+    /// DATA we queued was refused by the M3UA layer (lost).
+    Refused,
     Other,
     Closed,
 }
@@ -378,7 +383,7 @@ impl Peer {
                 }
                 Some(SgpEvent::TransferRefused(e)) => {
                     tracing::warn!(error = %e, "DATA towards the ASP refused");
-                    PeerEvent::Other
+                    PeerEvent::Refused
                 }
                 Some(e) => {
                     tracing::debug!(event = ?e, "SGP");
@@ -401,17 +406,6 @@ impl Peer {
         }
     }
 
-    async fn transfer(&self, pd: ProtocolData) -> bool {
-        match self {
-            Peer::Sgp(h, _, _) => {
-                h.transfer(None, pd).await;
-                true
-            }
-            Peer::Asp(h, _, _) => h.transfer(pd).await.is_ok(),
-            Peer::Stopped => false,
-        }
-    }
-
     async fn shutdown(self) {
         match self {
             Peer::Sgp(h, _, task) => {
@@ -424,6 +418,50 @@ impl Peer {
             }
             Peer::Stopped => {}
         }
+    }
+}
+
+/// DATA towards the peer goes through its own task and an unbounded queue, so the driver never
+/// waits on the M3UA task while that task waits for the driver to read its events.
+struct Outbound {
+    tx: mpsc::UnboundedSender<ProtocolData>,
+    /// DATA the ASP refused (not active any more when it got there).
+    lost: Arc<AtomicU64>,
+    task: JoinHandle<()>,
+}
+
+impl Outbound {
+    fn spawn(peer: &Peer) -> Outbound {
+        enum Send {
+            Sgp(SgpHandle),
+            Asp(AspHandle),
+            None,
+        }
+        let h = match peer {
+            Peer::Sgp(h, _, _) => Send::Sgp(h.clone()),
+            Peer::Asp(h, _, _) => Send::Asp(h.clone()),
+            Peer::Stopped => Send::None,
+        };
+        let (tx, mut rx) = mpsc::unbounded_channel::<ProtocolData>();
+        let lost = Arc::new(AtomicU64::new(0));
+        let lost2 = lost.clone();
+        let task = tokio::spawn(async move {
+            while let Some(pd) = rx.recv().await {
+                let ok = match &h {
+                    // A refusal comes back as SgpEvent::TransferRefused (logged).
+                    Send::Sgp(h) => {
+                        h.transfer(None, pd).await;
+                        true
+                    }
+                    Send::Asp(h) => h.transfer(pd).await.is_ok(),
+                    Send::None => false,
+                };
+                if !ok {
+                    lost2.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        });
+        Outbound { tx, lost, task }
     }
 }
 
@@ -474,6 +512,7 @@ struct Driver {
     exchange: Exchange,
     cfg: Config,
     peer: Peer,
+    out: Option<Outbound>,
     events: broadcast::Sender<SimEvent>,
     active: watch::Sender<bool>,
     timers: TimerQueue,
@@ -527,7 +566,8 @@ impl Driver {
             sls: (cic & 0x0F) as u8,
             user_data: Bytes::from(ud),
         };
-        if !self.peer.transfer(pd).await {
+        let queued = self.out.as_ref().is_some_and(|o| o.tx.send(pd).is_ok());
+        if !queued {
             self.stats.send_failures += 1;
             return Err(SimError::PeerNotActive);
         }
@@ -647,6 +687,7 @@ impl Driver {
                             }
                         }
                     }
+                    PeerEvent::Refused => self.stats.send_failures += 1,
                     PeerEvent::Other => {}
                     PeerEvent::Closed => break,
                 },
@@ -719,7 +760,12 @@ impl Driver {
             } => self.exchange.group_block(cic, &bits, hardware, block),
             Command::Query(c, r) => self.exchange.query(c, r),
             Command::Stats(tx) => {
-                let _ = tx.send((self.stats.clone(), self.exchange.circuit_counts()));
+                let mut stats = self.stats.clone();
+                stats.send_failures += self
+                    .out
+                    .as_ref()
+                    .map_or(0, |o| o.lost.load(Ordering::Relaxed));
+                let _ = tx.send((stats, self.exchange.circuit_counts()));
             }
             Command::Shutdown => return false,
         }
@@ -729,6 +775,11 @@ impl Driver {
     async fn finish(mut self) {
         self.drain().await;
         let _ = self.active.send(false);
+        // Let the queued DATA reach the M3UA task before it is shut down.
+        if let Some(out) = self.out.take() {
+            drop(out.tx);
+            let _ = tokio::time::timeout(Duration::from_secs(2), out.task).await;
+        }
         let peer = std::mem::replace(&mut self.peer, Peer::Stopped);
         peer.shutdown().await;
         self.flush();
