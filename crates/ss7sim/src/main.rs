@@ -133,6 +133,10 @@ struct CallArgs {
     /// Overlap sending: digits in the IAM; the rest follow in SAMs (one digit each).
     #[arg(long)]
     overlap: Option<usize>,
+    /// Both directions: also wait for this many calls from the peer to end, and require them all
+    /// to be answered (run two instances against each other with the same N).
+    #[arg(long)]
+    incoming: Option<u64>,
     /// Every call is expected to fail with this cause (e.g. 17 for a busy prefix).
     #[arg(long = "expect-cause")]
     expect_cause: Option<u8>,
@@ -523,7 +527,11 @@ async fn run_calls(
             return false;
         };
         let out = &s.outgoing;
-        if out.completed + out.failed >= out.attempted {
+        let inc = &s.incoming;
+        let incoming_done = a
+            .incoming
+            .is_none_or(|want| inc.completed + inc.failed >= want);
+        if out.completed + out.failed >= out.attempted && incoming_done {
             break;
         }
         if Instant::now() >= deadline {
@@ -539,10 +547,16 @@ async fn run_calls(
         return false;
     };
     let out = &stats.outgoing;
-    match a.expect_cause {
-        Some(c) => out.attempted == n && out.failed == n && out.failed_by_cause.get(&c) == Some(&n),
-        None => out.attempted == n && out.completed == n,
-    }
+    let incoming_ok = a
+        .incoming
+        .is_none_or(|want| stats.incoming.completed == want && stats.incoming.failed == 0);
+    incoming_ok
+        && match a.expect_cause {
+            Some(c) => {
+                out.attempted == n && out.failed == n && out.failed_by_cause.get(&c) == Some(&n)
+            }
+            None => out.attempted == n && out.completed == n,
+        }
 }
 
 async fn settle(sim: &ss7sim::SimHandle, drain: Duration) -> (Stats, CircuitCounts) {
