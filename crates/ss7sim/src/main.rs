@@ -304,6 +304,8 @@ async fn run(cli: Cli) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Subscribed before the peer comes up: a scenario sees the peer's first message too.
+    let mut scenario_rx = scenario.is_some().then(|| sim.subscribe());
     if let Some(a) = sim.local_addr() {
         eprintln!(
             "ss7sim: SGP listening on {a} (pc {}, peer pc {})",
@@ -360,7 +362,8 @@ async fn run(cli: Cli) -> ExitCode {
         }
         Mode::Scenario { .. } => {
             let sc = scenario.as_ref().expect("parsed above");
-            let report = scenario::run(&sim, sc, &cfg).await;
+            let rx = scenario_rx.take().unwrap_or_else(|| sim.subscribe());
+            let report = scenario::run_from(&sim, rx, sc, &cfg).await;
             for s in &report.steps {
                 println!(
                     "{:3} {:<28} {:>9.1} ms  {}{}",

@@ -189,9 +189,20 @@ pub fn check_fields(m: &Message, fields: &serde_json::Map<String, Value>) -> Res
     Ok(())
 }
 
-/// Runs a scenario on a simulator (ideally spawned with `auto_calls = false`).
+/// Runs a scenario on a simulator (ideally spawned with `auto_calls = false`); messages count
+/// from now on.
 pub async fn run(sim: &SimHandle, sc: &Scenario, cfg: &Config) -> Report {
-    let mut rx = sim.subscribe();
+    run_from(sim, sim.subscribe(), sc, cfg).await
+}
+
+/// Runs a scenario with a subscription taken earlier, e.g. right after spawning and before the
+/// peer came up, so that a message the peer sends at once is not missed.
+pub async fn run_from(
+    sim: &SimHandle,
+    mut rx: tokio::sync::broadcast::Receiver<SimEvent>,
+    sc: &Scenario,
+    cfg: &Config,
+) -> Report {
     let mut cic = sc.cic;
     let mut steps = Vec::new();
     for (i, step) in sc.steps.iter().enumerate() {

@@ -354,3 +354,54 @@ fn tshark_decodes_the_pcap_of_a_scripted_run() {
     let bad = tshark_malformed(&pcap);
     assert!(bad.is_empty(), "tshark complains: {bad:#?}");
 }
+
+#[test]
+fn load_in_both_directions_between_two_processes() {
+    let port = free_port();
+    let dir = scratch("load");
+    let (ja, jb) = (dir.join("a.json"), dir.join("b.json"));
+    let common = [
+        "--cics",
+        "1-200",
+        "--answer",
+        "=answer,after=5ms",
+        "load",
+        "--calls",
+        "300",
+        "--incoming",
+        "300",
+        "--rate",
+        "300",
+        "--hold",
+        "20ms",
+    ];
+    let far = Command::new(BIN)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(["--json", ja.to_str().unwrap()])
+        .args(common)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let near = asp(
+        port,
+        &[&["--json", jb.to_str().unwrap()][..], &common[..]].concat(),
+    );
+    assert!(near.status.success(), "{}", show(&near));
+    let far = wait_bounded(far, Duration::from_secs(30));
+    assert!(far.status.success(), "{}", show(&far));
+    for j in [ja, jb] {
+        let s: Value = serde_json::from_str(&std::fs::read_to_string(&j).unwrap()).unwrap();
+        assert_eq!(s["mode"], "load");
+        assert_eq!(s["outgoing"]["completed"], 300);
+        assert_eq!(s["incoming"]["completed"], 300);
+        assert_eq!(s["outgoing"]["setup_latency"]["count"], 300);
+        let p = &s["outgoing"]["setup_latency"];
+        assert!(p["p50_ms"].as_f64().unwrap() >= 5.0, "{p}");
+        assert!(p["p50_ms"].as_f64() <= p["p99_ms"].as_f64());
+        // Per own call IAM and REL out, ACM, ANM, RLC in; per incoming call the reverse.
+        assert_eq!(s["messages"]["sent"], 300 * 5);
+        assert_eq!(s["messages"]["received"], 300 * 5);
+        assert_eq!(s["circuits_not_idle"], 0);
+    }
+}
