@@ -353,17 +353,23 @@ async fn run(cli: Cli) -> ExitCode {
             ("answer", true, Value::Null)
         }
         Mode::Call(a) => {
-            let ok = run_calls(&sim, &cfg, a, 1, 1.0, Some("1s")).await;
+            let ok = interruptible(run_calls(&sim, &cfg, a, 1, 1.0, Some("1s"))).await;
             ("call", ok, Value::Null)
         }
         Mode::Load(a) => {
-            let ok = run_calls(&sim, &cfg, a, 1000, 100.0, Some("0ms")).await;
+            let ok = interruptible(run_calls(&sim, &cfg, a, 1000, 100.0, Some("0ms"))).await;
             ("load", ok, Value::Null)
         }
         Mode::Scenario { .. } => {
             let sc = scenario.as_ref().expect("parsed above");
             let rx = scenario_rx.take().unwrap_or_else(|| sim.subscribe());
-            let report = scenario::run_from(&sim, rx, sc, &cfg).await;
+            let report = tokio::select! {
+                r = scenario::run_from(&sim, rx, sc, &cfg) => r,
+                _ = shutdown_signal() => {
+                    eprintln!("ss7sim: interrupted");
+                    scenario::Report { name: sc.name.clone(), passed: false, steps: Vec::new() }
+                }
+            };
             for s in &report.steps {
                 println!(
                     "{:3} {:<28} {:>9.1} ms  {}{}",
@@ -428,6 +434,18 @@ async fn run(cli: Cli) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    }
+}
+
+/// Runs a call run unless SIGINT/SIGTERM comes first (then the run fails, the summary is
+/// still printed).
+async fn interruptible(run: impl std::future::Future<Output = bool>) -> bool {
+    tokio::select! {
+        ok = run => ok,
+        _ = shutdown_signal() => {
+            eprintln!("ss7sim: interrupted");
+            false
+        }
     }
 }
 
