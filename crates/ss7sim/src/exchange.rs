@@ -29,6 +29,7 @@ pub type CallId = u64;
 /// Q.850 causes the exchange uses itself.
 pub mod cause {
     pub const UNALLOCATED_NUMBER: u8 = 1;
+    pub const ADDRESS_INCOMPLETE: u8 = 28;
     pub const NORMAL_CLEARING: u8 = 16;
     pub const USER_BUSY: u8 = 17;
     pub const NO_ANSWER: u8 = 19;
@@ -80,8 +81,9 @@ pub enum TimerKind {
     Answer,
     /// Release an answered call (hold time over).
     Hold,
-    /// Overlap receiving: no further SAM, take the number as complete.
-    Overlap,
+    /// T35 (overlap receiving): the number is still shorter than the rule's digit count and
+    /// no SAM came: release with cause 28.
+    T35,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -262,7 +264,7 @@ enum CallState {
         called: String,
         calling: Option<String>,
         rule: Box<AnswerRule>,
-        /// The called number is complete (en bloc, enough digits, ST, or the overlap timer).
+        /// The called number is complete (en bloc, enough digits, or ST).
         digits_done: bool,
         /// The IAM asked for a continuity check: wait for COT (Q.764 §2.1.8).
         cot_pending: bool,
@@ -299,6 +301,9 @@ struct Circuit {
     /// BLO / UBL sent, not yet acknowledged.
     blo_pending: bool,
     ubl_pending: bool,
+    /// The peer answered UCIC: it has no such circuit; not used for calls until it sends
+    /// something else on it.
+    peer_unequipped: bool,
 }
 
 impl Circuit {
@@ -311,6 +316,7 @@ impl Circuit {
             remote_hw_block: false,
             blo_pending: false,
             ubl_pending: false,
+            peer_unequipped: false,
         }
     }
     fn available(&self) -> bool {
@@ -320,6 +326,7 @@ impl Circuit {
             && !self.remote_block
             && !self.remote_hw_block
             && !self.blo_pending
+            && !self.peer_unequipped
     }
 }
 
@@ -445,7 +452,7 @@ impl Exchange {
             TimerKind::NoAnswer,
             TimerKind::Answer,
             TimerKind::Hold,
-            TimerKind::Overlap,
+            TimerKind::T35,
         ] {
             self.stop(cic, k);
         }
@@ -796,15 +803,15 @@ impl Exchange {
                     self.release_circuit(now, cic, c);
                 }
             }
-            TimerKind::Overlap => {
+            TimerKind::T35 => {
+                // Q.764 §2.1.2.2: the address stays incomplete: release, cause 28.
                 if let Some(CallState::Incoming {
                     phase: InPhase::Collecting,
-                    digits_done,
+                    digits_done: false,
                     ..
-                }) = self.circuits.get_mut(&cic).map(|c| &mut c.call)
+                }) = self.state(cic)
                 {
-                    *digits_done = true;
-                    self.try_proceed(now, cic);
+                    self.release_circuit(now, cic, cause::ADDRESS_INCOMPLETE);
                 }
             }
             TimerKind::T8 => {
@@ -924,6 +931,9 @@ impl Exchange {
     /// An ISUP message received from the peer on `cic`.
     pub fn handle_message(&mut self, now: Duration, cic: u16, m: &Message) {
         let t = m.message_type;
+        if let Some(c) = self.circuits.get_mut(&cic) {
+            c.peer_unequipped = t == MT::UCIC;
+        }
         let maintenance = matches!(
             t,
             MT::GRS
@@ -1120,7 +1130,7 @@ impl Exchange {
             self.start(cic, TimerKind::T8, self.cfg.timers.t8);
         }
         if !digits_done {
-            self.start(cic, TimerKind::Overlap, self.cfg.timers.overlap);
+            self.start(cic, TimerKind::T35, self.cfg.timers.t35);
         }
         self.try_proceed(now, cic);
     }
@@ -1194,10 +1204,10 @@ impl Exchange {
         **rule = self.cfg.answer_rule(called);
         *digits_done = Self::complete(called, rule);
         if *digits_done {
-            self.stop(cic, TimerKind::Overlap);
+            self.stop(cic, TimerKind::T35);
             self.try_proceed(now, cic);
         } else {
-            self.start(cic, TimerKind::Overlap, self.cfg.timers.overlap);
+            self.start(cic, TimerKind::T35, self.cfg.timers.t35);
         }
     }
 

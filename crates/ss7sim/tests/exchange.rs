@@ -39,7 +39,7 @@ fn config() -> Config {
     c.timers.t13 = ms(10_000);
     c.timers.t22 = ms(1000);
     c.timers.t23 = ms(10_000);
-    c.timers.overlap = ms(500);
+    c.timers.t35 = ms(500);
     c.answer = vec![
         AnswerRule::answer("4930", ms(200), None),
         AnswerRule::reject("4966", 17),
@@ -346,12 +346,16 @@ fn overlap_sending_and_receiving() {
     h.advance(ms(1000));
     assert_eq!(h.take_sent(), vec![(5, MT::REL)]);
     h.recv(5, msg::bare(MT::RLC));
-    // The overlap timer completes a short number.
-    h.recv(7, iam_to("49880"));
+    // T35: the number stays incomplete → REL 28 (address incomplete); a SAM restarts T35.
+    h.recv(7, iam_to("4988"));
+    h.advance(ms(400));
+    h.recv(7, msg::sam("1"));
     h.advance(ms(499));
     assert!(h.take_sent().is_empty());
     h.advance(ms(1));
-    assert_eq!(h.take_sent(), vec![(7, MT::ACM), (7, MT::ANM)]);
+    let (cic, rel) = h.sent.remove(0);
+    assert_eq!((cic, rel.message_type), (7, MT::REL));
+    assert_eq!(rel.get::<CauseIndicators>().unwrap().cause_value, 28);
 }
 
 #[test]
@@ -466,6 +470,12 @@ fn rel_collision_and_unexpected_messages() {
     // Unequipped circuit → UCIC.
     h.recv(100, iam_to("4930"));
     assert_eq!(h.take_sent(), vec![(100, MT::UCIC)]);
+    // UCIC from the peer: the circuit is not used for calls until the peer uses it again.
+    h.recv(8, msg::bare(MT::UCIC));
+    assert!(!h.ex.is_available(8));
+    h.recv(8, msg::bare(MT::RSC));
+    assert_eq!(h.take_sent(), vec![(8, MT::RLC)]);
+    assert!(h.ex.is_available(8));
     // Unrecognized message type → CFN 97 with the type as diagnostic.
     let mut unknown = Message::new(MT(0xEE));
     unknown.raw_body = Some(vec![0x00]);
@@ -772,7 +782,7 @@ mod fuzz {
             let counts = h.ex.circuit_counts();
             prop_assert_eq!(counts.idle, counts.total);
             for cic in 1..=8u16 {
-                for k in [TimerKind::T1, TimerKind::T5, TimerKind::T7, TimerKind::Answer, TimerKind::Hold, TimerKind::Overlap, TimerKind::NoAnswer, TimerKind::T16, TimerKind::T17] {
+                for k in [TimerKind::T1, TimerKind::T5, TimerKind::T7, TimerKind::Answer, TimerKind::Hold, TimerKind::T35, TimerKind::NoAnswer, TimerKind::T16, TimerKind::T17] {
                     prop_assert!(!h.running(cic, k), "{:?} still running on {}", k, cic);
                 }
             }
