@@ -62,6 +62,10 @@ struct Cli {
     /// How long to wait for the M3UA peer to become active.
     #[arg(long, default_value = "30s", value_parser = dur::parse, global = true)]
     wait: Duration,
+    /// Send M3UA BEAT at this interval and drop a peer that misses 3 (default: off, the peer's
+    /// own heartbeat is answered).
+    #[arg(long, value_parser = dur::parse, global = true)]
+    beat: Option<Duration>,
     /// After the run, wait this long for calls in progress to end before checking circuits.
     #[arg(long, default_value = "5s", value_parser = dur::parse, global = true)]
     drain: Duration,
@@ -285,7 +289,7 @@ async fn run(cli: Cli) -> ExitCode {
         auto_calls: scenario.is_none(),
         pcap: cli.pcap.clone(),
         log_json: cli.log_json.clone(),
-        beat_interval: None,
+        beat_interval: cli.beat,
         transport: m3ua::transport::Transport::Tcp,
     };
     #[cfg(feature = "sctp")]

@@ -364,6 +364,36 @@ mod tests {
     }
 
     #[test]
+    fn steps_build_messages() {
+        let cfg = Config::default();
+        let sc = Scenario::from_toml(
+            r#"
+            [[step]]
+            message = { cic = 9, message_type = "REL", parameters = [{ name = "cause_indicators", cause_value = 34, location = 3 }] }
+            [[step]]
+            send = "ACM"
+            cic = 4
+            parameters = [{ name = "backward_call_indicators", called_party_status = 2 }]
+            [[step]]
+            send = "IAM"
+            remove = ["calling_party_number", "user_service_information"]
+            "#,
+        )
+        .unwrap();
+        let (cic, rel) = build(&sc.steps[0], 1, &cfg).unwrap();
+        assert_eq!(cic, 9);
+        assert_eq!(rel.get::<isup::CauseIndicators>().unwrap().cause_value, 34);
+        let (cic, acm) = build(&sc.steps[1], 4, &cfg).unwrap();
+        assert_eq!(cic, 4);
+        let bci = acm.get::<isup::BackwardCallIndicators>().unwrap();
+        assert_eq!((bci.called_party_status, bci.charge_indicator), (2, 2));
+        let (_, iam) = build(&sc.steps[2], 1, &cfg).unwrap();
+        assert_eq!(iam.parameters.len(), 5, "mandatory parameters only");
+        let mut b = Vec::new();
+        iam.emit_with_cic(1, &mut b).unwrap();
+    }
+
+    #[test]
     fn field_checks() {
         let m = msg::rel(17, 2);
         let mut f = serde_json::Map::new();
