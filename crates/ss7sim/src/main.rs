@@ -357,7 +357,7 @@ async fn run(cli: Cli) -> ExitCode {
             ("answer", true, Value::Null)
         }
         Mode::Call(a) => {
-            let ok = interruptible(run_calls(&sim, &cfg, a, 1, 1.0, Some("1s"))).await;
+            let ok = interruptible(run_calls(&sim, &cfg, a, 1, 1.0, None)).await;
             ("call", ok, Value::Null)
         }
         Mode::Load(a) => {
