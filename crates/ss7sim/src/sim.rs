@@ -474,13 +474,24 @@ struct TimerQueue {
 }
 
 impl TimerQueue {
+    #[cfg(test)]
+    fn len(&self) -> (usize, usize) {
+        (self.heap.len(), self.live.len())
+    }
+
     fn start(&mut self, t: Timer, at: Instant) {
         self.seq += 1;
         self.live.insert(t, self.seq);
         self.heap.push(Reverse((at, self.seq, t)));
     }
     fn stop(&mut self, t: Timer) {
-        self.live.remove(&t);
+        if self.live.remove(&t).is_some() && self.heap.len() > 2 * self.live.len() + 1024 {
+            // Stopped timers (T5 is stopped by nearly every RLC) would otherwise stay in the
+            // heap until their deadline: drop them once they are the majority.
+            let live = &self.live;
+            self.heap
+                .retain(|Reverse((_, seq, t))| live.get(t) == Some(seq));
+        }
     }
     fn next(&mut self) -> Option<Instant> {
         while let Some(Reverse((at, seq, t))) = self.heap.peek() {
@@ -783,5 +794,38 @@ impl Driver {
         let peer = std::mem::replace(&mut self.peer, Peer::Stopped);
         peer.shutdown().await;
         self.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::TimerKind;
+
+    #[test]
+    fn timer_queue_orders_restarts_and_stays_compact() {
+        let t0 = Instant::now();
+        let mut q = TimerQueue::default();
+        let t = |cic, kind| Timer { cic, kind };
+        q.start(t(1, TimerKind::T1), t0 + Duration::from_secs(3));
+        q.start(t(2, TimerKind::T1), t0 + Duration::from_secs(1));
+        q.start(t(1, TimerKind::T5), t0 + Duration::from_secs(2));
+        // Restart moves the deadline; the old entry is skipped.
+        q.start(t(2, TimerKind::T1), t0 + Duration::from_secs(4));
+        q.stop(t(1, TimerKind::T5));
+        assert_eq!(q.next(), Some(t0 + Duration::from_secs(3)));
+        assert_eq!(q.pop_due(t0 + Duration::from_secs(2)), None);
+        let due: Vec<Timer> =
+            std::iter::from_fn(|| q.pop_due(t0 + Duration::from_secs(10))).collect();
+        assert_eq!(due, vec![t(1, TimerKind::T1), t(2, TimerKind::T1)]);
+        // 100,000 started and stopped timers do not pile up.
+        for i in 0..100_000u32 {
+            let k = t((i % 4000) as u16, TimerKind::T5);
+            q.start(k, t0 + Duration::from_secs(300));
+            q.stop(k);
+        }
+        let (heap, live) = q.len();
+        assert_eq!(live, 0);
+        assert!(heap <= 1024 + 1, "heap {heap}");
     }
 }
