@@ -548,7 +548,7 @@ async fn run_calls(
     }
     // Wait for every call to end (answered and released, or failed).
     loop {
-        let Ok((s, _)) = sim.stats().await else {
+        let Ok(s) = sim.counts().await else {
             return false;
         };
         let out = &s.outgoing;
@@ -562,7 +562,7 @@ async fn run_calls(
         if Instant::now() >= deadline {
             eprintln!(
                 "ss7sim: --max-time reached with {} call(s) in progress",
-                out.attempted - out.completed - out.failed
+                out.in_progress()
             );
             break;
         }
@@ -587,11 +587,15 @@ async fn run_calls(
 async fn settle(sim: &ss7sim::SimHandle, drain: Duration) -> (Stats, CircuitCounts) {
     let deadline = Instant::now() + drain;
     loop {
-        let Ok((stats, c)) = sim.stats().await else {
-            return (Stats::default(), CircuitCounts::default());
-        };
-        if c.busy + c.releasing == 0 || Instant::now() >= deadline {
-            return (stats, c);
+        let idle = sim
+            .counts()
+            .await
+            .is_ok_and(|c| c.circuits.busy + c.circuits.releasing == 0);
+        if idle || Instant::now() >= deadline {
+            return sim
+                .stats()
+                .await
+                .unwrap_or_else(|_| (Stats::default(), CircuitCounts::default()));
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -33,7 +33,7 @@ use crate::config::Config;
 use crate::exchange::{
     Action, CallId, CallRequest, CircuitCounts, Event, Exchange, OriginateError, Timer,
 };
-use crate::stats::Stats;
+use crate::stats::{CallCounts, Stats};
 
 /// ISUP's MTP3 service indicator.
 pub const SI_ISUP: u8 = 5;
@@ -144,7 +144,16 @@ enum Command {
     },
     Query(u16, u8),
     Stats(oneshot::Sender<(Stats, CircuitCounts)>),
+    Counts(oneshot::Sender<Counts>),
     Shutdown,
+}
+
+/// Call and circuit counters without latency samples ([`SimHandle::counts`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub outgoing: CallCounts,
+    pub incoming: CallCounts,
+    pub circuits: CircuitCounts,
 }
 
 /// Controls a running simulator; cheap to clone.
@@ -345,9 +354,14 @@ impl SimHandle {
         self.command(Command::Query(cic, range)).await
     }
 
-    /// Statistics and circuit states now.
+    /// Statistics (with every latency sample) and circuit states now.
     pub async fn stats(&self) -> Result<(Stats, CircuitCounts), SimError> {
         self.request(Command::Stats).await
+    }
+
+    /// Just the counters: cheap enough to poll.
+    pub async fn counts(&self) -> Result<Counts, SimError> {
+        self.request(Command::Counts).await
     }
 
     /// Stops the simulator: flushes the traces and closes the M3UA side.
@@ -777,6 +791,13 @@ impl Driver {
                     .as_ref()
                     .map_or(0, |o| o.lost.load(Ordering::Relaxed));
                 let _ = tx.send((stats, self.exchange.circuit_counts()));
+            }
+            Command::Counts(tx) => {
+                let _ = tx.send(Counts {
+                    outgoing: self.stats.outgoing.counts(),
+                    incoming: self.stats.incoming.counts(),
+                    circuits: self.exchange.circuit_counts(),
+                });
             }
             Command::Shutdown => return false,
         }

@@ -92,6 +92,23 @@ pub struct DirectionStats {
     pub alerting: Samples,
 }
 
+/// The counters of one direction without the latency samples (cheap to copy).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct CallCounts {
+    pub attempted: u64,
+    pub alerted: u64,
+    pub answered: u64,
+    pub completed: u64,
+    pub failed: u64,
+}
+
+impl CallCounts {
+    /// Calls not yet ended.
+    pub fn in_progress(&self) -> u64 {
+        self.attempted.saturating_sub(self.completed + self.failed)
+    }
+}
+
 /// The JSON form of [`DirectionStats`].
 #[derive(Debug, Clone, Serialize)]
 pub struct DirectionReport {
@@ -108,6 +125,16 @@ pub struct DirectionReport {
 }
 
 impl DirectionStats {
+    pub fn counts(&self) -> CallCounts {
+        CallCounts {
+            attempted: self.attempted,
+            alerted: self.alerted,
+            answered: self.answered,
+            completed: self.completed,
+            failed: self.failed,
+        }
+    }
+
     pub fn report(&self) -> DirectionReport {
         DirectionReport {
             attempted: self.attempted,
