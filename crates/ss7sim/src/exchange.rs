@@ -117,7 +117,13 @@ pub struct CallOutcome {
 /// Reports to the simulator's user.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    /// An IAM (with its SAMs) arrived complete and is being handled by the answer rule.
+    /// An IAM seized a circuit for an incoming call (the number may still be incomplete).
+    CallSeized {
+        call: CallId,
+        cic: u16,
+    },
+    /// The called number is complete (IAM and SAMs, and COT if asked for); the answer rule
+    /// applies now.
     CallOffered {
         call: CallId,
         cic: u16,
@@ -1104,6 +1110,7 @@ impl Exchange {
             .unwrap_or_default();
         let rule = self.cfg.answer_rule(&called);
         let call = self.new_call(cic);
+        self.event(Event::CallSeized { call, cic });
         let digits_done = Self::complete(&called, &rule);
         // Q.763 §3.35: continuity check required on this circuit (1) or performed on a previous
         // circuit (2): the call waits for COT, T8 running.

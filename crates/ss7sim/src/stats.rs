@@ -192,7 +192,8 @@ impl Stats {
 
     pub fn record(&mut self, e: &Event) {
         match e {
-            Event::CallOffered { .. } => self.incoming.attempted += 1,
+            Event::CallSeized { .. } => self.incoming.attempted += 1,
+            Event::CallOffered { .. } => {}
             Event::CallAlerting {
                 direction,
                 setup_time,

@@ -359,6 +359,38 @@ fn overlap_sending_and_receiving() {
 }
 
 #[test]
+fn statistics_count_every_seized_incoming_call() {
+    let mut h = Harness::new(config());
+    let mut stats = ss7sim::Stats::default();
+    // Complete and answered; rejected; cleared by the caller while digits are still missing.
+    h.recv(1, iam_to("4930"));
+    h.advance(ms(200));
+    h.recv(1, msg::rel(16, 0));
+    h.recv(2, iam_to("4966"));
+    h.recv(2, msg::bare(MT::RLC));
+    h.recv(3, iam_to("4988"));
+    h.recv(3, msg::rel(16, 0));
+    for e in h.take_events() {
+        stats.record(&e);
+    }
+    let r = stats.incoming.report();
+    assert_eq!(
+        (
+            r.attempted,
+            r.answered,
+            r.completed,
+            r.failed,
+            r.in_progress
+        ),
+        (3, 1, 1, 2, 0)
+    );
+    assert_eq!(r.failed_by_cause.get("17"), Some(&1));
+    assert_eq!(r.failed_by_cause.get("16"), Some(&1));
+    assert_eq!(r.setup_latency.count, 1);
+    assert_eq!(r.setup_latency.p50_ms, 200.0);
+}
+
+#[test]
 fn continuity_check_waits_for_cot_and_t8() {
     use isup::{ContinuityIndicators, NatureOfConnectionIndicators};
     let mut cfg = config();
