@@ -134,6 +134,10 @@ struct CallArgs {
     /// User service information, hex (`""` for none).
     #[arg(long)]
     usi: Option<String>,
+    /// Call i goes to the called number plus i (same length, decimal carry), so that each call's
+    /// IAM can be told apart at the far end.
+    #[arg(long)]
+    increment: bool,
     /// Overlap sending: digits in the IAM; the rest follow in SAMs (one digit each).
     #[arg(long)]
     overlap: Option<usize>,
@@ -536,9 +540,13 @@ async fn run_calls(
         .unwrap_or(Duration::from_secs_f64(n as f64 / rate) + hold + Duration::from_secs(30));
     let deadline = Instant::now() + max_time;
     let mut next = Instant::now();
-    for _ in 0..n {
+    for i in 0..n {
         tokio::time::sleep_until(next).await;
-        if let Err(e) = sim.originate(CallRequest::new(o.clone())).await {
+        let mut oi = o.clone();
+        if a.increment {
+            oi.called = ss7sim::msg::nth_number(&o.called, i);
+        }
+        if let Err(e) = sim.originate(CallRequest::new(oi)).await {
             tracing::debug!(error = %e, "originate refused");
         }
         next += interval;

@@ -180,7 +180,19 @@ fn scenarios_against_answer_mode_and_exit_codes() {
 fn call_mode_counts_answers_and_causes() {
     let port = free_port();
     let dir = scratch("call");
-    let far = sgp(port, &["answer", "--duration", "20s", "--calls", "6"]);
+    let far_log = dir.join("far.jsonl");
+    let far = sgp(
+        port,
+        &[
+            "--log-json",
+            far_log.to_str().unwrap(),
+            "answer",
+            "--duration",
+            "20s",
+            "--calls",
+            "6",
+        ],
+    );
     let json = dir.join("calls.json");
     let out = asp(
         port,
@@ -195,7 +207,8 @@ fn call_mode_counts_answers_and_causes() {
             "--hold",
             "100ms",
             "--called",
-            "4930123",
+            "4930129",
+            "--increment",
         ],
     );
     assert!(out.status.success(), "{}", show(&out));
@@ -215,6 +228,25 @@ fn call_mode_counts_answers_and_causes() {
     assert!(String::from_utf8_lossy(&busy.stdout).contains("cause 17: 1"));
     let far = wait_bounded(far, Duration::from_secs(30));
     assert!(far.status.success(), "{}", show(&far));
+    // --increment: each IAM has its own called number.
+    let mut called: Vec<String> = read_jsonl(&far_log)
+        .iter()
+        .filter(|l| l["message"]["message_type"] == "IAM")
+        .filter_map(|l| {
+            l["message"]["parameters"]
+                .as_array()?
+                .iter()
+                .find(|p| p["name"] == "called_party_number")
+                .map(|p| p["digits"].as_str().unwrap_or_default().to_string())
+        })
+        .collect();
+    called.sort();
+    assert_eq!(
+        called,
+        [
+            "4930129", "4930130", "4930131", "4930132", "4966000", "4966000"
+        ]
+    );
 }
 
 #[test]
