@@ -26,6 +26,7 @@ fmt:
 bench:
 	$(CARGO) bench -p isup --bench codec
 	$(CARGO) bench -p m3ua --bench m3ua
+	$(CARGO) bench -p ss7sim --bench exchange
 
 clean:
 	$(CARGO) clean
