@@ -8,7 +8,7 @@ all: build
 build:
 	$(CARGO) build --workspace --release
 
-# The gateway on its embedded default configuration (arrives with the interworking issue).
+# The gateway on its embedded default configuration (config/default.toml).
 run:
 	$(CARGO) run --release -p mgc -- run
 
