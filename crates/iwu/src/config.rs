@@ -62,6 +62,10 @@ pub struct IsupTimers {
     /// T9 (Q.118, 90-180 s): ACM received → ANM; on expiry release (cause 19).
     #[serde(with = "secs")]
     pub t9: Duration,
+    /// T10 (4-6 s): last digit received in the interworking case; here the SAM collection
+    /// timer of the en-bloc conversion (RFC 3578 §2) on overlap trunk groups.
+    #[serde(with = "secs")]
+    pub t10: Duration,
     /// T11 (15-20 s): IAM received (interworking) → ACM sent; on expiry send ACM "no indication".
     #[serde(with = "secs")]
     pub t11: Duration,
@@ -87,6 +91,7 @@ impl Default for IsupTimers {
             t7: Duration::from_secs(20),
             t8: Duration::from_secs(10),
             t9: Duration::from_secs(90),
+            t10: Duration::from_secs(4),
             t11: Duration::from_secs(15),
             t16: Duration::from_secs(15),
             t17: Duration::from_secs(300),
@@ -133,6 +138,9 @@ pub struct TrunkGroupConfig {
     /// End the called party number with ST (en-bloc complete, Q.764 §2.1.1.1).
     #[serde(default)]
     pub append_st: bool,
+    /// Overlap receiving: collect SAM digits (until ST or T10) before sending the INVITE.
+    #[serde(default)]
+    pub overlap: bool,
     /// Send ACM "no indication" when T11 expires before the SIP side progresses.
     #[serde(default = "yes")]
     pub t11_acm: bool,

@@ -25,7 +25,8 @@ pub enum Event {
     /// A response to a request the engine sent (2xx retransmissions included: they are re-ACKed).
     SipResponse(sip::Response),
     /// A client transaction the engine started timed out (timer B/F) or failed at transport
-    /// level: handled like 408 (cause 102).
+    /// level: handled like 408 (cause 102). `method: ACK` reports that the runtime gave up
+    /// retransmitting a 2xx to INVITE without ACK (RFC 3261 §13.3.1.4): the call is cleared.
     SipTimeout {
         call_id: String,
         method: sip::Method,
@@ -97,6 +98,7 @@ pub enum TimerKind {
     T7,
     T8,
     T9,
+    T10,
     T11,
     T17,
     Rel1xx,

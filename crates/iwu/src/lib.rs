@@ -43,6 +43,7 @@
 
 pub mod cause;
 pub mod config;
+pub mod diversion;
 pub mod engine;
 pub mod event;
 pub mod ids;

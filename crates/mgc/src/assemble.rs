@@ -26,6 +26,7 @@ pub fn iwu_config(cfg: &Config) -> iwu::IwuConfig {
                 international: t.international,
                 echo_control: t.echo_control,
                 append_st: t.append_st,
+                overlap: t.overlap,
                 t11_acm: t.t11_acm,
                 media: t.media.clone(),
             })

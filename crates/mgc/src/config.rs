@@ -94,6 +94,9 @@ pub struct TrunkGroup {
     /// End the called number with ST (en bloc, Q.764 §2.1.1.1).
     #[serde(default)]
     pub append_st: bool,
+    /// Overlap receiving: collect SAM digits (until ST or T10) before the INVITE (RFC 3578 §2).
+    #[serde(default)]
+    pub overlap: bool,
     /// Send ACM "no indication" when T11 expires before SIP progress.
     #[serde(default = "yes")]
     pub t11_acm: bool,

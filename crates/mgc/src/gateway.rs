@@ -29,6 +29,8 @@ pub enum Input {
     TransportUp,
     /// The association is lost: calls are cleared, circuits wait for the next GRS.
     TransportDown,
+    /// MTP-PAUSE / MTP-RESUME for a far-end point code (M3UA DUNA / DAVA, RFC 4666 §3.4).
+    PointCode { dpc: u32, available: bool },
 }
 
 /// One thing for the runtime to do.
@@ -220,6 +222,7 @@ impl Gateway {
                 K::T7 => "T7",
                 K::T8 => "T8",
                 K::T9 => "T9",
+                K::T10 => "T10",
                 K::T11 => "T11",
                 K::T17 => "T17",
                 K::Rel1xx => return None,
@@ -283,6 +286,14 @@ impl Gateway {
             }
             Input::TransportDown => {
                 self.circuits.transport_down();
+                self.drain_circuits(now);
+            }
+            Input::PointCode { dpc, available } => {
+                if available {
+                    self.circuits.point_code_available(dpc);
+                } else {
+                    self.circuits.point_code_unavailable(dpc);
+                }
                 self.drain_circuits(now);
             }
         }
@@ -365,11 +376,8 @@ impl Gateway {
                 }
             }
             A::MaintenanceAlert { cic, reason } => {
-                // Q.764 §2.9.6: T5 expired; the circuit manager resets the circuit (RSC, T16/T17).
-                if let Some(&dpc) = self.dpc_of.get(&cic) {
-                    self.circuits.release_failed(CircuitId { dpc, cic });
-                    self.drain_circuits(now);
-                }
+                // Q.764 §2.9.6: after T5 the engine itself resets the circuit (RSC, T17) and
+                // frees it with `CircuitIdle` on RLC; the circuit manager stays out of it.
                 self.out.push(Output::Alert(format!("CIC {cic}: {reason}")));
             }
             A::CallRecord(r) => self.out.push(Output::CallRecord(r)),

@@ -402,6 +402,21 @@ impl Runtime {
                 })
                 .await
             }
+            AspEvent::Reachability {
+                affected,
+                reachability,
+            } => {
+                // Q.704 §11.2 / RFC 4666 §3.4: DUNA pauses the far end, DAVA resumes it (GRS).
+                let available = reachability != m3ua::dest::Reachability::Unavailable;
+                for a in affected {
+                    info!(dpc = a.point_code, available, "destination state (SSNM)");
+                    self.feed(Input::PointCode {
+                        dpc: a.point_code,
+                        available,
+                    })
+                    .await;
+                }
+            }
             other => debug!(?other, "M3UA event"),
         }
     }
@@ -578,5 +593,15 @@ fn describe(input: &Input) -> String {
         Input::Timer(_) => "timer".into(),
         Input::TransportUp => "M3UA up".into(),
         Input::TransportDown => "M3UA down".into(),
+        Input::PointCode { dpc, available } => {
+            format!(
+                "point code {dpc} {}",
+                if *available {
+                    "available"
+                } else {
+                    "unavailable"
+                }
+            )
+        }
     }
 }

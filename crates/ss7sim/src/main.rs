@@ -62,6 +62,10 @@ struct Cli {
     /// How long to wait for the M3UA peer to become active.
     #[arg(long, default_value = "30s", value_parser = dur::parse, global = true)]
     wait: Duration,
+    /// Send M3UA BEAT at this interval and drop a peer that misses 3 (default: off, the peer's
+    /// own heartbeat is answered).
+    #[arg(long, value_parser = dur::parse, global = true)]
+    beat: Option<Duration>,
     /// After the run, wait this long for calls in progress to end before checking circuits.
     #[arg(long, default_value = "5s", value_parser = dur::parse, global = true)]
     drain: Duration,
@@ -130,9 +134,17 @@ struct CallArgs {
     /// User service information, hex (`""` for none).
     #[arg(long)]
     usi: Option<String>,
+    /// Call i goes to the called number plus i (same length, decimal carry), so that each call's
+    /// IAM can be told apart at the far end.
+    #[arg(long)]
+    increment: bool,
     /// Overlap sending: digits in the IAM; the rest follow in SAMs (one digit each).
     #[arg(long)]
     overlap: Option<usize>,
+    /// Both directions: also wait for this many calls from the peer to end, and require them all
+    /// to be answered (run two instances against each other with the same N).
+    #[arg(long)]
+    incoming: Option<u64>,
     /// Every call is expected to fail with this cause (e.g. 17 for a busy prefix).
     #[arg(long = "expect-cause")]
     expect_cause: Option<u8>,
@@ -281,7 +293,7 @@ async fn run(cli: Cli) -> ExitCode {
         auto_calls: scenario.is_none(),
         pcap: cli.pcap.clone(),
         log_json: cli.log_json.clone(),
-        beat_interval: None,
+        beat_interval: cli.beat,
         transport: m3ua::transport::Transport::Tcp,
     };
     #[cfg(feature = "sctp")]
@@ -300,6 +312,8 @@ async fn run(cli: Cli) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Subscribed before the peer comes up: a scenario sees the peer's first message too.
+    let mut scenario_rx = scenario.is_some().then(|| sim.subscribe());
     if let Some(a) = sim.local_addr() {
         eprintln!(
             "ss7sim: SGP listening on {a} (pc {}, peer pc {})",
@@ -347,16 +361,23 @@ async fn run(cli: Cli) -> ExitCode {
             ("answer", true, Value::Null)
         }
         Mode::Call(a) => {
-            let ok = run_calls(&sim, &cfg, a, 1, 1.0, Some("1s")).await;
+            let ok = interruptible(run_calls(&sim, &cfg, a, 1, 1.0, None)).await;
             ("call", ok, Value::Null)
         }
         Mode::Load(a) => {
-            let ok = run_calls(&sim, &cfg, a, 1000, 100.0, Some("0ms")).await;
+            let ok = interruptible(run_calls(&sim, &cfg, a, 1000, 100.0, Some("0ms"))).await;
             ("load", ok, Value::Null)
         }
         Mode::Scenario { .. } => {
             let sc = scenario.as_ref().expect("parsed above");
-            let report = scenario::run(&sim, sc, &cfg).await;
+            let rx = scenario_rx.take().unwrap_or_else(|| sim.subscribe());
+            let report = tokio::select! {
+                r = scenario::run_from(&sim, rx, sc, &cfg) => r,
+                _ = shutdown_signal() => {
+                    eprintln!("ss7sim: interrupted");
+                    scenario::Report { name: sc.name.clone(), passed: false, steps: Vec::new() }
+                }
+            };
             for s in &report.steps {
                 println!(
                     "{:3} {:<28} {:>9.1} ms  {}{}",
@@ -421,6 +442,18 @@ async fn run(cli: Cli) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    }
+}
+
+/// Runs a call run unless SIGINT/SIGTERM comes first (then the run fails, the summary is
+/// still printed).
+async fn interruptible(run: impl std::future::Future<Output = bool>) -> bool {
+    tokio::select! {
+        ok = run => ok,
+        _ = shutdown_signal() => {
+            eprintln!("ss7sim: interrupted");
+            false
+        }
     }
 }
 
@@ -507,9 +540,13 @@ async fn run_calls(
         .unwrap_or(Duration::from_secs_f64(n as f64 / rate) + hold + Duration::from_secs(30));
     let deadline = Instant::now() + max_time;
     let mut next = Instant::now();
-    for _ in 0..n {
+    for i in 0..n {
         tokio::time::sleep_until(next).await;
-        if let Err(e) = sim.originate(CallRequest::new(o.clone())).await {
+        let mut oi = o.clone();
+        if a.increment {
+            oi.called = ss7sim::msg::nth_number(&o.called, i);
+        }
+        if let Err(e) = sim.originate(CallRequest::new(oi)).await {
             tracing::debug!(error = %e, "originate refused");
         }
         next += interval;
@@ -519,17 +556,21 @@ async fn run_calls(
     }
     // Wait for every call to end (answered and released, or failed).
     loop {
-        let Ok((s, _)) = sim.stats().await else {
+        let Ok(s) = sim.counts().await else {
             return false;
         };
         let out = &s.outgoing;
-        if out.completed + out.failed >= out.attempted {
+        let inc = &s.incoming;
+        let incoming_done = a
+            .incoming
+            .is_none_or(|want| inc.completed + inc.failed >= want);
+        if out.completed + out.failed >= out.attempted && incoming_done {
             break;
         }
         if Instant::now() >= deadline {
             eprintln!(
                 "ss7sim: --max-time reached with {} call(s) in progress",
-                out.attempted - out.completed - out.failed
+                out.in_progress()
             );
             break;
         }
@@ -539,20 +580,30 @@ async fn run_calls(
         return false;
     };
     let out = &stats.outgoing;
-    match a.expect_cause {
-        Some(c) => out.attempted == n && out.failed == n && out.failed_by_cause.get(&c) == Some(&n),
-        None => out.attempted == n && out.completed == n,
-    }
+    let incoming_ok = a
+        .incoming
+        .is_none_or(|want| stats.incoming.completed == want && stats.incoming.failed == 0);
+    incoming_ok
+        && match a.expect_cause {
+            Some(c) => {
+                out.attempted == n && out.failed == n && out.failed_by_cause.get(&c) == Some(&n)
+            }
+            None => out.attempted == n && out.completed == n,
+        }
 }
 
 async fn settle(sim: &ss7sim::SimHandle, drain: Duration) -> (Stats, CircuitCounts) {
     let deadline = Instant::now() + drain;
     loop {
-        let Ok((stats, c)) = sim.stats().await else {
-            return (Stats::default(), CircuitCounts::default());
-        };
-        if c.busy + c.releasing == 0 || Instant::now() >= deadline {
-            return (stats, c);
+        let idle = sim
+            .counts()
+            .await
+            .is_ok_and(|c| c.circuits.busy + c.circuits.releasing == 0);
+        if idle || Instant::now() >= deadline {
+            return sim
+                .stats()
+                .await
+                .unwrap_or_else(|_| (Stats::default(), CircuitCounts::default()));
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -579,6 +630,7 @@ fn summary_json(
             "received": s.messages_received,
             "decode_errors": s.decode_errors,
             "send_failures": s.send_failures,
+            "misrouted": s.misrouted,
             "unexpected": s.unexpected,
         },
         "maintenance_alerts": s.maintenance_alerts,
@@ -619,8 +671,13 @@ fn print_summary(s: &Stats, c: &CircuitCounts, elapsed: Duration, passed: bool) 
         }
     }
     println!(
-        "messages: sent {} received {} undecodable {} unsent {} unexpected {}",
-        s.messages_sent, s.messages_received, s.decode_errors, s.send_failures, s.unexpected
+        "messages: sent {} received {} undecodable {} unsent {} unexpected {} misrouted {}",
+        s.messages_sent,
+        s.messages_received,
+        s.decode_errors,
+        s.send_failures,
+        s.unexpected,
+        s.misrouted
     );
     println!(
         "circuits: {} total, {} idle, {} not idle, {} locally blocked, {} remotely blocked",
