@@ -195,7 +195,7 @@ fn prometheus_stores_what_the_calls_did_and_promtool_accepts_the_exposition() {
     )
     .unwrap();
     let tsdb = dir.join("tsdb");
-    let _prom = Proc::spawn(
+    let prom = Proc::spawn(
         "prometheus",
         Command::new("prometheus")
             .arg(format!("--config.file={}", prom_cfg.display()))
@@ -356,6 +356,8 @@ fn prometheus_stores_what_the_calls_did_and_promtool_accepts_the_exposition() {
         "dashboard queries without data: {empty:#?}"
     );
     stop(&mut mgc);
+    drop(prom);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -509,6 +511,7 @@ fn pcap_trace_decodes_in_tshark_and_json_logs_carry_the_call() {
         assert_eq!(ended["fields"]["outcome"], "answered");
         assert_eq!(ended["fields"]["released_by"], "sip");
     }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// SIPp UAC sending a SIP-I INVITE (SDP + encapsulated IAM from `iam.bin`, RFC 3204), then ACK
@@ -691,6 +694,7 @@ fn metrics_count_bridging_timer_expiries_and_release_sides() {
         mgc.dump()
     );
     stop(&mut mgc);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -748,4 +752,5 @@ fn pcap_trace_rotates_by_size_and_every_file_decodes() {
         );
     }
     assert!(!dir.join("sig.4.pcap").exists(), "more than max_files kept");
+    let _ = std::fs::remove_dir_all(&dir);
 }
