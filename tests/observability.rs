@@ -599,14 +599,14 @@ fn metrics_count_bridging_timer_expiries_and_release_sides() {
     }
     let dir = scratch("bridging");
     let ports = Ports::new();
-    // T7 = 1 s, and numbers 4930777… get no ACM from the simulated exchange.
+    // T7 = 3 s, and numbers 4930777… get no ACM from the simulated exchange.
     let cfg = write_config(&dir, &ports);
     let text = std::fs::read_to_string(&cfg)
         .unwrap()
-        .replace("t7 = 20", "t7 = 1")
+        .replace("t7 = 20", "t7 = 3")
         + "\n[[simulator.answer]]\nprefix = \"4930777\"\nacm = false\nanswer_after = \"none\"\n";
     assert!(
-        text.contains("t7 = 1 "),
+        text.contains("t7 = 3 "),
         "config/default.toml changed: {text}"
     );
     // The IAM the SIP-I peer encapsulates (RFC 3204: from the message type, no CIC): called
@@ -649,8 +649,32 @@ fn metrics_count_bridging_timer_expiries_and_release_sides() {
         sipi.dump(),
         mgc.dump()
     );
-    // No ACM: T7 expires after 1 s, REL 102 toward the exchange, 504 toward SIP (sipp fails).
-    sipp_uac(&dir, ports.sip, "4930777000", 1, false);
+    // No ACM: T7 expires after 3 s, REL 102 toward the exchange, 504 toward SIP (sipp fails).
+    // Meanwhile the call is active.
+    let mut waiting = Proc::spawn(
+        "sipp-t7",
+        Command::new("sipp")
+            .args(["-sn", "uac", "-i", "127.0.0.1"])
+            .args(["-p", &free_port().to_string()])
+            .args(["-s", "4930777000", "-m", "1"])
+            .args(["-timeout", "25", "-nostdin"])
+            .arg(format!("127.0.0.1:{}", ports.sip))
+            .current_dir(&dir),
+        &dir,
+    );
+    let end = Instant::now() + Duration::from_millis(2500);
+    loop {
+        let text = http_get(metrics, "/metrics");
+        if series(&text, r#"calls_active{model="ip_origination"}"#) == Some(1.0) {
+            break;
+        }
+        assert!(
+            Instant::now() < end,
+            "calls_active never showed the waiting call\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    waiting.wait_timeout(Duration::from_secs(30));
     // A malformed request is answered 400 by the transport and counted.
     let junk = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     junk.send_to(

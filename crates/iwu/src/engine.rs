@@ -227,6 +227,11 @@ impl Engine {
         self.by_call_id.get(call_id).and_then(|id| self.call(*id))
     }
 
+    /// Model and bridging of every call in progress, without copying them (gauges).
+    pub fn call_models(&self) -> impl Iterator<Item = (CallModel, bool)> + '_ {
+        self.calls.values().map(|c| (c.model, c.bridged))
+    }
+
     /// Every call in progress (unordered).
     pub fn calls(&self) -> impl Iterator<Item = CallSummary> + '_ {
         self.calls.values().map(Call::summary)

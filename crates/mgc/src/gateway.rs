@@ -196,9 +196,14 @@ impl Gateway {
         self.engine.call_by_call_id(call_id)
     }
 
-    /// Calls in progress (the `calls_active` gauge).
+    /// Calls in progress.
     pub fn calls(&self) -> impl Iterator<Item = iwu::CallSummary> + '_ {
         self.engine.calls()
+    }
+
+    /// Model and bridging of each call in progress (the `calls_active` gauge), no copies.
+    pub fn call_models(&self) -> impl Iterator<Item = (iwu::CallModel, bool)> + '_ {
+        self.engine.call_models()
     }
 
     /// The call a running timer belongs to, if it is a call timer or a 2xx retransmission.

@@ -41,8 +41,6 @@ struct Runtime {
     /// transaction has gone, RFC 6026).
     sources: HashMap<String, Peer>,
     asp_state: AspState,
-    /// Calls in progress at the last `calls_active` update.
-    active: usize,
 }
 
 /// How an input names its call, to find it before and after the gateway handles it.
@@ -153,12 +151,13 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         client_tx: HashMap::new(),
         sources: HashMap::new(),
         asp_state: AspState::Down,
-        active: 0,
     };
     rt.update_calls_active();
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
-    let mut flush = tokio::time::interval(Duration::from_secs(1));
+    // Once a second: the trace goes to disk and `calls_active` is recounted (O(calls), so not
+    // per message; Prometheus scrapes no faster than this anyway).
+    let mut housekeeping = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
             ev = rt.endpoint.next_event() => match ev {
@@ -169,10 +168,11 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                 Some(ev) => rt.on_asp(ev).await,
                 None => break,
             },
-            _ = flush.tick() => {
+            _ = housekeeping.tick() => {
                 if let Some(t) = &trace {
                     t.flush();
                 }
+                rt.update_calls_active();
             }
             _ = &mut shutdown => {
                 info!("shutting down");
@@ -282,7 +282,6 @@ impl Runtime {
         } else {
             span.in_scope(|| debug!(%what, "in"));
         }
-        let ended = outputs.iter().any(|o| matches!(o, Output::CallRecord(_)));
         async {
             for o in outputs {
                 self.perform(o).await;
@@ -290,19 +289,16 @@ impl Runtime {
         }
         .instrument(span)
         .await;
-        if ended || self.gw.active_calls() != self.active {
-            self.update_calls_active();
-        }
         self.metrics
             .sip_transactions_active
             .set(self.endpoint.layer().len() as i64);
     }
 
-    /// `calls_active{model}` from the calls in progress (recounted when the number changes).
+    /// `calls_active{model}` from the calls in progress.
     fn update_calls_active(&mut self) {
         let mut n = [0i64; 3];
-        for c in self.gw.calls() {
-            n[model_index(c.model, c.bridged)] += 1;
+        for (model, bridged) in self.gw.call_models() {
+            n[model_index(model, bridged)] += 1;
         }
         for (i, model) in crate::assemble::MODELS.iter().enumerate() {
             self.metrics
@@ -310,7 +306,6 @@ impl Runtime {
                 .with_label_values(&[model])
                 .set(n[i]);
         }
-        self.active = self.gw.active_calls();
     }
 
     async fn on_sip(&mut self, ev: SipEvent) {
