@@ -41,6 +41,8 @@ struct Runtime {
     /// transaction has gone, RFC 6026).
     sources: HashMap<String, Peer>,
     asp_state: AspState,
+    /// The call whose span the outputs being performed are in.
+    span_call: Option<iwu::CallRef>,
 }
 
 /// How an input names its call, to find it before and after the gateway handles it.
@@ -151,6 +153,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         client_tx: HashMap::new(),
         sources: HashMap::new(),
         asp_state: AspState::Down,
+        span_call: None,
     };
     rt.update_calls_active();
     let shutdown = shutdown_signal();
@@ -273,11 +276,13 @@ impl Runtime {
         let now = self.now();
         let outputs = span.in_scope(|| self.gw.handle(now, input));
         let what = what.unwrap_or_default();
+        self.span_call = before.as_ref().map(|c| c.call);
         if before.is_none()
             && let Some(c) = self.find_call(&key)
         {
             // A new call: it exists from this input on.
             record_call_fields(&span, &c);
+            self.span_call = Some(c.call);
             span.in_scope(|| info!(%what, "call started"));
         } else {
             span.in_scope(|| debug!(%what, "in"));
@@ -505,14 +510,17 @@ impl Runtime {
                 self.sources.remove(&r.call_id);
                 self.client_tx.retain(|_, (c, _)| *c != r.call_id);
                 crate::assemble::record_call(&self.metrics, &r);
-                // Its own span: an input that ends several calls (M3UA down) has no call span.
-                let _span = tracing::info_span!(
-                    "call",
-                    call_id = r.call_id.as_str(),
-                    cic = r.cic,
-                    model = crate::assemble::model_label(r.model, r.bridged)
-                )
-                .entered();
+                // A call ended by an input that is not its own (M3UA down clears them all, a
+                // refusal before the call existed) gets its own span.
+                let _span = (self.span_call != Some(r.call)).then(|| {
+                    tracing::info_span!(
+                        "call",
+                        call_id = r.call_id.as_str(),
+                        cic = r.cic,
+                        model = crate::assemble::model_label(r.model, r.bridged)
+                    )
+                    .entered()
+                });
                 info!(
                     outcome = crate::assemble::outcome_label(r.outcome),
                     cause = r.cause,
