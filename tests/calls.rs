@@ -1,0 +1,794 @@
+//! End-to-end calls through real processes: `mgc run` between SIPp (`sip-tester`) on the SIP side
+//! and `ss7sim` (external, or embedded in mgc) on the M3UA/ISUP side. Every test writes its own
+//! mgc configuration with free loopback ports, so the tests run in parallel; every process is
+//! bounded in time and killed on drop. After each test every circuit must be idle, as the
+//! `circuits{trunk_group,state}` gauge of mgc's /metrics reports it.
+//!
+//! The tests skip (pass with a SKIP line) when `sipp` is not installed; the tshark test also
+//! needs `tshark` and a capture-capable loopback.
+
+use e2e::{Proc, free_port, have_tool, repo_root, scratch, tshark_fields, workspace_bin};
+
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Circuits 1-31 on every trunk group in these tests.
+const CICS: &str = "1-31";
+const CIC_COUNT: u64 = 31;
+/// Point codes: every gateway is 1, every far-end exchange (ss7sim) is 2.
+const GW_PC: u32 = 1;
+const SIM_PC: u32 = 2;
+
+// ---------------------------------------------------------------------------------------------
+// mgc
+
+/// One gateway's configuration: config/default.toml with the test's ports and options.
+struct GwConfig {
+    sip: u16,
+    m3ua: u16,
+    metrics: u16,
+    /// Where the gateway sends SIP requests (SIPp's port, or the other gateway's).
+    peer_port: u16,
+    profile: &'static str,
+    /// `Some(rules)`: the embedded simulator on `m3ua`, with these `[[simulator.answer]]` bodies.
+    embedded: Option<Vec<&'static str>>,
+    t9: u64,
+}
+
+impl GwConfig {
+    fn new(peer_port: u16) -> GwConfig {
+        GwConfig {
+            sip: free_port(),
+            m3ua: free_port(),
+            metrics: free_port(),
+            peer_port,
+            profile: "sip-i",
+            embedded: None,
+            t9: 90,
+        }
+    }
+
+    fn toml(&self) -> String {
+        let mut t = format!(
+            r#"# written by tests/calls.rs
+[sip]
+listen = "127.0.0.1:{sip}"
+
+[ss7]
+point_code = {GW_PC}
+network_indicator = 2
+
+[m3ua]
+remote = "127.0.0.1:{m3ua}"
+beat_interval_s = 10
+
+[[peers]]
+name = "softswitch"
+host = "127.0.0.1"
+port = {peer}
+trunk_group = "pstn"
+profile = "{profile}"
+trusted = true
+uri_form = "sip-user-phone"
+cause_profile = "rfc3398"
+
+[[trunk_groups]]
+name = "pstn"
+dpc = {SIM_PC}
+cics = "{CICS}"
+direction = "bothway"
+sip_peer = "softswitch"
+country_code = "49"
+
+[trunk_groups.media]
+address = "127.0.0.1"
+rtp_port_min = 20000
+rtp_port_max = 20998
+codecs = ["PCMA", "PCMU"]
+
+[call_timers]
+t7 = 20
+t9 = {t9}
+
+[metrics]
+listen = "127.0.0.1:{metrics}"
+
+[log]
+level = "debug"
+format = "pretty"
+
+[simulator]
+enabled = {enabled}
+listen = "127.0.0.1:{m3ua}"
+"#,
+            sip = self.sip,
+            m3ua = self.m3ua,
+            peer = self.peer_port,
+            profile = self.profile,
+            metrics = self.metrics,
+            t9 = self.t9,
+            enabled = self.embedded.is_some(),
+        );
+        for rule in self.embedded.iter().flatten() {
+            t.push_str("\n[[simulator.answer]]\n");
+            t.push_str(rule);
+            t.push('\n');
+        }
+        t
+    }
+}
+
+/// A running `mgc run`.
+struct Gateway {
+    proc: Proc,
+    cfg: GwConfig,
+}
+
+impl Gateway {
+    /// Start mgc with `cfg` (written to `<dir>/<name>.toml`).
+    fn start(dir: &Path, name: &str, cfg: GwConfig) -> Gateway {
+        let file = dir.join(format!("{name}.toml"));
+        std::fs::write(&file, cfg.toml()).expect("write mgc config");
+        let proc = Proc::spawn(
+            name,
+            Command::new(workspace_bin("mgc"))
+                .arg("run")
+                .arg("--config")
+                .arg(&file)
+                .env("NO_COLOR", "1"),
+            dir,
+        );
+        Gateway { proc, cfg }
+    }
+
+    fn sip_addr(&self) -> String {
+        format!("127.0.0.1:{}", self.cfg.sip)
+    }
+
+    /// The /metrics exposition, or `None` while the endpoint is not up.
+    fn metrics(&self) -> Option<String> {
+        http_get(
+            SocketAddr::from(([127, 0, 0, 1], self.cfg.metrics)),
+            "/metrics",
+        )
+    }
+
+    /// Wait until the M3UA ASP is active and every circuit is idle (the start-up GRS is done).
+    fn wait_ready(&mut self, limit: Duration) {
+        let end = Instant::now() + limit;
+        let mut last = String::new();
+        while Instant::now() < end {
+            if let Ok(Some(s)) = self.proc.child.try_wait() {
+                panic!("mgc exited early: {s}\n{}", self.proc.dump());
+            }
+            if let Some(text) = self.metrics() {
+                let active = sample(&text, "m3ua_asp_state", &[]) == Some(2.0);
+                if active && circuits_settled(&text).is_ok() {
+                    return;
+                }
+                last = text;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "mgc not ready (ASP active, circuits idle) within {limit:?}\nlast metrics:\n{}\n{}",
+            grep(&last, &["m3ua_asp_state", "circuits{"]),
+            self.proc.dump()
+        );
+    }
+
+    /// Poll /metrics until every circuit is idle (at most `limit`); panics with the gauge.
+    fn assert_circuits_idle(&self, limit: Duration) {
+        let end = Instant::now() + limit;
+        let mut why = String::from("metrics endpoint unreachable");
+        while Instant::now() < end {
+            if let Some(text) = self.metrics() {
+                match circuits_settled(&text) {
+                    Ok(()) => return,
+                    Err(e) => why = e,
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!(
+            "circuits not idle after {limit:?}: {why}\n{}",
+            self.proc.dump()
+        );
+    }
+
+    /// The value of a counter/gauge sample with these labels (0 when absent).
+    fn counter(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.metrics()
+            .and_then(|t| sample(&t, name, labels))
+            .unwrap_or(0.0)
+    }
+}
+
+/// `Ok` when the `circuits` gauge shows every circuit idle: each `circuits{...}` sample is 0,
+/// except `state="idle"`, which equals the configured circuit count.
+fn circuits_settled(text: &str) -> Result<(), String> {
+    let mut idle = None;
+    for (labels, value) in samples(text, "circuits") {
+        let state = labels
+            .iter()
+            .find(|(k, _)| k == "state")
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("");
+        if state == "idle" {
+            idle = Some(value);
+        } else if value != 0.0 {
+            return Err(format!("circuits{labels:?} = {value}"));
+        }
+    }
+    match idle {
+        Some(n) if n == CIC_COUNT as f64 => Ok(()),
+        other => Err(format!("circuits idle = {other:?}, want {CIC_COUNT}")),
+    }
+}
+
+/// Every sample of metric `name` as (labels, value).
+fn samples(text: &str, name: &str) -> Vec<(Vec<(String, String)>, f64)> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        if line.starts_with('#') {
+            continue;
+        }
+        let Some(rest) = line.strip_prefix(name) else {
+            continue;
+        };
+        let (labels, value) = if let Some(r) = rest.strip_prefix('{') {
+            let Some((l, v)) = r.split_once('}') else {
+                continue;
+            };
+            let labels = l
+                .split(',')
+                .filter(|kv| !kv.is_empty())
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.trim().to_string(), v.trim().trim_matches('"').to_string()))
+                .collect();
+            (labels, v)
+        } else if rest.starts_with(' ') {
+            (Vec::new(), rest)
+        } else {
+            continue; // another metric sharing the prefix
+        };
+        if let Ok(v) = value.trim().parse::<f64>() {
+            out.push((labels, v));
+        }
+    }
+    out
+}
+
+/// The sample of `name` whose labels include all of `want`.
+fn sample(text: &str, name: &str, want: &[(&str, &str)]) -> Option<f64> {
+    samples(text, name)
+        .into_iter()
+        .find(|(labels, _)| {
+            want.iter()
+                .all(|(k, v)| labels.iter().any(|(lk, lv)| lk == k && lv == v))
+        })
+        .map(|(_, v)| v)
+}
+
+fn grep(text: &str, prefixes: &[&str]) -> String {
+    text.lines()
+        .filter(|l| prefixes.iter().any(|p| l.starts_with(p)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A minimal HTTP/1.0 GET on loopback: the body, or `None` on any failure.
+fn http_get(addr: SocketAddr, path: &str) -> Option<String> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(300)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).ok()?;
+    let text = String::from_utf8(buf).ok()?;
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.")
+        .then_some(())
+        .filter(|_| head.contains(" 200 "))?;
+    Some(body.to_string())
+}
+
+// ---------------------------------------------------------------------------------------------
+// ss7sim (external)
+
+/// An external `ss7sim` SGP: the far-end exchange (pc 2) for a gateway (pc 1).
+struct Sim {
+    proc: Proc,
+    log: PathBuf,
+}
+
+impl Sim {
+    /// `ss7sim --listen 127.0.0.1:<port> ... <mode args>`, logging every ISUP message as JSON.
+    fn start(dir: &Path, name: &str, port: u16, global: &[&str], mode: &[&str]) -> Sim {
+        let log = dir.join(format!("{name}.jsonl"));
+        let mut cmd = Command::new(workspace_bin("ss7sim"));
+        cmd.arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["--local-pc", &SIM_PC.to_string()])
+            .args(["--remote-pc", &GW_PC.to_string()])
+            .args(["--cics", CICS])
+            .args(["--wait", "20s", "--drain", "5s"])
+            .arg("--log-json")
+            .arg(&log)
+            .args(global)
+            .args(mode);
+        Sim {
+            proc: Proc::spawn(name, &mut cmd, dir),
+            log,
+        }
+    }
+
+    /// Wait for exit (at most `limit`) and require exit code 0: with it ss7sim reports that its
+    /// calls went as asked and that every one of its circuits is idle.
+    fn expect_success(&mut self, limit: Duration) {
+        match self.proc.wait_timeout(limit) {
+            Some(s) if s.success() => {}
+            Some(s) => panic!("{} failed ({s})\n{}", self.proc.name, self.proc.dump()),
+            None => panic!(
+                "{} still running after {limit:?}\n{}",
+                self.proc.name,
+                self.proc.dump()
+            ),
+        }
+    }
+
+    /// The ISUP messages logged, in order: (dir, message in isup::json form).
+    fn messages(&self) -> Vec<(String, Value)> {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter_map(|v| {
+                let dir = v["dir"].as_str()?.to_string();
+                let m = v.get("message")?.clone();
+                Some((dir, m))
+            })
+            .collect()
+    }
+
+    /// The call messages only (maintenance such as GRS/GRA left out), as "dir TYPE" strings.
+    fn call_ladder(&self) -> Vec<String> {
+        self.messages()
+            .iter()
+            .filter(|(_, m)| is_call_message(m))
+            .map(|(d, m)| format!("{d} {}", m["message_type"].as_str().unwrap_or("?")))
+            .collect()
+    }
+
+    /// The first message of `message_type` logged in direction `dir`.
+    fn first(&self, dir: &str, message_type: &str) -> Value {
+        self.messages()
+            .into_iter()
+            .find(|(d, m)| d == dir && m["message_type"] == message_type)
+            .map(|(_, m)| m)
+            .unwrap_or_else(|| {
+                panic!(
+                    "{}: no {dir} {message_type}; ladder {:?}",
+                    self.proc.name,
+                    self.call_ladder()
+                )
+            })
+    }
+}
+
+fn is_call_message(m: &Value) -> bool {
+    matches!(
+        m["message_type"].as_str(),
+        Some("IAM" | "SAM" | "ACM" | "CPG" | "ANM" | "CON" | "REL" | "RLC" | "SUS" | "RES")
+    )
+}
+
+/// A parameter of a message in isup::json form, by name.
+fn param<'a>(m: &'a Value, name: &str) -> Option<&'a Value> {
+    m["parameters"]
+        .as_array()?
+        .iter()
+        .find(|p| p["name"] == name)
+}
+
+fn cause_of(m: &Value) -> u64 {
+    param(m, "cause_indicators")
+        .and_then(|p| p["cause_value"].as_u64())
+        .unwrap_or_else(|| panic!("no cause_indicators in {m}"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// SIPp
+
+/// A SIPp run bounded by `-timeout`, with error and message traces in the scratch dir.
+struct Sipp {
+    proc: Proc,
+    dir: PathBuf,
+    name: String,
+}
+
+impl Sipp {
+    /// `sipp <scenario args> -i 127.0.0.1 -p <port> -m <calls> ...`; `target` for a UAC.
+    fn start(
+        dir: &Path,
+        name: &str,
+        scenario: &[&str],
+        port: u16,
+        target: Option<&str>,
+        calls: u32,
+        extra: &[&str],
+    ) -> Sipp {
+        let mut cmd = Command::new("sipp");
+        cmd.current_dir(dir)
+            .args(scenario)
+            .args(target)
+            .args(["-i", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-m", &calls.to_string()])
+            .args(["-nostdin", "-timeout", "30s", "-timeout_error"])
+            .args(["-trace_err", "-error_file"])
+            .arg(dir.join(format!("{name}_errors.log")))
+            .args(["-trace_msg", "-message_file"])
+            .arg(dir.join(format!("{name}_messages.log")))
+            .args(["-trace_stat", "-stf"])
+            .arg(dir.join(format!("{name}_stat.csv")))
+            .args(extra);
+        Sipp {
+            proc: Proc::spawn(name, &mut cmd, dir),
+            dir: dir.to_path_buf(),
+            name: name.into(),
+        }
+    }
+
+    /// Wait for SIPp to end; exit code 0 means every call followed the scenario.
+    fn expect_success(&mut self, limit: Duration) {
+        let status = self.proc.wait_timeout(limit);
+        if status.is_some_and(|s| s.success()) {
+            return;
+        }
+        panic!(
+            "{} ended with {status:?} (0 = all calls successful)\n{}\n--- errors ---\n{}\n--- messages ---\n{}",
+            self.name,
+            self.proc.dump(),
+            self.file("errors.log"),
+            self.file("messages.log"),
+        );
+    }
+
+    fn file(&self, suffix: &str) -> String {
+        std::fs::read_to_string(self.dir.join(format!("{}_{suffix}", self.name)))
+            .unwrap_or_default()
+    }
+}
+
+/// A scenario from tests/sipp/, with `@KEY@` placeholders replaced, written to the scratch dir.
+fn scenario(dir: &Path, file: &str, subst: &[(&str, &str)]) -> String {
+    let mut text = std::fs::read_to_string(repo_root().join("tests/sipp").join(file))
+        .unwrap_or_else(|e| panic!("tests/sipp/{file}: {e}"));
+    for (k, v) in subst {
+        text = text.replace(&format!("@{k}@"), v);
+    }
+    let out = dir.join(file);
+    std::fs::write(&out, text).expect("write scenario");
+    out.display().to_string()
+}
+
+fn sipp_available() -> bool {
+    // sipp has no --version; -v prints the version.
+    Command::new("sipp")
+        .arg("-v")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains("SIPp"))
+        .unwrap_or(false)
+}
+
+/// Skip (return early) unless SIPp is installed.
+macro_rules! require_sipp {
+    () => {
+        if !sipp_available() {
+            eprintln!("SKIP: sipp (sip-tester) is not installed");
+            return;
+        }
+    };
+}
+
+const START: Duration = Duration::from_secs(20);
+const SETTLE: Duration = Duration::from_secs(5);
+
+// ---------------------------------------------------------------------------------------------
+// PSTN origination
+
+/// ss7sim originates (IAM), SIPp `uas` answers (180, 200), and ss7sim releases after a 1 s hold:
+/// REL → RLC on the ISUP side, BYE (Reason cause 16) → 200 on the SIP side.
+#[test]
+fn pstn_origination_released_by_pstn() {
+    require_sipp!();
+    let dir = scratch("pstn_rel_by_pstn");
+    let uas_port = free_port();
+    let gw = Gateway::start(&dir, "mgc", GwConfig::new(uas_port));
+    let mut sim = Sim::start(
+        &dir,
+        "ss7sim",
+        gw.cfg.m3ua,
+        &[],
+        &[
+            "call",
+            "--calls",
+            "1",
+            "--rate",
+            "1",
+            "--hold",
+            "1s",
+            "--called",
+            "4930123456",
+            "--calling",
+            "4940111222",
+            "--max-time",
+            "20s",
+        ],
+    );
+    let mut uas = Sipp::start(&dir, "uas", &["-sn", "uas"], uas_port, None, 1, &[]);
+    // ss7sim originates as soon as the gateway's ASP is active (it waits up to --wait for it).
+    sim.expect_success(Duration::from_secs(30));
+    uas.expect_success(Duration::from_secs(10));
+    assert_eq!(
+        sim.call_ladder(),
+        [
+            "sent IAM",
+            "received ACM",
+            "received ANM",
+            "sent REL",
+            "received RLC"
+        ]
+    );
+    // 180 → ACM with "subscriber free" (RFC 3398 §7.2.3 / Q.1912.5).
+    let acm = sim.first("received", "ACM");
+    assert_eq!(
+        param(&acm, "backward_call_indicators").unwrap()["called_party_status"],
+        1,
+        "{acm}"
+    );
+    gw.assert_circuits_idle(SETTLE);
+    assert_eq!(
+        gw.counter(
+            "calls_total",
+            &[("model", "pstn_origination"), ("outcome", "answered")]
+        ),
+        1.0
+    );
+}
+
+/// ss7sim originates and waits (`--hold none`); SIPp answers and sends BYE after 1 s: the
+/// gateway answers 200 and sends REL cause 16 (RFC 3398 §7.2.7 / Q.1912.5: BYE → REL 16).
+#[test]
+fn pstn_origination_released_by_sip() {
+    require_sipp!();
+    let dir = scratch("pstn_rel_by_sip");
+    let uas_port = free_port();
+    let gw = Gateway::start(&dir, "mgc", GwConfig::new(uas_port));
+    let mut sim = Sim::start(
+        &dir,
+        "ss7sim",
+        gw.cfg.m3ua,
+        &[],
+        &[
+            "call",
+            "--calls",
+            "1",
+            "--rate",
+            "1",
+            "--hold",
+            "none",
+            "--called",
+            "4930123456",
+            "--calling",
+            "4940111222",
+            "--max-time",
+            "20s",
+        ],
+    );
+    let sf = scenario(&dir, "uas_bye.xml", &[]);
+    let mut uas = Sipp::start(&dir, "uas", &["-sf", &sf], uas_port, None, 1, &[]);
+    uas.expect_success(Duration::from_secs(30));
+    sim.expect_success(Duration::from_secs(20));
+    assert_eq!(
+        sim.call_ladder(),
+        [
+            "sent IAM",
+            "received ACM",
+            "received ANM",
+            "received REL",
+            "sent RLC"
+        ]
+    );
+    assert_eq!(cause_of(&sim.first("received", "REL")), 16);
+    gw.assert_circuits_idle(SETTLE);
+}
+
+// ---------------------------------------------------------------------------------------------
+// IP origination
+
+/// SIPp `uac` calls, the embedded simulator answers, SIPp hangs up after 1 s: three calls in a
+/// row, each INVITE → IAM, ACM → 180, ANM → 200, BYE → REL.
+#[test]
+fn ip_origination_answered() {
+    require_sipp!();
+    let dir = scratch("ip_answered");
+    let mut cfg = GwConfig::new(free_port());
+    cfg.embedded = Some(vec![
+        r#"prefix = ""
+answer_after = "100ms""#,
+    ]);
+    let uac_port = cfg.peer_port;
+    let mut gw = Gateway::start(&dir, "mgc", cfg);
+    gw.wait_ready(START);
+    let target = gw.sip_addr();
+    let mut uac = Sipp::start(
+        &dir,
+        "uac",
+        &["-sn", "uac", "-s", "4930123456", "-d", "1000"],
+        uac_port,
+        Some(&target),
+        3,
+        &[],
+    );
+    uac.expect_success(Duration::from_secs(30));
+    gw.assert_circuits_idle(SETTLE);
+    assert_eq!(
+        gw.counter(
+            "calls_total",
+            &[("model", "ip_origination"), ("outcome", "answered")]
+        ),
+        3.0
+    );
+}
+
+/// One IP-originated call the PSTN refuses: SIPp expects `status` with `Reason: Q.850;cause=N`.
+fn ip_rejected(test: &str, called: &str, status: &str, cause: &str, t9: u64) {
+    let dir = scratch(test);
+    let mut cfg = GwConfig::new(free_port());
+    cfg.t9 = t9;
+    cfg.embedded = Some(vec![
+        r#"prefix = ""
+answer_after = "100ms""#,
+        r#"prefix = "4930486"
+reject_cause = 17"#,
+        r#"prefix = "4930404"
+reject_cause = 1"#,
+        r#"prefix = "4930480"
+answer_after = "none""#,
+    ]);
+    let uac_port = cfg.peer_port;
+    let mut gw = Gateway::start(&dir, "mgc", cfg);
+    gw.wait_ready(START);
+    let sf = scenario(
+        &dir,
+        "uac_reject.xml",
+        &[("STATUS", status), ("CAUSE", cause)],
+    );
+    let target = gw.sip_addr();
+    let mut uac = Sipp::start(
+        &dir,
+        "uac",
+        &["-sf", &sf, "-s", called],
+        uac_port,
+        Some(&target),
+        1,
+        &[],
+    );
+    uac.expect_success(Duration::from_secs(30));
+    gw.assert_circuits_idle(SETTLE);
+    assert_eq!(
+        gw.counter("call_releases_total", &[("cause", cause)]),
+        1.0,
+        "{}",
+        grep(&gw.metrics().unwrap_or_default(), &["call_releases_total"])
+    );
+}
+
+/// REL cause 17 (user busy) → 486 Busy Here with Reason cause 17 (RFC 3398 §8.2.6.1).
+#[test]
+fn ip_origination_busy() {
+    require_sipp!();
+    ip_rejected("ip_busy", "4930486111", "486", "17", 90);
+}
+
+/// REL cause 1 (unallocated number) → 404 Not Found with Reason cause 1.
+#[test]
+fn ip_origination_unallocated() {
+    require_sipp!();
+    ip_rejected("ip_unallocated", "4930404111", "404", "1", 90);
+}
+
+/// ACM but no ANM: T9 (shortened to 2 s) expires, REL cause 19 → 480 with Reason cause 19
+/// (Q.764 §2.1.4.4 T9; RFC 3398 §8.2.6.1: 19 → 480).
+#[test]
+fn ip_origination_no_answer_t9() {
+    require_sipp!();
+    ip_rejected("ip_no_answer", "4930480111", "480", "19", 2);
+}
+
+/// CANCEL while ringing: 200 (CANCEL), 487, and REL toward the PSTN with cause 16 (the peer's
+/// cause profile is rfc3398; a CANCEL without Reason maps to 16, see docs/call-flows.md).
+#[test]
+fn ip_origination_cancel_before_answer() {
+    require_sipp!();
+    let dir = scratch("ip_cancel");
+    let cfg = GwConfig::new(free_port());
+    let uac_port = cfg.peer_port;
+    let mut sim = Sim::start(
+        &dir,
+        "ss7sim",
+        cfg.m3ua,
+        &["--answer", "4930=ring"],
+        &["answer", "--calls", "1", "--duration", "30s"],
+    );
+    let mut gw = Gateway::start(&dir, "mgc", cfg);
+    gw.wait_ready(START);
+    let sf = scenario(&dir, "uac_cancel.xml", &[]);
+    let target = gw.sip_addr();
+    let mut uac = Sipp::start(
+        &dir,
+        "uac",
+        &["-sf", &sf, "-s", "4930123456"],
+        uac_port,
+        Some(&target),
+        1,
+        &[],
+    );
+    uac.expect_success(Duration::from_secs(30));
+    sim.expect_success(Duration::from_secs(20));
+    assert_eq!(
+        sim.call_ladder(),
+        ["received IAM", "sent ACM", "received REL", "sent RLC"]
+    );
+    assert_eq!(cause_of(&sim.first("received", "REL")), 16);
+    gw.assert_circuits_idle(SETTLE);
+}
+
+/// The PSTN answers and releases after 1 s: REL → RLC, and BYE with Reason cause 16 to SIPp.
+#[test]
+fn ip_origination_released_by_pstn() {
+    require_sipp!();
+    let dir = scratch("ip_rel_by_pstn");
+    let cfg = GwConfig::new(free_port());
+    let uac_port = cfg.peer_port;
+    let mut sim = Sim::start(
+        &dir,
+        "ss7sim",
+        cfg.m3ua,
+        &["--answer", "4930=answer,after=100ms,hold=1s,cause=16"],
+        &["answer", "--calls", "1", "--duration", "30s"],
+    );
+    let mut gw = Gateway::start(&dir, "mgc", cfg);
+    gw.wait_ready(START);
+    let sf = scenario(&dir, "uac_remote_bye.xml", &[]);
+    let target = gw.sip_addr();
+    let mut uac = Sipp::start(
+        &dir,
+        "uac",
+        &["-sf", &sf, "-s", "4930123456"],
+        uac_port,
+        Some(&target),
+        1,
+        &[],
+    );
+    uac.expect_success(Duration::from_secs(30));
+    sim.expect_success(Duration::from_secs(20));
+    assert_eq!(
+        sim.call_ladder(),
+        [
+            "received IAM",
+            "sent ACM",
+            "sent ANM",
+            "sent REL",
+            "received RLC"
+        ]
+    );
+    // The IAM built from a plain-SIP INVITE (RFC 3398 §7.2.1.1): national number, E.164.
+    let iam = sim.first("received", "IAM");
+    let cdpn = param(&iam, "called_party_number").expect("CalledPartyNumber");
+    assert_eq!(cdpn["digits"], "4930123456", "{iam}");
+    gw.assert_circuits_idle(SETTLE);
+}
