@@ -62,6 +62,11 @@ struct Cli {
     /// How long to wait for the M3UA peer to become active.
     #[arg(long, default_value = "30s", value_parser = dur::parse, global = true)]
     wait: Duration,
+    /// Before calls or a scenario start, wait (at most this long) until the peer has reset
+    /// every circuit with GRS or RSC, as a gateway does when its M3UA association comes up
+    /// (Q.764 §2.9.3). Without it, a call started at once races that reset.
+    #[arg(long = "await-reset", value_parser = dur::parse, global = true)]
+    await_reset: Option<Duration>,
     /// After the run, wait this long for calls in progress to end before checking circuits.
     #[arg(long, default_value = "5s", value_parser = dur::parse, global = true)]
     drain: Duration,
@@ -330,6 +335,8 @@ async fn run(cli: Cli) -> ExitCode {
         });
     }
     let started = Instant::now();
+    // Subscribed before the peer comes up, so that its start-up reset is not missed.
+    let mut resets = cli.await_reset.map(|_| sim.subscribe());
     // Answer mode serves whoever comes; the others need the peer first.
     let needs_peer = !matches!(cli.mode, Mode::Answer { .. });
     if needs_peer && !sim.wait_active(cli.wait).await {
@@ -341,6 +348,16 @@ async fn run(cli: Cli) -> ExitCode {
         let _ = task.await;
         return ExitCode::from(3);
     }
+    if let (Some(rx), Some(limit)) = (resets.as_mut(), cli.await_reset)
+        && needs_peer
+        && !await_peer_reset(rx, &cfg.cics, limit).await
+    {
+        eprintln!(
+            "ss7sim: the peer did not reset every circuit within {}; starting anyway",
+            dur::format(&limit)
+        );
+    }
+    drop(resets);
     let (mode, mut passed, extra) = match &cli.mode {
         Mode::Answer { duration, calls } => {
             run_answer(&sim, *duration, *calls).await;
@@ -422,6 +439,41 @@ async fn run(cli: Cli) -> ExitCode {
     } else {
         ExitCode::from(1)
     }
+}
+
+/// Wait until the peer has reset (GRS or RSC) every CIC in `cics`, at most `limit`.
+async fn await_peer_reset(
+    rx: &mut tokio::sync::broadcast::Receiver<SimEvent>,
+    cics: &[ss7sim::config::CicRange],
+    limit: Duration,
+) -> bool {
+    use ss7sim::exchange::Maintenance;
+    let mut pending: std::collections::BTreeSet<u16> = cics.iter().flat_map(|r| r.iter()).collect();
+    let deadline = Instant::now() + limit;
+    while !pending.is_empty() {
+        let ev = match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Err(_) => return false,
+            Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => continue,
+            Ok(Err(_)) => return false,
+            Ok(Ok(ev)) => ev,
+        };
+        match ev {
+            // Q.763 §3.43: the range field is the number of circuits after `cic`.
+            SimEvent::Exchange(Event::Maintenance(Maintenance::GroupResetByPeer {
+                cic,
+                range,
+            })) => {
+                for c in cic..=cic.saturating_add(u16::from(range)) {
+                    pending.remove(&c);
+                }
+            }
+            SimEvent::Exchange(Event::Maintenance(Maintenance::ResetByPeer { cic })) => {
+                pending.remove(&cic);
+            }
+            _ => {}
+        }
+    }
+    true
 }
 
 async fn run_answer(sim: &ss7sim::SimHandle, duration: Option<Duration>, calls: Option<u64>) {
