@@ -611,6 +611,44 @@ fn pstn_origination_released_by_sip() {
     gw.assert_circuits_idle(SETTLE);
 }
 
+/// The SIP side refuses with 486: ss7sim's call fails with REL cause 17 (RFC 3398 §7.2.6.1:
+/// 486 → 17), and ss7sim answers RLC.
+#[test]
+fn pstn_origination_busy() {
+    require_sipp!();
+    let dir = scratch("pstn_busy");
+    let uas_port = free_port();
+    let gw = Gateway::start(&dir, "mgc", GwConfig::new(uas_port));
+    let mut sim = Sim::start(
+        &dir,
+        "ss7sim",
+        gw.cfg.m3ua,
+        AWAIT_RESET,
+        &[
+            "call",
+            "--calls",
+            "1",
+            "--rate",
+            "1",
+            "--called",
+            "4930123456",
+            "--calling",
+            "4940111222",
+            "--expect-cause",
+            "17",
+            "--max-time",
+            "20s",
+        ],
+    );
+    let sf = scenario(&dir, "uas_reject.xml", &[("STATUS", "486")]);
+    let mut uas = Sipp::start(&dir, "uas", &["-sf", &sf], uas_port, None, 1, &[]);
+    uas.expect_success(Duration::from_secs(30));
+    sim.expect_success(Duration::from_secs(20));
+    assert_eq!(sim.call_ladder(), ["sent IAM", "received REL", "sent RLC"]);
+    assert_eq!(cause_of(&sim.first("received", "REL")), 17);
+    gw.assert_circuits_idle(SETTLE);
+}
+
 // ---------------------------------------------------------------------------------------------
 // IP origination
 
@@ -650,10 +688,9 @@ answer_after = "100ms""#,
 }
 
 /// One IP-originated call the PSTN refuses: SIPp expects `status` with `Reason: Q.850;cause=N`.
-fn ip_rejected(test: &str, called: &str, status: &str, cause: &str, t9: u64) {
+fn ip_rejected(test: &str, called: &str, status: &str, cause: &str) {
     let dir = scratch(test);
     let mut cfg = GwConfig::new(free_port());
-    cfg.t9 = t9;
     cfg.embedded = Some(vec![
         r#"prefix = ""
 answer_after = "100ms""#,
@@ -661,8 +698,6 @@ answer_after = "100ms""#,
 reject_cause = 17"#,
         r#"prefix = "4930404"
 reject_cause = 1"#,
-        r#"prefix = "4930480"
-answer_after = "none""#,
     ]);
     let uac_port = cfg.peer_port;
     let mut gw = Gateway::start(&dir, "mgc", cfg);
@@ -696,22 +731,64 @@ answer_after = "none""#,
 #[test]
 fn ip_origination_busy() {
     require_sipp!();
-    ip_rejected("ip_busy", "4930486111", "486", "17", 90);
+    ip_rejected("ip_busy", "4930486111", "486", "17");
 }
 
 /// REL cause 1 (unallocated number) → 404 Not Found with Reason cause 1.
 #[test]
 fn ip_origination_unallocated() {
     require_sipp!();
-    ip_rejected("ip_unallocated", "4930404111", "404", "1", 90);
+    ip_rejected("ip_unallocated", "4930404111", "404", "1");
 }
 
-/// ACM but no ANM: T9 (shortened to 2 s) expires, REL cause 19 → 480 with Reason cause 19
-/// (Q.764 §2.1.4.4 T9; RFC 3398 §8.2.6.1: 19 → 480).
+/// ACM but no ANM: the gateway's T9 (shortened to 2 s) expires; it sends REL cause 19 to the
+/// PSTN and 480 with Reason cause 19 to SIPp (Q.764 §2.1.4.4 and Annex A: T9; RFC 3398
+/// §8.2.6.1: 19 → 480).
 #[test]
 fn ip_origination_no_answer_t9() {
     require_sipp!();
-    ip_rejected("ip_no_answer", "4930480111", "480", "19", 2);
+    let dir = scratch("ip_no_answer");
+    let mut cfg = GwConfig::new(free_port());
+    cfg.t9 = 2;
+    let uac_port = cfg.peer_port;
+    let mut sim = Sim::start(
+        &dir,
+        "ss7sim",
+        cfg.m3ua,
+        &["--answer", "4930=ring"],
+        &["answer", "--calls", "1", "--duration", "30s"],
+    );
+    let mut gw = Gateway::start(&dir, "mgc", cfg);
+    gw.wait_ready(START);
+    let sf = scenario(
+        &dir,
+        "uac_reject.xml",
+        &[("STATUS", "480"), ("CAUSE", "19")],
+    );
+    let target = gw.sip_addr();
+    let started = Instant::now();
+    let mut uac = Sipp::start(
+        &dir,
+        "uac",
+        &["-sf", &sf, "-s", "4930123456"],
+        uac_port,
+        Some(&target),
+        1,
+        &[],
+    );
+    uac.expect_success(Duration::from_secs(30));
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1900),
+        "480 after {waited:?}, before T9 (2 s) could expire"
+    );
+    sim.expect_success(Duration::from_secs(20));
+    assert_eq!(
+        sim.call_ladder(),
+        ["received IAM", "sent ACM", "received REL", "sent RLC"]
+    );
+    assert_eq!(cause_of(&sim.first("received", "REL")), 19);
+    gw.assert_circuits_idle(SETTLE);
 }
 
 /// CANCEL while ringing: 200 (CANCEL), 487, and REL toward the PSTN with cause 16 (the peer's
