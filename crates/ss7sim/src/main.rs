@@ -298,7 +298,8 @@ async fn run(cli: Cli) -> ExitCode {
         },
         ..opts
     };
-    let (sim, task) = match Simulator::spawn(opts).await {
+    // Subscribed before the simulator runs, so that a peer's start-up reset is not missed.
+    let (sim, early_events, task) = match Simulator::spawn_subscribed(opts).await {
         Ok(x) => x,
         Err(e) => {
             eprintln!("ss7sim: cannot start: {e}");
@@ -335,8 +336,7 @@ async fn run(cli: Cli) -> ExitCode {
         });
     }
     let started = Instant::now();
-    // Subscribed before the peer comes up, so that its start-up reset is not missed.
-    let mut resets = cli.await_reset.map(|_| sim.subscribe());
+    let mut early_events = Some(early_events);
     // Answer mode serves whoever comes; the others need the peer first.
     let needs_peer = !matches!(cli.mode, Mode::Answer { .. });
     if needs_peer && !sim.wait_active(cli.wait).await {
@@ -348,7 +348,7 @@ async fn run(cli: Cli) -> ExitCode {
         let _ = task.await;
         return ExitCode::from(3);
     }
-    if let (Some(rx), Some(limit)) = (resets.as_mut(), cli.await_reset)
+    if let (Some(rx), Some(limit)) = (early_events.as_mut(), cli.await_reset)
         && needs_peer
         && !await_peer_reset(rx, &cfg.cics, limit).await
     {
@@ -357,7 +357,10 @@ async fn run(cli: Cli) -> ExitCode {
             dur::format(&limit)
         );
     }
-    drop(resets);
+    if !matches!(cli.mode, Mode::Scenario { .. }) {
+        // Nobody reads it from here on: drop it rather than keep 64 Ki events alive.
+        early_events = None;
+    }
     let (mode, mut passed, extra) = match &cli.mode {
         Mode::Answer { duration, calls } => {
             run_answer(&sim, *duration, *calls).await;
@@ -373,7 +376,9 @@ async fn run(cli: Cli) -> ExitCode {
         }
         Mode::Scenario { .. } => {
             let sc = scenario.as_ref().expect("parsed above");
-            let report = scenario::run(&sim, sc, &cfg).await;
+            // The early subscription: the peer may send its first message as soon as it is up.
+            let rx = early_events.take().unwrap_or_else(|| sim.subscribe());
+            let report = scenario::run_with_events(&sim, sc, &cfg, rx).await;
             for s in &report.steps {
                 println!(
                     "{:3} {:<28} {:>9.1} ms  {}{}",

@@ -191,7 +191,17 @@ pub fn check_fields(m: &Message, fields: &serde_json::Map<String, Value>) -> Res
 
 /// Runs a scenario on a simulator (ideally spawned with `auto_calls = false`).
 pub async fn run(sim: &SimHandle, sc: &Scenario, cfg: &Config) -> Report {
-    let mut rx = sim.subscribe();
+    run_with_events(sim, sc, cfg, sim.subscribe()).await
+}
+
+/// [`run`] on events subscribed earlier (e.g. from [`crate::Simulator::spawn_subscribed`]), so
+/// that a message the peer sent as soon as it came up is not missed by the first `expect`.
+pub async fn run_with_events(
+    sim: &SimHandle,
+    sc: &Scenario,
+    cfg: &Config,
+    mut rx: tokio::sync::broadcast::Receiver<crate::SimEvent>,
+) -> Report {
     let mut cic = sc.cic;
     let mut steps = Vec::new();
     for (i, step) in sc.steps.iter().enumerate() {
