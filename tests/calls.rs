@@ -23,6 +23,34 @@ const CIC_COUNT: u64 = 31;
 const GW_PC: u32 = 1;
 const SIM_PC: u32 = 2;
 
+/// A test's scratch directory (configs, logs, traces, captures): removed when the test passes,
+/// kept (and named on stderr) when it fails. Declared first in a test, it is dropped last,
+/// after every process in it has been killed.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        Scratch(scratch(name))
+    }
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("test files kept in {}", self.0.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // mgc
 
@@ -509,7 +537,7 @@ const SETTLE: Duration = Duration::from_secs(5);
 #[test]
 fn pstn_origination_released_by_pstn() {
     require_sipp!();
-    let dir = scratch("pstn_rel_by_pstn");
+    let dir = Scratch::new("pstn_rel_by_pstn");
     let uas_port = free_port();
     let gw = Gateway::start(&dir, "mgc", GwConfig::new(uas_port));
     let mut sim = Sim::start(
@@ -569,7 +597,7 @@ fn pstn_origination_released_by_pstn() {
 #[test]
 fn pstn_origination_released_by_sip() {
     require_sipp!();
-    let dir = scratch("pstn_rel_by_sip");
+    let dir = Scratch::new("pstn_rel_by_sip");
     let uas_port = free_port();
     let gw = Gateway::start(&dir, "mgc", GwConfig::new(uas_port));
     let mut sim = Sim::start(
@@ -616,7 +644,7 @@ fn pstn_origination_released_by_sip() {
 #[test]
 fn pstn_origination_busy() {
     require_sipp!();
-    let dir = scratch("pstn_busy");
+    let dir = Scratch::new("pstn_busy");
     let uas_port = free_port();
     let gw = Gateway::start(&dir, "mgc", GwConfig::new(uas_port));
     let mut sim = Sim::start(
@@ -657,7 +685,7 @@ fn pstn_origination_busy() {
 #[test]
 fn ip_origination_answered() {
     require_sipp!();
-    let dir = scratch("ip_answered");
+    let dir = Scratch::new("ip_answered");
     let mut cfg = GwConfig::new(free_port());
     cfg.embedded = Some(vec![
         r#"prefix = ""
@@ -689,7 +717,7 @@ answer_after = "100ms""#,
 
 /// One IP-originated call the PSTN refuses: SIPp expects `status` with `Reason: Q.850;cause=N`.
 fn ip_rejected(test: &str, called: &str, status: &str, cause: &str) {
-    let dir = scratch(test);
+    let dir = Scratch::new(test);
     let mut cfg = GwConfig::new(free_port());
     cfg.embedded = Some(vec![
         r#"prefix = ""
@@ -747,7 +775,7 @@ fn ip_origination_unallocated() {
 #[test]
 fn ip_origination_no_answer_t9() {
     require_sipp!();
-    let dir = scratch("ip_no_answer");
+    let dir = Scratch::new("ip_no_answer");
     let mut cfg = GwConfig::new(free_port());
     cfg.t9 = 2;
     let uac_port = cfg.peer_port;
@@ -796,7 +824,7 @@ fn ip_origination_no_answer_t9() {
 #[test]
 fn ip_origination_cancel_before_answer() {
     require_sipp!();
-    let dir = scratch("ip_cancel");
+    let dir = Scratch::new("ip_cancel");
     let cfg = GwConfig::new(free_port());
     let uac_port = cfg.peer_port;
     let mut sim = Sim::start(
@@ -833,7 +861,7 @@ fn ip_origination_cancel_before_answer() {
 #[test]
 fn ip_origination_released_by_pstn() {
     require_sipp!();
-    let dir = scratch("ip_rel_by_pstn");
+    let dir = Scratch::new("ip_rel_by_pstn");
     let cfg = GwConfig::new(free_port());
     let uac_port = cfg.peer_port;
     let mut sim = Sim::start(
@@ -1061,7 +1089,7 @@ impl Bridge {
 /// between the gateways, decodes the ISUP inside INVITE, 180, 200 and BYE.
 #[test]
 fn sip_bridging_transparent_isup() {
-    let dir = scratch("bridging");
+    let dir = Scratch::new("bridging");
     let mut b = Bridge::start(
         &dir,
         &[],
@@ -1123,7 +1151,7 @@ fn sip_bridging_transparent_isup() {
 /// gateway that builds the IAM counts as the transit exchange).
 #[test]
 fn sip_bridging_iam_fields() {
-    let dir = scratch("bridging_iam");
+    let dir = Scratch::new("bridging_iam");
     let script = repo_root().join("tests/scenarios/bridged-iam.toml");
     let script = script.display().to_string();
     let mut b = Bridge::start(
@@ -1158,7 +1186,7 @@ fn sip_bridging_iam_fields() {
 /// ss7sim A unchanged (486 with the encapsulated REL in between), and A's call fails with 17.
 #[test]
 fn sip_bridging_busy() {
-    let dir = scratch("bridging_busy");
+    let dir = Scratch::new("bridging_busy");
     let mut b = Bridge::start(
         &dir,
         &["--answer", "4930=reject,cause=17"],
