@@ -210,13 +210,27 @@ impl Gateway {
     }
 
     /// Poll /metrics until every circuit is idle (at most `limit`); panics with the gauge.
+    /// Also requires that nothing the gateway received was malformed (SIP or ISUP).
     fn assert_circuits_idle(&self, limit: Duration) {
         let end = Instant::now() + limit;
         let mut why = String::from("metrics endpoint unreachable");
         while Instant::now() < end {
             if let Some(text) = self.metrics() {
                 match circuits_settled(&text) {
-                    Ok(()) => return,
+                    Ok(()) => {
+                        for m in [
+                            "sip_malformed_messages_total",
+                            "isup_malformed_messages_total",
+                        ] {
+                            assert_eq!(
+                                sample(&text, m, &[]),
+                                Some(0.0),
+                                "{m}\n{}",
+                                self.proc.dump()
+                            );
+                        }
+                        return;
+                    }
                     Err(e) => why = e,
                 }
             }
