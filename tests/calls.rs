@@ -1159,10 +1159,14 @@ fn sip_bridging_transparent_isup() {
     }
 }
 
-/// A richer IAM through the bridge (scripted ss7sim A): hop counter, restricted presentation,
-/// payphone category, echo control device, 3.1 kHz audio, international calling number. Only
-/// the hop counter changes, by exactly one (Q.764 §2.19: decremented once per transit; the
-/// gateway that builds the IAM counts as the transit exchange).
+/// A richer IAM through the bridge (scripted ss7sim A, tests/scenarios/bridged-iam.toml): hop
+/// counter, restricted presentation, payphone category, echo control device, 3.1 kHz audio,
+/// international calling number, continuity check on a previous circuit (then COT). Routing
+/// changes exactly two fields:
+/// - the hop counter, by one (Q.764 §2.19: decremented once per transit exchange; the gateway
+///   that builds the outgoing IAM is that exchange);
+/// - the NCI continuity check indicator, to 0 "not required": mgc A consumed the COT before
+///   sending the INVITE, and the IP leg cannot loop a check tone (Q.764 §2.1.8; RFC 3398 §7.2.1).
 #[test]
 fn sip_bridging_iam_fields() {
     let dir = Scratch::new("bridging_iam");
@@ -1185,7 +1189,24 @@ fn sip_bridging_iam_fields() {
             "sent RLC"
         ],
     );
-    b.assert_transparent(&b.sim_a, &b.sim_b, "IAM", &[("hop_counter", "hop_counter")]);
+    b.assert_transparent(
+        &b.sim_a,
+        &b.sim_b,
+        "IAM",
+        &[
+            ("hop_counter", "hop_counter"),
+            (
+                "nature_of_connection_indicators",
+                "continuity_check_indicator",
+            ),
+        ],
+    );
+    let cci = |m: &Value| {
+        param(m, "nature_of_connection_indicators")
+            .and_then(|p| p["continuity_check_indicator"].as_u64())
+    };
+    assert_eq!(cci(&b.sim_a.first("sent", "IAM")), Some(2));
+    assert_eq!(cci(&b.sim_b.first("received", "IAM")), Some(0));
     let hops = |m: &Value| param(m, "hop_counter").and_then(|p| p["hop_counter"].as_u64());
     let sent = hops(&b.sim_a.first("sent", "IAM"));
     let received = hops(&b.sim_b.first("received", "IAM"));
