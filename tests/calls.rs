@@ -62,6 +62,8 @@ struct GwConfig {
     /// Where the gateway sends SIP requests (SIPp's port, or the other gateway's).
     peer_port: u16,
     profile: &'static str,
+    /// The peer's cause mapping profile (`rfc3398` or `q1912`).
+    cause_profile: &'static str,
     /// `Some(rules)`: the embedded simulator on `m3ua`, with these `[[simulator.answer]]` bodies.
     embedded: Option<Vec<&'static str>>,
     t9: u64,
@@ -75,6 +77,7 @@ impl GwConfig {
             metrics: free_port(),
             peer_port,
             profile: "sip-i",
+            cause_profile: "rfc3398",
             embedded: None,
             t9: 90,
         }
@@ -102,7 +105,7 @@ trunk_group = "pstn"
 profile = "{profile}"
 trusted = true
 uri_form = "sip-user-phone"
-cause_profile = "rfc3398"
+cause_profile = "{cause_profile}"
 
 [[trunk_groups]]
 name = "pstn"
@@ -137,6 +140,7 @@ listen = "127.0.0.1:{m3ua}"
             m3ua = self.m3ua,
             peer = self.peer_port,
             profile = self.profile,
+            cause_profile = self.cause_profile,
             metrics = self.metrics,
             t9 = self.t9,
             enabled = self.embedded.is_some(),
@@ -833,13 +837,12 @@ fn ip_origination_no_answer_t9() {
     gw.assert_circuits_idle(SETTLE);
 }
 
-/// CANCEL while ringing: 200 (CANCEL), 487, and REL toward the PSTN with cause 16 (the peer's
-/// cause profile is rfc3398; a CANCEL without Reason maps to 16, see docs/call-flows.md).
-#[test]
-fn ip_origination_cancel_before_answer() {
-    require_sipp!();
-    let dir = Scratch::new("ip_cancel");
-    let cfg = GwConfig::new(free_port());
+/// CANCEL while ringing: 200 (CANCEL), 487, ACK, and REL toward the PSTN with the cause of
+/// the peer's profile for a CANCEL without Reason (docs/call-flows.md).
+fn ip_cancel(test: &str, cause_profile: &'static str, cause: u64) {
+    let dir = Scratch::new(test);
+    let mut cfg = GwConfig::new(free_port());
+    cfg.cause_profile = cause_profile;
     let uac_port = cfg.peer_port;
     let mut sim = Sim::start(
         &dir,
@@ -867,8 +870,22 @@ fn ip_origination_cancel_before_answer() {
         sim.call_ladder(),
         ["received IAM", "sent ACM", "received REL", "sent RLC"]
     );
-    assert_eq!(cause_of(&sim.first("received", "REL")), 16);
+    assert_eq!(cause_of(&sim.first("received", "REL")), cause);
     gw.assert_circuits_idle(SETTLE);
+}
+
+/// RFC 3398 profile: CANCEL → REL cause 16 normal call clearing.
+#[test]
+fn ip_origination_cancel_before_answer() {
+    require_sipp!();
+    ip_cancel("ip_cancel", "rfc3398", 16);
+}
+
+/// Q.1912.5 profile: CANCEL → REL cause 31 normal, unspecified.
+#[test]
+fn ip_origination_cancel_before_answer_q1912() {
+    require_sipp!();
+    ip_cancel("ip_cancel_q1912", "q1912", 31);
 }
 
 /// The PSTN answers and releases after 1 s: REL → RLC, and BYE with Reason cause 16 to SIPp.
