@@ -1058,12 +1058,25 @@ impl Bridge {
     /// start capturing the SIP between the gateways, then start mgc A and ss7sim A (`a_args`,
     /// which originates once mgc A's ASP is active).
     fn start(dir: &Path, b_global: &[&str], b_mode: &[&str], a_args: &[&str]) -> Bridge {
+        Bridge::start_with(dir, "sip-i", b_global, b_mode, a_args)
+    }
+
+    /// [`Bridge::start`] with both gateways using encapsulation `profile` toward each other.
+    fn start_with(
+        dir: &Path,
+        profile: &'static str,
+        b_global: &[&str],
+        b_mode: &[&str],
+        a_args: &[&str],
+    ) -> Bridge {
         let sip_a = free_port();
         let sip_b = free_port();
         let mut cfg_a = GwConfig::new(sip_b);
         cfg_a.sip = sip_a;
+        cfg_a.profile = profile;
         let mut cfg_b = GwConfig::new(sip_a);
         cfg_b.sip = sip_b;
+        cfg_b.profile = profile;
         let sim_b = Sim::start(dir, "ss7sim_b", cfg_b.m3ua, b_global, b_mode);
         let mut gw_b = Gateway::start(dir, "mgc_b", cfg_b);
         gw_b.wait_ready(START);
@@ -1120,9 +1133,21 @@ impl Bridge {
 /// between the gateways, decodes the ISUP inside INVITE, 180, 200 and BYE.
 #[test]
 fn sip_bridging_transparent_isup() {
-    let dir = Scratch::new("bridging");
-    let mut b = Bridge::start(
+    bridged_answered_call("bridging", "sip-i");
+}
+
+/// The same call with SIP-T (RFC 3372) between the gateways: the same bodies, so the same
+/// transparency and the same tshark view.
+#[test]
+fn sip_bridging_sip_t() {
+    bridged_answered_call("bridging_sip_t", "sip-t");
+}
+
+fn bridged_answered_call(test: &str, profile: &'static str) {
+    let dir = Scratch::new(test);
+    let mut b = Bridge::start_with(
         &dir,
+        profile,
         &[],
         &["answer", "--calls", "1", "--duration", "40s"],
         &[
@@ -1168,7 +1193,7 @@ fn sip_bridging_transparent_isup() {
     b.assert_transparent(&b.sim_b, &b.sim_a, "ANM", &[]);
     b.assert_transparent(&b.sim_a, &b.sim_b, "REL", &[]);
 
-    // The outside oracle: tshark decodes the SIP-I between the gateways.
+    // The outside oracle: tshark decodes the ISUP bodies between the gateways.
     let port = b.sip_port_b();
     if let Some(capture) = b.capture.take() {
         let pcap = capture.stop();
