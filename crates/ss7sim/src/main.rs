@@ -66,6 +66,11 @@ struct Cli {
     /// own heartbeat is answered).
     #[arg(long, value_parser = dur::parse, global = true)]
     beat: Option<Duration>,
+    /// Before calls or a scenario start, wait (at most this long) until the peer has reset
+    /// every circuit with GRS or RSC, as a gateway does when its M3UA association comes up
+    /// (Q.764 §2.9.3). Without it, a call started at once races that reset.
+    #[arg(long = "await-reset", value_parser = dur::parse, global = true)]
+    await_reset: Option<Duration>,
     /// After the run, wait this long for calls in progress to end before checking circuits.
     #[arg(long, default_value = "5s", value_parser = dur::parse, global = true)]
     drain: Duration,
@@ -313,7 +318,10 @@ async fn run(cli: Cli) -> ExitCode {
         }
     };
     // Subscribed before the peer comes up: a scenario sees the peer's first message too.
-    let mut scenario_rx = scenario.is_some().then(|| sim.subscribe());
+    // Subscribed at once: a scenario's first expectation, or the peer's start-up reset awaited
+    // by --await-reset, may come as soon as the peer is up.
+    let mut scenario_rx =
+        (scenario.is_some() || cli.await_reset.is_some()).then(|| sim.subscribe());
     if let Some(a) = sim.local_addr() {
         eprintln!(
             "ss7sim: SGP listening on {a} (pc {}, peer pc {})",
@@ -354,6 +362,19 @@ async fn run(cli: Cli) -> ExitCode {
         sim.shutdown().await;
         let _ = task.await;
         return ExitCode::from(3);
+    }
+    if let (Some(rx), Some(limit)) = (scenario_rx.as_mut(), cli.await_reset)
+        && needs_peer
+        && !await_peer_reset(rx, &cfg.cics, limit).await
+    {
+        eprintln!(
+            "ss7sim: the peer did not reset every circuit within {}; starting anyway",
+            dur::format(&limit)
+        );
+    }
+    if !matches!(cli.mode, Mode::Scenario { .. }) {
+        // Nobody reads it from here on: drop it rather than keep 64 Ki events alive.
+        scenario_rx = None;
     }
     let (mode, mut passed, extra) = match &cli.mode {
         Mode::Answer { duration, calls } => {
@@ -443,6 +464,41 @@ async fn run(cli: Cli) -> ExitCode {
     } else {
         ExitCode::from(1)
     }
+}
+
+/// Wait until the peer has reset (GRS or RSC) every CIC in `cics`, at most `limit`.
+async fn await_peer_reset(
+    rx: &mut tokio::sync::broadcast::Receiver<SimEvent>,
+    cics: &[ss7sim::config::CicRange],
+    limit: Duration,
+) -> bool {
+    use ss7sim::exchange::Maintenance;
+    let mut pending: std::collections::BTreeSet<u16> = cics.iter().flat_map(|r| r.iter()).collect();
+    let deadline = Instant::now() + limit;
+    while !pending.is_empty() {
+        let ev = match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Err(_) => return false,
+            Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => continue,
+            Ok(Err(_)) => return false,
+            Ok(Ok(ev)) => ev,
+        };
+        match ev {
+            // Q.763 §3.43: the range field is the number of circuits after `cic`.
+            SimEvent::Exchange(Event::Maintenance(Maintenance::GroupResetByPeer {
+                cic,
+                range,
+            })) => {
+                for c in cic..=cic.saturating_add(u16::from(range)) {
+                    pending.remove(&c);
+                }
+            }
+            SimEvent::Exchange(Event::Maintenance(Maintenance::ResetByPeer { cic })) => {
+                pending.remove(&cic);
+            }
+            _ => {}
+        }
+    }
+    true
 }
 
 /// Runs a call run unless SIGINT/SIGTERM comes first (then the run fails, the summary is

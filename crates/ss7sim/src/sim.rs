@@ -172,6 +172,15 @@ impl Simulator {
     /// Starts the simulator on the current tokio runtime. In SGP role the listener is bound
     /// before this returns (see [`SimHandle::local_addr`]).
     pub async fn spawn(opts: SimOptions) -> io::Result<(SimHandle, JoinHandle<()>)> {
+        let (handle, _events, task) = Simulator::spawn_subscribed(opts).await?;
+        Ok((handle, task))
+    }
+
+    /// [`Simulator::spawn`], with a subscription ([`SimHandle::subscribe`]) taken before the
+    /// simulator runs: it sees every event, even those of a peer that comes up at once.
+    pub async fn spawn_subscribed(
+        opts: SimOptions,
+    ) -> io::Result<(SimHandle, broadcast::Receiver<SimEvent>, JoinHandle<()>)> {
         opts.config
             .validate()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
@@ -231,7 +240,7 @@ impl Simulator {
         };
         let out = Outbound::spawn(&peer);
         let (cmd_tx, cmd_rx) = mpsc::channel(4096);
-        let (ev_tx, _) = broadcast::channel(1 << 16);
+        let (ev_tx, events) = broadcast::channel(1 << 16);
         let (active_tx, active_rx) = watch::channel(false);
         let driver = Driver {
             exchange: Exchange::new(opts.config.clone(), opts.auto_calls),
@@ -255,6 +264,7 @@ impl Simulator {
                 active: active_rx,
                 local_addr,
             },
+            events,
             task,
         ))
     }
