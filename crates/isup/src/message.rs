@@ -115,13 +115,16 @@ impl Variant {
             msg.raw_body = Some(body.to_vec());
             return Ok(msg);
         }
-        msg.parameters.reserve(8);
-        for (code, value, part) in view.parameters() {
-            if let Err(e) = Parameter::decode_into(code, value, &mut msg.parameters) {
+        // One allocation of exactly the right size; each parameter is then decoded straight into
+        // its slot, so no decoded value is moved through a temporary.
+        let n = view.parameter_count();
+        msg.parameters.resize_with(n, Parameter::placeholder);
+        for (slot, (code, value, part)) in msg.parameters.iter_mut().zip(view.parameters()) {
+            if let Err(e) = Parameter::decode_into(code, value, slot) {
                 if part == Part::Optional {
                     // Q.764 §2.9.5.2: an optional parameter with unreasonable content is handled
                     // like an unrecognized one; keep it raw for the compatibility procedures.
-                    msg.parameters.push(Parameter::raw(code, value));
+                    *slot = Parameter::raw(code, value);
                 } else {
                     return Err(e.in_message(view.label(), code.name()));
                 }

@@ -23,6 +23,8 @@ pub struct MessageView<'a> {
     format: Option<&'static MessageFormat>,
     variable: [(usize, usize); MAX_VARIABLE],
     optional: Option<(usize, usize)>,
+    /// How many parameters the optional part holds.
+    optional_count: usize,
     empty_optional_part: bool,
     end: usize,
 }
@@ -46,6 +48,7 @@ impl<'a> MessageView<'a> {
             format,
             variable: [(0, 0); MAX_VARIABLE],
             optional: None,
+            optional_count: 0,
             empty_optional_part: false,
             end: data.len(),
         };
@@ -136,6 +139,7 @@ impl<'a> MessageView<'a> {
                         });
                     }
                     p = next;
+                    view.optional_count += 1;
                 }
                 view.empty_optional_part = p == start;
                 view.optional = Some((start, p));
@@ -178,6 +182,14 @@ impl<'a> MessageView<'a> {
     /// before it (Q.763 would code the pointer as zero instead).
     pub fn empty_optional_part(&self) -> bool {
         self.empty_optional_part
+    }
+
+    /// How many parameters [`MessageView::parameters`] yields.
+    pub fn parameter_count(&self) -> usize {
+        match self.format {
+            Some(f) if f.parsed => f.fixed.len() + f.variable.len() + self.optional_count,
+            _ => 0,
+        }
     }
 
     /// The octets of the `i`th mandatory fixed parameter.

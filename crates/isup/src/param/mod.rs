@@ -44,21 +44,21 @@ pub trait ParameterValue: Sized {
         p.emit(&mut m);
         Ok(m.matched().then_some(p))
     }
-    /// Decode `value` and push it onto `out`: typed when it re-encodes exactly, raw otherwise;
-    /// a malformed value pushes nothing and returns its error. Types with large values
-    /// override this to fill the vector slot in place instead of moving a temporary.
+    /// Decode `value` into `slot`: typed when it re-encodes exactly, raw otherwise; a malformed
+    /// value leaves `slot` as it was and returns its error. Each arm writes its own variant
+    /// straight into the slot, so the value is never moved through a temporary.
     #[inline(always)]
     fn decode_onto(
         code: ParameterCode,
         value: &[u8],
-        out: &mut Vec<Parameter>,
+        slot: &mut Parameter,
     ) -> Result<(), ParameterError>
     where
         Self: crate::message::ParameterType,
     {
         match Self::parse_exact(value)? {
-            Some(p) => out.push(p.into_parameter()),
-            None => out.push(Parameter::raw(code, value)),
+            Some(p) => *slot = p.into_parameter(),
+            None => *slot = Parameter::raw(code, value),
         }
         Ok(())
     }
@@ -106,16 +106,14 @@ macro_rules! parameters {
                 }
             }
 
-            /// Decode one value and push it onto `out`: typed when it re-encodes exactly, raw
-            /// otherwise. Each arm pushes its own variant so the value is built in place
-            /// rather than moved through a 56-octet temporary. A malformed value pushes
-            /// nothing and returns its error.
+            /// Decode one value into `slot`: typed when it re-encodes exactly, raw otherwise.
+            /// A malformed value leaves `slot` untouched and returns its error.
             #[inline(always)]
-            pub(crate) fn decode_into(code: ParameterCode, value: &[u8], out: &mut Vec<Parameter>) -> Result<(), ParameterError> {
+            pub(crate) fn decode_into(code: ParameterCode, value: &[u8], slot: &mut Parameter) -> Result<(), ParameterError> {
                 match code {
-                    $( ParameterCode::$code => <$ty>::decode_onto(code, value, out), )*
+                    $( ParameterCode::$code => <$ty>::decode_onto(code, value, slot), )*
                     _ => {
-                        out.push(Parameter::raw(code, value));
+                        *slot = Parameter::raw(code, value);
                         Ok(())
                     }
                 }
@@ -260,6 +258,15 @@ impl Parameter {
             Some(Err(e)) => Decoded::Malformed(raw(), e),
             Some(Ok(Some(p))) => Decoded::Typed(p),
         }
+    }
+
+    /// A cheap value for a slot that is about to be overwritten (no heap, nothing to drop).
+    #[inline]
+    pub(crate) fn placeholder() -> Parameter {
+        Parameter::Raw(RawParameter {
+            code: ParameterCode::END_OF_OPTIONAL_PARAMETERS,
+            value: Vec::new(),
+        })
     }
 
     /// A raw parameter holding a copy of `value`.
