@@ -35,6 +35,7 @@ fn label(format: Option<&'static MessageFormat>) -> &'static str {
 
 impl<'a> MessageView<'a> {
     /// Check the structure of `data` (message type first) against `variant`'s format table.
+    #[inline]
     pub fn new_checked(data: &'a [u8], variant: &Variant) -> Result<Self, Error> {
         let Some(&code) = data.first() else {
             return Err(Error::Truncated {

@@ -57,11 +57,20 @@ pub trait ParameterValue: Sized {
         Self: crate::message::ParameterType,
     {
         match Self::parse_exact(value)? {
-            Some(p) => *slot = p.into_parameter(),
-            None => *slot = Parameter::raw(code, value),
+            Some(p) => fill(slot, p.into_parameter()),
+            None => fill(slot, Parameter::raw(code, value)),
         }
         Ok(())
     }
+}
+
+/// Write `p` into a slot that holds [`Parameter::placeholder`]. The placeholder owns no heap
+/// memory, so it is forgotten rather than dropped: the write then needs no call to the drop glue,
+/// which would force the decoded value through a stack temporary.
+#[inline(always)]
+pub(crate) fn fill(slot: &mut Parameter, p: Parameter) {
+    debug_assert!(matches!(slot, Parameter::Raw(r) if r.value.capacity() == 0));
+    std::mem::forget(std::mem::replace(slot, p));
 }
 
 /// A parameter kept as octets: its code is untyped, or its value does not re-encode exactly.
@@ -113,7 +122,7 @@ macro_rules! parameters {
                 match code {
                     $( ParameterCode::$code => <$ty>::decode_onto(code, value, slot), )*
                     _ => {
-                        *slot = Parameter::raw(code, value);
+                        fill(slot, Parameter::raw(code, value));
                         Ok(())
                     }
                 }
