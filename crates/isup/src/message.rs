@@ -119,9 +119,9 @@ impl Variant {
         }
         // One allocation of exactly the right size; each parameter is then decoded straight into
         // its slot, so no decoded value is moved through a temporary.
-        let mut parameters: Vec<Parameter> = (0..view.parameter_count())
-            .map(|_| Parameter::placeholder())
-            .collect();
+        let n = view.parameter_count();
+        debug_assert_eq!(n, view.parameters().count());
+        let mut parameters: Vec<Parameter> = (0..n).map(|_| Parameter::placeholder()).collect();
         for (slot, (code, value, part)) in parameters.iter_mut().zip(view.parameters()) {
             if let Err(e) = Parameter::decode_into(code, value, slot) {
                 if part == Part::Optional {
