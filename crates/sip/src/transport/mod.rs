@@ -125,6 +125,20 @@ impl Default for TransportConfig {
 
 type Conns = Arc<Mutex<HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>>>;
 
+/// UDP and TCP sockets on the same port. With port 0 the kernel picks a free UDP port, which
+/// TCP may already use: then another port is tried (a few times) instead of failing.
+async fn bind_pair(addr: SocketAddr) -> io::Result<(UdpSocket, TcpListener)> {
+    let mut attempts = if addr.port() == 0 { 16 } else { 1 };
+    loop {
+        let udp = UdpSocket::bind(addr).await?;
+        match TcpListener::bind(udp.local_addr()?).await {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse && attempts > 1 => attempts -= 1,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// UDP and TCP on one local address.
 #[derive(Debug, Clone)]
 pub struct Transport {
@@ -197,9 +211,8 @@ impl Transport {
         addr: SocketAddr,
         cfg: TransportConfig,
     ) -> io::Result<(Transport, mpsc::Receiver<Incoming>)> {
-        let udp = UdpSocket::bind(addr).await?;
+        let (udp, listener) = bind_pair(addr).await?;
         let local = udp.local_addr()?;
-        let listener = TcpListener::bind(local).await?;
         let (tx, rx) = mpsc::channel(cfg.queue);
         let t = Transport {
             udp: Arc::new(udp),
