@@ -8,7 +8,7 @@ all: build
 build:
 	$(CARGO) build --workspace --release
 
-# The gateway on its embedded default configuration (arrives with the interworking issue).
+# The gateway on its embedded default configuration (config/default.toml).
 run:
 	$(CARGO) run --release -p mgc -- run
 
@@ -31,6 +31,7 @@ fmt:
 bench:
 	$(CARGO) bench -p isup --bench codec
 	$(CARGO) bench -p m3ua --bench m3ua
+	$(CARGO) bench -p ss7sim --bench exchange
 
 clean:
 	$(CARGO) clean

@@ -106,9 +106,12 @@ pub fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// A workspace binary (`mgc`, `ss7sim`) from the same target directory as the running test,
-/// built first if `cargo test` did not already build it.
+/// A workspace binary (`mgc`, `ss7sim`) from the same target directory and profile as the
+/// running test. `cargo test -p e2e` does not build other packages' binaries, so the first call
+/// per binary and test process runs `cargo build --bin NAME` (a no-op when it is up to date):
+/// a test never runs a binary older than the sources.
 pub fn workspace_bin(name: &str) -> PathBuf {
+    static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
     let exe = std::env::current_exe().expect("test executable path");
     // target/<profile>/deps/<test> → target/<profile>/<name>
     let dir = exe
@@ -116,13 +119,18 @@ pub fn workspace_bin(name: &str) -> PathBuf {
         .and_then(Path::parent)
         .expect("test executable lives in target/<profile>/deps");
     let bin = dir.join(name);
-    if !bin.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--bin", name])
-            .current_dir(repo_root())
-            .status()
-            .expect("cargo runs");
+    // Held while building: parallel tests wait for one build instead of racing cargo.
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if !built.iter().any(|b| b == name) {
+        let mut cmd = Command::new(env!("CARGO"));
+        cmd.args(["build", "--quiet", "--bin", name])
+            .current_dir(repo_root());
+        if dir.file_name().is_some_and(|p| p == "release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("cargo runs");
         assert!(status.success(), "cargo build --bin {name} failed");
+        built.push(name.to_string());
     }
     bin
 }

@@ -110,26 +110,36 @@ impl Variant {
     /// Parse a message starting at the message type octet.
     pub fn parse(&self, data: &[u8]) -> Result<Message, Error> {
         let view = MessageView::new_checked(data, self)?;
-        let mut msg = Message::new(view.message_type());
+        let message_type = view.message_type();
         if let Some(body) = view.raw_body() {
-            msg.raw_body = Some(body.to_vec());
-            return Ok(msg);
+            return Ok(Message {
+                raw_body: Some(body.to_vec()),
+                ..Message::new(message_type)
+            });
         }
-        msg.parameters.reserve(8);
-        for (code, value, part) in view.parameters() {
-            if let Err(e) = Parameter::decode_into(code, value, &mut msg.parameters) {
+        // One allocation of exactly the right size; each parameter is then decoded straight into
+        // its slot, so no decoded value is moved through a temporary.
+        let n = view.parameter_count();
+        debug_assert_eq!(n, view.parameters().count());
+        let mut parameters: Vec<Parameter> = (0..n).map(|_| Parameter::placeholder()).collect();
+        for (slot, (code, value, part)) in parameters.iter_mut().zip(view.parameters()) {
+            if let Err(e) = Parameter::decode_into(code, value, slot) {
                 if part == Part::Optional {
                     // Q.764 §2.9.5.2: an optional parameter with unreasonable content is handled
                     // like an unrecognized one; keep it raw for the compatibility procedures.
-                    msg.parameters.push(Parameter::raw(code, value));
+                    crate::param::fill(slot, Parameter::raw(code, value));
                 } else {
                     return Err(e.in_message(view.label(), code.name()));
                 }
             }
         }
-        msg.empty_optional_part = view.empty_optional_part();
-        msg.trailing = view.trailing().to_vec();
-        Ok(msg)
+        Ok(Message {
+            message_type,
+            parameters,
+            raw_body: None,
+            empty_optional_part: view.empty_optional_part(),
+            trailing: view.trailing().to_vec(),
+        })
     }
 
     /// Parse user data that starts with the CIC.

@@ -3,7 +3,7 @@
 
 use crate::codes::{MessageType, ParameterCode};
 use crate::error::Error;
-use crate::tables::{MessageFormat, Variant};
+use crate::tables::{Fixed, MessageFormat, Variant};
 
 /// The most mandatory variable parameters any message type has (CQR has two).
 pub const MAX_VARIABLE: usize = 4;
@@ -23,6 +23,8 @@ pub struct MessageView<'a> {
     format: Option<&'static MessageFormat>,
     variable: [(usize, usize); MAX_VARIABLE],
     optional: Option<(usize, usize)>,
+    /// How many parameters the optional part holds.
+    optional_count: usize,
     empty_optional_part: bool,
     end: usize,
 }
@@ -33,6 +35,7 @@ fn label(format: Option<&'static MessageFormat>) -> &'static str {
 
 impl<'a> MessageView<'a> {
     /// Check the structure of `data` (message type first) against `variant`'s format table.
+    #[inline]
     pub fn new_checked(data: &'a [u8], variant: &Variant) -> Result<Self, Error> {
         let Some(&code) = data.first() else {
             return Err(Error::Truncated {
@@ -46,6 +49,7 @@ impl<'a> MessageView<'a> {
             format,
             variable: [(0, 0); MAX_VARIABLE],
             optional: None,
+            optional_count: 0,
             empty_optional_part: false,
             end: data.len(),
         };
@@ -136,6 +140,7 @@ impl<'a> MessageView<'a> {
                         });
                     }
                     p = next;
+                    view.optional_count += 1;
                 }
                 view.empty_optional_part = p == start;
                 view.optional = Some((start, p));
@@ -180,6 +185,14 @@ impl<'a> MessageView<'a> {
         self.empty_optional_part
     }
 
+    /// How many parameters [`MessageView::parameters`] yields.
+    pub fn parameter_count(&self) -> usize {
+        match self.format {
+            Some(f) if f.parsed => f.fixed.len() + f.variable.len() + self.optional_count,
+            _ => 0,
+        }
+    }
+
     /// The octets of the `i`th mandatory fixed parameter.
     pub fn fixed(&self, i: usize) -> Option<&'a [u8]> {
         let fmt = self.format.filter(|f| f.parsed)?;
@@ -213,11 +226,15 @@ impl<'a> MessageView<'a> {
 
     /// Every parameter in wire order: mandatory fixed, mandatory variable, then optional.
     pub fn parameters(&self) -> Parameters<'a> {
+        let (fixed, variable): (&[Fixed], &[ParameterCode]) = match self.format {
+            Some(f) if f.parsed => (f.fixed, f.variable),
+            _ => (&[], &[]),
+        };
         Parameters {
-            view: *self,
-            stage: 0,
-            index: 0,
+            data: self.data,
+            fixed: fixed.iter(),
             fixed_pos: 1,
+            variable: variable.iter().zip(self.variable),
             optional: self.optional_parameters(),
         }
     }
@@ -238,6 +255,7 @@ pub struct OptionalParameters<'a> {
 
 impl<'a> Iterator for OptionalParameters<'a> {
     type Item = (ParameterCode, &'a [u8]);
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         // The structure was checked in `new_checked`; `get` keeps this panic-free regardless.
         let (&code, rest) = self.data.split_first()?;
@@ -251,34 +269,28 @@ impl<'a> Iterator for OptionalParameters<'a> {
 /// Iterator over all parameters: `(code, value, part)`.
 #[derive(Debug, Clone)]
 pub struct Parameters<'a> {
-    view: MessageView<'a>,
-    stage: u8,
-    index: usize,
+    data: &'a [u8],
+    fixed: std::slice::Iter<'static, Fixed>,
     fixed_pos: usize,
+    variable: std::iter::Zip<
+        std::slice::Iter<'static, ParameterCode>,
+        std::array::IntoIter<(usize, usize), MAX_VARIABLE>,
+    >,
     optional: OptionalParameters<'a>,
 }
 
 impl<'a> Iterator for Parameters<'a> {
     type Item = (ParameterCode, &'a [u8], Part);
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        let fmt = self.view.format.filter(|f| f.parsed)?;
-        if self.stage == 0 {
-            if let Some(f) = fmt.fixed.get(self.index) {
-                let v = &self.view.data[self.fixed_pos..self.fixed_pos + f.len];
-                self.fixed_pos += f.len;
-                self.index += 1;
-                return Some((f.code, v, Part::MandatoryFixed));
-            }
-            self.stage = 1;
-            self.index = 0;
+        // The structure was checked in `new_checked`; `get` keeps this panic-free regardless.
+        if let Some(f) = self.fixed.next() {
+            let v = self.data.get(self.fixed_pos..self.fixed_pos + f.len)?;
+            self.fixed_pos += f.len;
+            return Some((f.code, v, Part::MandatoryFixed));
         }
-        if self.stage == 1 {
-            if let Some(code) = fmt.variable.get(self.index) {
-                let (s, e) = self.view.variable[self.index];
-                self.index += 1;
-                return Some((*code, &self.view.data[s..e], Part::MandatoryVariable));
-            }
-            self.stage = 2;
+        if let Some((code, (s, e))) = self.variable.next() {
+            return Some((*code, self.data.get(s..e)?, Part::MandatoryVariable));
         }
         self.optional.next().map(|(c, v)| (c, v, Part::Optional))
     }

@@ -70,8 +70,8 @@ pub struct IsupTimers {
     /// T9 (Q.118, 90-180 s): ACM received → ANM; on expiry release (cause 19).
     #[serde(with = "secs")]
     pub t9: Duration,
-    /// T10 (4-6 s): last digit received in interworking (overlap receiving) → the number is
-    /// taken as complete and the INVITE sent.
+    /// T10 (4-6 s): last digit received in the interworking case; here the SAM collection
+    /// timer of the en-bloc conversion (RFC 3578 §2) on overlap trunk groups.
     #[serde(with = "secs")]
     pub t10: Duration,
     /// T11 (15-20 s): IAM received (interworking) → ACM sent; on expiry send ACM "no indication".
@@ -101,7 +101,7 @@ impl Default for IsupTimers {
             t7: Duration::from_secs(20),
             t8: Duration::from_secs(10),
             t9: Duration::from_secs(90),
-            t10: Duration::from_secs(5),
+            t10: Duration::from_secs(4),
             t11: Duration::from_secs(15),
             t16: Duration::from_secs(15),
             t17: Duration::from_secs(300),
@@ -148,14 +148,12 @@ pub struct TrunkGroupConfig {
     /// End the called party number with ST (en-bloc complete, Q.764 §2.1.1.1).
     #[serde(default)]
     pub append_st: bool,
+    /// Overlap receiving: collect SAM digits (until ST or T10) before sending the INVITE.
+    #[serde(default)]
+    pub overlap: bool,
     /// Send ACM "no indication" when T11 expires before the SIP side progresses.
     #[serde(default = "yes")]
     pub t11_acm: bool,
-    /// Overlap receiving with en bloc conversion (Q.764 §2.1.1.2, Q.1912.5 §7.2.1.2): an IAM
-    /// without ST waits for SAMs; the INVITE leaves at ST or when T10 expires after the last
-    /// digit. Off: every IAM is taken as complete.
-    #[serde(default)]
-    pub overlap_receiving: bool,
     /// Media gateway endpoint serving this group's circuits.
     pub media: MediaConfig,
 }

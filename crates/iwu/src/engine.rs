@@ -29,6 +29,8 @@ enum IsupState {
     Answered,
     /// REL sent, awaiting RLC (T1, T5).
     Releasing,
+    /// T5 expired: RSC sent, awaiting RLC (T17).
+    Resetting,
     /// Done with the circuit.
     Idle,
 }
@@ -65,7 +67,10 @@ struct Call {
     provisional_received: bool,
     /// PSTN origination: waiting for COT before the INVITE goes out (Q.764 §2.1.8).
     awaiting_cot: bool,
+    /// PSTN origination: collecting SAM digits (overlap, RFC 3578 en-bloc conversion).
+    collecting: bool,
     cancel_pending: Option<u8>,
+    cancel_rel: Option<Vec<u8>>,
     reliable: Option<ReliableProvisional>,
     /// Responses waiting for the PRACK of the outstanding reliable provisional (RFC 3262 §3).
     queued: VecDeque<Response>,
@@ -75,12 +80,28 @@ struct Call {
     codecs: Vec<Codec>,
     sdp_version: u64,
     outcome: Option<(Outcome, u8)>,
+    /// Which side's input set `outcome` (recorded when the call is stored back).
+    released_by: Option<ReleaseSide>,
+    /// The INVITE carried an encapsulated IAM (SIP bridging, RFC 3372 §3).
+    bridged: bool,
+    /// `Engine::event_seq` of the event that created the call.
+    born: u64,
     final_status: Option<u16>,
     timers: Vec<TimerKind>,
     /// False for the clearing of a circuit a call left (repeat attempt): no call record.
     record: bool,
-    /// PSTN origination, overlap receiving: collecting SAM digits into `iam` (T10 running).
-    collecting: bool,
+}
+
+impl Call {
+    fn summary(&self) -> CallSummary {
+        CallSummary {
+            call: self.id,
+            model: self.model,
+            bridged: self.bridged,
+            cic: self.cic,
+            call_id: self.call_id.clone(),
+        }
+    }
 }
 
 struct Peer {
@@ -123,6 +144,10 @@ pub struct Engine {
     ids: IdGen,
     media: Box<dyn MediaGateway + Send>,
     next_call: CallRef,
+    /// Counts events; a call ended by the event that created it was refused by the gateway.
+    event_seq: u64,
+    /// The side the event being handled comes from.
+    event_side: ReleaseSide,
     out: Vec<Action>,
 }
 
@@ -164,6 +189,8 @@ impl Engine {
             ids: IdGen::new(seed),
             media: Box::new(StaticMediaGateway),
             next_call: 1,
+            event_seq: 0,
+            event_side: ReleaseSide::Gateway,
             out: Vec::new(),
         })
     }
@@ -174,9 +201,48 @@ impl Engine {
         self
     }
 
+    /// The configured peer at this address (host as configured, e.g. the IP literal), for the
+    /// runtime to fill [`Event::SipRequest`]'s `peer` from a packet's source.
+    pub fn peer_by_address(&self, host: &str, port: u16) -> Option<&str> {
+        self.peers
+            .iter()
+            .find(|p| p.cfg.host.eq_ignore_ascii_case(host) && p.cfg.port == port)
+            .or_else(|| {
+                self.peers
+                    .iter()
+                    .find(|p| p.cfg.host.eq_ignore_ascii_case(host))
+            })
+            .map(|p| p.cfg.name.as_str())
+    }
+
     /// Number of calls in progress (any state).
     pub fn active_calls(&self) -> usize {
         self.calls.len()
+    }
+
+    /// The call using `cic`, if any.
+    pub fn call_by_cic(&self, cic: Cic) -> Option<CallSummary> {
+        self.by_cic.get(&cic).and_then(|id| self.call(*id))
+    }
+
+    /// The call with this SIP Call-ID, if any.
+    pub fn call_by_call_id(&self, call_id: &str) -> Option<CallSummary> {
+        self.by_call_id.get(call_id).and_then(|id| self.call(*id))
+    }
+
+    /// Model and bridging of every call in progress, without copying them (gauges).
+    pub fn call_models(&self) -> impl Iterator<Item = (CallModel, bool)> + '_ {
+        self.calls.values().map(|c| (c.model, c.bridged))
+    }
+
+    /// Every call in progress (unordered).
+    pub fn calls(&self) -> impl Iterator<Item = CallSummary> + '_ {
+        self.calls.values().map(Call::summary)
+    }
+
+    /// The call `id` (from a [`TimerKey`]), if still in progress.
+    pub fn call(&self, id: CallRef) -> Option<CallSummary> {
+        self.calls.get(&id).map(Call::summary)
     }
 
     /// True if a call uses `cic`.
@@ -191,6 +257,12 @@ impl Engine {
         event: Event,
         pool: &mut dyn CircuitPool,
     ) -> Vec<Action> {
+        self.event_seq += 1;
+        self.event_side = match &event {
+            Event::Isup { .. } => ReleaseSide::Isup,
+            Event::SipRequest { .. } | Event::SipResponse(_) => ReleaseSide::Sip,
+            _ => ReleaseSide::Gateway,
+        };
         match event {
             Event::Isup { cic, msg } => self.on_isup(now, cic, msg),
             Event::SipRequest { request, peer } => self.on_request(now, request, peer, pool),
@@ -261,6 +333,14 @@ impl Engine {
 
     /// Store the call back, or finish it when both sides are done.
     fn put(&mut self, now: Duration, mut c: Call) {
+        if c.outcome.is_some() && c.released_by.is_none() {
+            // Outcomes are set while handling one event, and the call is put back at its end.
+            c.released_by = Some(if c.born == self.event_seq {
+                ReleaseSide::Gateway
+            } else {
+                self.event_side
+            });
+        }
         if c.isup == IsupState::Idle && c.sip == SipState::Done {
             self.stop_all(&mut c);
             let record_cic = c.cic;
@@ -286,6 +366,8 @@ impl Engine {
                 setup_time: c.progressed.map(|t| t.saturating_sub(c.started)),
                 answer_time: c.answered.map(|t| t.saturating_sub(c.started)),
                 duration: c.answered.map(|t| end.saturating_sub(t)),
+                bridged: c.bridged,
+                released_by: c.released_by.unwrap_or(ReleaseSide::Gateway),
             }));
         } else {
             self.calls.insert(c.id, c);
@@ -315,7 +397,9 @@ impl Engine {
             dialog: None,
             provisional_received: false,
             awaiting_cot: false,
+            collecting: false,
             cancel_pending: None,
+            cancel_rel: None,
             reliable: None,
             queued: VecDeque::new(),
             reliable_with_sdp: false,
@@ -323,10 +407,12 @@ impl Engine {
             codecs: Vec::new(),
             sdp_version: 1,
             outcome: None,
+            released_by: None,
+            bridged: false,
+            born: self.event_seq,
             final_status: None,
             timers: Vec::new(),
             record: true,
-            collecting: false,
         }
     }
 
@@ -451,10 +537,6 @@ impl Engine {
             }
         };
         let t = msg.message_type;
-        if t == MessageType::SAM && call_collecting(&self.by_cic, &self.calls, cic) {
-            self.on_sam(now, cic, msg);
-            return;
-        }
         let Some(mut c) = self.take_by_cic(cic) else {
             match t {
                 MessageType::IAM => self.on_iam(now, cic, msg),
@@ -471,10 +553,11 @@ impl Engine {
         match t {
             MessageType::REL => self.on_rel(now, &mut c, msg),
             MessageType::RLC => {
-                if c.isup == IsupState::Releasing {
-                    // Q.764 §2.3.1 c): RLC stops T1 and T5; circuit idle.
+                if matches!(c.isup, IsupState::Releasing | IsupState::Resetting) {
+                    // Q.764 §2.3.1 c): RLC stops T1 and T5 (T17 after a reset); circuit idle.
                     self.stop(&mut c, TimerKind::T1);
                     self.stop(&mut c, TimerKind::T5);
+                    self.stop(&mut c, TimerKind::T17);
                     self.detach_circuit(&mut c, true);
                 }
             }
@@ -485,8 +568,13 @@ impl Engine {
                     .is_some_and(|i| i.continuity_indicator == 1);
                 if ok {
                     self.stop(&mut c, TimerKind::T8);
-                    self.offer_to_sip(&mut c);
+                    c.awaiting_cot = false;
+                    self.try_offer(&mut c);
                 }
+            }
+            MessageType::SAM if c.collecting => {
+                let sam = msg.clone();
+                self.on_sam(&mut c, &sam);
             }
             MessageType::IAM => {
                 // IAM on a circuit with a call: dual seizure is resolved by the runtime
@@ -530,51 +618,6 @@ impl Engine {
 
     /// IAM received: PSTN origination (RFC 3398 §8.2.1).
     fn on_iam(&mut self, now: Duration, cic: Cic, iam: Message) {
-        self.start_pstn_call(now, cic, iam, false);
-    }
-
-    /// SAM during overlap receiving: add its digits; ST completes the number (Q.764 §2.1.1.2).
-    fn on_sam(&mut self, now: Duration, cic: Cic, sam: Message) {
-        let Some(mut c) = self.take_by_cic(cic) else {
-            return;
-        };
-        let more = msgs::typed::<isup::SubsequentNumber>(&sam)
-            .map(|s| s.digits.to_string())
-            .unwrap_or_default();
-        let Some(mut iam) = c.iam.take() else {
-            self.put(now, c);
-            return;
-        };
-        if let Some(n) = iam.get_mut::<CalledPartyNumber>() {
-            let all = format!("{}{more}", n.digits);
-            if let Some(d) = isup::Digits::from_hex_str(&all) {
-                n.digits = d;
-            }
-        }
-        if more.ends_with('F') {
-            self.complete_overlap(now, c, iam);
-        } else {
-            c.iam = Some(iam);
-            self.start(&mut c, TimerKind::T10, self.timers.t10);
-            self.put(now, c);
-        }
-    }
-
-    /// The number is complete (ST or T10): the collecting call makes way for the real one,
-    /// built from the IAM with every digit (encapsulated as such toward SIP-I, Q.1912.5
-    /// §7.2.1.2).
-    fn complete_overlap(&mut self, now: Duration, mut c: Call, iam: Message) {
-        self.stop_all(&mut c);
-        let cic = c.cic.unwrap_or_default();
-        if self.by_cic.get(&cic) == Some(&c.id) {
-            self.by_cic.remove(&cic);
-        }
-        self.by_call_id.remove(&c.call_id);
-        self.start_pstn_call(now, cic, iam, true);
-    }
-
-    /// A PSTN-originated call; `complete`: the called number is complete (overlap done).
-    fn start_pstn_call(&mut self, now: Duration, cic: Cic, iam: Message, complete: bool) {
         let Some(&tg_i) = self.cic_tg.get(&cic) else {
             // Not one of our circuits: the runtime answers UCIC (Q.764 §2.12). Nothing here.
             return;
@@ -586,31 +629,9 @@ impl Engine {
         let mut c = self.new_call(now, CallModel::PstnOrigination, tg_i, peer_i);
         c.cic = Some(cic);
         c.call_id = self.ids.call_id(&self.local.host.to_string());
+        c.local_tag = self.ids.tag();
         self.by_cic.insert(cic, c.id);
         self.by_call_id.insert(c.call_id.clone(), c.id);
-
-        let called = msgs::typed::<CalledPartyNumber>(&iam);
-        let target = called
-            .as_ref()
-            .map(|n| {
-                number::from_isup(
-                    n.nature_of_address,
-                    &n.digits,
-                    &tg.country_code,
-                    &tg.area_code,
-                )
-            })
-            .filter(|n| !matches!(n, number::SipNumber::Local { digits, .. } if digits.is_empty()));
-        // RFC 3398 §8.2.1 / Q.763 §3.54: the media gateway carries speech and 3.1 kHz audio
-        // (G.711); 64 kbit/s unrestricted and multirate bearers are refused with cause 65.
-        let tmr = msgs::typed::<isup::TransmissionMediumRequirement>(&iam).map_or(3, |t| t.value);
-        if !matches!(tmr, 0 | 3..=6) {
-            self.release_isup(&mut c, 65, LOCATION_TN, None);
-            Self::set_outcome(&mut c, Outcome::Failed, 65);
-            c.sip = SipState::Done;
-            self.put(now, c);
-            return;
-        }
         // Q.764 §2.9.5: unrecognised parameters of the IAM; the IAM itself travels encapsulated
         // toward SIP-I/SIP-T peers (pass on possible).
         let pass_on = self.peers[peer_i].encapsulates();
@@ -636,54 +657,151 @@ impl Engine {
                 return;
             }
         };
-        // Q.764 §2.1.1.2: overlap receiving; the INVITE waits for the complete number.
-        let st = called
-            .as_ref()
-            .is_some_and(|n| n.digits.to_string().ends_with('F'));
-        if tg.overlap_receiving && !complete && !st {
-            c.collecting = true;
+        // RFC 3398 §8.2.1 / Q.763 §3.54: the media gateway carries speech and 3.1 kHz audio
+        // (G.711); 64 kbit/s unrestricted and multirate bearers are refused with cause 65.
+        let tmr = msgs::typed::<isup::TransmissionMediumRequirement>(&iam).map_or(3, |t| t.value);
+        let called = msgs::typed::<CalledPartyNumber>(&iam);
+        let cause = if !matches!(tmr, 0 | 3..=6) {
+            Some(65)
+        } else if called.is_none() {
+            Some(28)
+        } else {
+            None
+        };
+        let media = match cause {
+            Some(_) => None,
+            None => self.media.allocate(&tg, cic),
+        };
+        let Some(media) = media else {
+            let cause = cause.unwrap_or(47);
+            self.release_isup(&mut c, cause, LOCATION_TN, None);
+            Self::set_outcome(&mut c, Outcome::Failed, cause);
             c.sip = SipState::Done;
-            c.iam = Some(iam);
-            self.start(&mut c, TimerKind::T10, self.timers.t10);
             self.put(now, c);
+            return;
+        };
+        c.codecs = media.codecs.clone();
+        c.media = Some(media);
+        // RFC 3578 §2 (en-bloc conversion): with overlap signalling, collect SAM digits until
+        // ST or T10 before the INVITE goes out.
+        let complete = called
+            .as_ref()
+            .is_some_and(|n| n.digits.signals().last() == Some(&15));
+        if tg.overlap && !complete {
+            c.collecting = true;
+            self.start(&mut c, TimerKind::T10, self.timers.t10);
+        }
+        // Q.764 §2.1.8: continuity check required on this circuit (by the media gateway's
+        // loop-back) or done on a previous circuit: wait for COT (T8) before offering the call.
+        let nci = msgs::typed::<isup::NatureOfConnectionIndicators>(&iam);
+        if nci.is_some_and(|n| matches!(n.continuity_check_indicator, 1 | 2)) {
+            c.awaiting_cot = true;
+            self.start(&mut c, TimerKind::T8, self.timers.t8);
+        }
+        c.iam = Some(iam);
+        self.try_offer(&mut c);
+        self.put(now, c);
+    }
+
+    /// SAM while collecting digits: append them to the stored IAM's called party number.
+    fn on_sam(&mut self, c: &mut Call, sam: &Message) {
+        let Some(more) = msgs::typed::<isup::SubsequentNumber>(sam) else {
+            return;
+        };
+        let Some(iam) = c.iam.as_mut() else { return };
+        let Some(mut cdpn) = msgs::typed::<CalledPartyNumber>(iam) else {
+            return;
+        };
+        for &d in more.digits.signals() {
+            cdpn.digits.push(d);
+        }
+        let complete = cdpn.digits.signals().last() == Some(&15);
+        iam.set(cdpn);
+        self.stop(c, TimerKind::T10);
+        if complete {
+            c.collecting = false;
+            self.try_offer(c);
+        } else {
+            self.start(c, TimerKind::T10, self.timers.t10);
+        }
+    }
+
+    /// Build and send the INVITE of a PSTN-originated call once the number is complete and
+    /// continuity is confirmed (RFC 3398 §8.2.1); start T11.
+    fn try_offer(&mut self, c: &mut Call) {
+        if c.awaiting_cot || c.collecting || c.isup != IsupState::Setup {
             return;
         }
-        let Some(target) = target else {
+        let Some(req) = self.build_invite(c) else {
             // Q.850 cause 28: no usable called number.
-            self.release_isup(&mut c, 28, LOCATION_TN, None);
-            Self::set_outcome(&mut c, Outcome::Failed, 28);
+            self.release_isup(c, 28, LOCATION_TN, None);
+            Self::set_outcome(c, Outcome::Failed, 28);
             c.sip = SipState::Done;
-            self.put(now, c);
             return;
         };
-        let Some(media) = self.media.allocate(&tg, cic) else {
-            self.release_isup(&mut c, 47, LOCATION_TN, None);
-            Self::set_outcome(&mut c, Outcome::Failed, 47);
-            c.sip = SipState::Done;
-            self.put(now, c);
-            return;
-        };
-        let peer = &self.peers[peer_i];
-        let pc = peer.cfg.clone();
+        c.invite = req.clone();
+        self.send_request(c, req);
+        if self.tgs[c.tg].t11_acm {
+            self.start(c, TimerKind::T11, self.timers.t11);
+        }
+    }
+
+    fn build_invite(&mut self, c: &Call) -> Option<Request> {
+        let iam = c.iam.as_ref()?;
+        let media = c.media.as_ref()?;
+        let tg = &self.tgs[c.tg];
+        let peer = &self.peers[c.peer];
+        let pc = &peer.cfg;
         let encaps = peer.encapsulates();
+        let called = msgs::typed::<CalledPartyNumber>(iam)?;
+        let target = number::from_isup(
+            called.nature_of_address,
+            &called.digits,
+            &tg.country_code,
+            &tg.area_code,
+        );
+        if matches!(&target, number::SipNumber::Local { digits, .. } if digits.is_empty()) {
+            return None;
+        }
         let ruri = number::to_uri(&target, pc.uri_form, &pc.host, pc.port);
 
-        // Calling party (RFC 3398 §8.2.1.2, RFC 3323/3325): restricted or unavailable →
-        // anonymous From; the real number only in P-Asserted-Identity toward trusted peers.
-        let calling = msgs::typed::<CallingPartyNumber>(&iam);
+        let calling = msgs::typed::<CallingPartyNumber>(iam);
+        let local_host = self.local.host.to_string();
+        let to_uri = |nature: u8, digits: &isup::Digits| {
+            let num = number::from_isup(nature, digits, &tg.country_code, &tg.area_code);
+            number::to_uri(&num, pc.uri_form, &local_host, 5060)
+        };
+        // Generic number "additional calling party number" (qualifier 6), presentation allowed:
+        // the user-provided number goes to From (Q.1912.5 §6.1.3 [mem]).
+        let additional = iam
+            .parameters
+            .iter()
+            .filter_map(|p| p.to_typed())
+            .find_map(|p| match p {
+                isup::Parameter::GenericNumber(g)
+                    if g.number_qualifier_indicator == Some(6)
+                        && g.presentation == Some(apri::ALLOWED)
+                        && !g.digits.is_empty() =>
+                {
+                    Some(to_uri(g.nature_of_address, &g.digits))
+                }
+                _ => None,
+            });
+        // RFC 3398 §8.2.1.2, RFC 3323/3325, Q.1912.5: restricted or unavailable → anonymous
+        // From; only a verified or network-provided number (screening 01/11) is asserted in
+        // P-Asserted-Identity, and only toward trusted peers.
         let (from_uri, pai, restricted) = match &calling {
             Some(n) if !n.digits.is_empty() && n.presentation != Some(apri::NOT_AVAILABLE) => {
-                let num = number::from_isup(
-                    n.nature_of_address,
-                    &n.digits,
-                    &tg.country_code,
-                    &tg.area_code,
+                let uri = to_uri(n.nature_of_address, &n.digits);
+                let verified = matches!(
+                    n.screening,
+                    Some(screening::USER_PROVIDED_VERIFIED_PASSED | screening::NETWORK_PROVIDED)
                 );
-                let uri = number::to_uri(&num, pc.uri_form, &self.local.host.to_string(), 5060);
+                let pai = verified.then(|| uri.clone());
                 if n.presentation == Some(apri::RESTRICTED) {
-                    (number::anonymous_uri(), Some(uri), true)
+                    (number::anonymous_uri(), pai, true)
                 } else {
-                    (uri.clone(), Some(uri), false)
+                    (additional.unwrap_or(uri), pai, false)
                 }
             }
             _ => (number::anonymous_uri(), None, false),
@@ -691,68 +809,57 @@ impl Engine {
 
         let mut req = Request::new(Method::Invite, ruri.clone());
         let branch = self.ids.branch();
-        c.local_tag = self.ids.tag();
-        {
-            let h = &mut req.headers;
-            h.push(Hdr::Via, &self.local.via(&branch).to_string());
-            h.push(Hdr::MaxForwards, "70");
-            let mut from = NameAddr::new(from_uri);
-            if restricted || pai.is_none() {
-                from = from.with_display("Anonymous");
-            }
-            from.set_tag(&c.local_tag);
-            h.push(Hdr::From, &from.to_string());
-            h.push(Hdr::To, &NameAddr::new(ruri).to_string());
-            h.push(Hdr::CallId, &c.call_id);
-            h.push(Hdr::CSeq, &CSeq::new(1, Method::Invite).to_string());
-            h.push(Hdr::Contact, &self.local.contact(None).to_string());
-            h.push(Hdr::Allow, ALLOW);
-            if pc.reliable_provisional {
-                h.push(Hdr::Supported, "100rel");
-            }
-            if pc.trusted {
-                if let Some(p) = &pai {
-                    h.push(
-                        Hdr::PAssertedIdentity,
-                        &NameAddr::new(p.clone()).to_string(),
-                    );
-                    if restricted {
-                        h.push(Hdr::Privacy, "id");
-                    }
+        let h = &mut req.headers;
+        h.push(Hdr::Via, &self.local.via(&branch).to_string());
+        h.push(Hdr::MaxForwards, "70");
+        let anonymous = number::is_anonymous(&from_uri);
+        let mut from = NameAddr::new(from_uri);
+        if anonymous {
+            from = from.with_display("Anonymous");
+        }
+        from.set_tag(&c.local_tag);
+        h.push(Hdr::From, &from.to_string());
+        h.push(Hdr::To, &NameAddr::new(ruri).to_string());
+        h.push(Hdr::CallId, &c.call_id);
+        h.push(Hdr::CSeq, &CSeq::new(1, Method::Invite).to_string());
+        h.push(Hdr::Contact, &self.local.contact(None).to_string());
+        h.push(Hdr::Allow, ALLOW);
+        if pc.reliable_provisional {
+            h.push(Hdr::Supported, "100rel");
+        }
+        if pc.trusted {
+            if let Some(p) = &pai {
+                h.push(
+                    Hdr::PAssertedIdentity,
+                    &NameAddr::new(p.clone()).to_string(),
+                );
+                if restricted {
+                    h.push(Hdr::Privacy, "id");
                 }
             }
         }
-        c.codecs = media.codecs.clone();
+        // Redirection → Diversion (RFC 5806); restricted entries only inside the trust domain.
+        for d in crate::diversion::to_sip(
+            iam,
+            pc.uri_form,
+            &local_host,
+            &tg.country_code,
+            &tg.area_code,
+        ) {
+            if pc.trusted || !d.contains("privacy=full") {
+                h.push(sip::HeaderName::from_name("Diversion"), &d);
+            }
+        }
         let offer = SessionDescription {
             address: media.address.clone(),
             port: media.port,
             codecs: media.codecs.clone(),
             ptime: Some(media.ptime),
         }
-        .to_bytes(u64::from(cic), c.sdp_version);
-        c.media = Some(media);
+        .to_bytes(u64::from(c.cic.unwrap_or_default()), c.sdp_version);
         let isup_body = if encaps { iam.to_bytes().ok() } else { None };
-        set_body_req(&mut req, &pc, Some(offer), isup_body.as_deref());
-        c.invite = req.clone();
-        // Q.764 §2.1.8: continuity check required on this circuit (by the media gateway's
-        // loop-back) or done on a previous circuit: wait for COT (T8) before offering the call.
-        let nci = msgs::typed::<isup::NatureOfConnectionIndicators>(&iam);
-        if nci.is_some_and(|n| matches!(n.continuity_check_indicator, 1 | 2)) {
-            c.awaiting_cot = true;
-            self.start(&mut c, TimerKind::T8, self.timers.t8);
-        } else {
-            self.offer_to_sip(&mut c);
-        }
-        self.put(now, c);
-    }
-
-    /// Send the prepared INVITE of a PSTN-originated call; start T11.
-    fn offer_to_sip(&mut self, c: &mut Call) {
-        c.awaiting_cot = false;
-        self.send_request(c, c.invite.clone());
-        if self.tgs[c.tg].t11_acm {
-            self.start(c, TimerKind::T11, self.timers.t11);
-        }
+        set_body_req(&mut req, pc, Some(offer), isup_body.as_deref());
+        Some(req)
     }
 
     /// Backward ISUP for an IP-originated call (RFC 3398 §7.2.2-7.2.4).
@@ -814,13 +921,14 @@ impl Engine {
                 c.acm = true;
                 c.answered = Some(now);
                 c.isup = IsupState::Answered;
-                c.sip = SipState::Confirmed;
                 c.final_status = Some(200);
                 let resp = self.uas_response(c, 200, true, Some(&msg));
-                // RFC 3262 §3: no 2xx before the PRACK of a reliable 18x that carried SDP.
+                // RFC 3262 §3: no 2xx before the PRACK of a reliable 18x that carried SDP; the
+                // dialog is confirmed when the 200 goes out.
                 if c.reliable.as_ref().is_some_and(|r| !r.can_send()) && c.reliable_with_sdp {
                     c.queued.push_back(resp);
                 } else {
+                    c.sip = SipState::Confirmed;
                     self.out.push(Action::SendResponse(resp));
                 }
             }
@@ -850,12 +958,53 @@ impl Engine {
                 _ => {}
             }
         }
+        if msg.message_type == MessageType::INR
+            && !self.peers[c.peer].encapsulates()
+            && matches!(c.isup, IsupState::Setup | IsupState::Answered)
+        {
+            // Q.764 §2.1.6: INR is answered with INF. Without SIP-T/SIP-I the gateway answers
+            // from the IAM it sent (calling party number and category), else "not available".
+            let inf = self.information_for(c, &msg);
+            self.send_isup(c, inf);
+            return;
+        }
         if matches!(c.isup, IsupState::Setup | IsupState::Answered)
             && msgs::is_mid_call(msg.message_type)
             && self.peers[c.peer].encapsulates()
         {
             self.send_info(c, &msg);
         }
+    }
+
+    /// INF answering an INR (Q.763 §3.28-3.29).
+    fn information_for(&self, c: &Call, inr: &Message) -> Message {
+        let req = msgs::typed::<isup::InformationRequestIndicators>(inr).unwrap_or_default();
+        let iam = c.iam.as_ref();
+        let cgpn = iam
+            .and_then(msgs::typed::<CallingPartyNumber>)
+            .filter(|n| !n.digits.is_empty());
+        let cpc = iam.and_then(msgs::typed::<isup::CallingPartysCategory>);
+        let mut ind = isup::InformationIndicators::default();
+        let mut extra: Vec<isup::Parameter> = Vec::new();
+        if req.calling_party_address_request_indicator == 1 {
+            match cgpn {
+                // 11: address included; 01: not available.
+                Some(n) => {
+                    ind.calling_party_address_response_indicator = 3;
+                    extra.push(n.into());
+                }
+                None => ind.calling_party_address_response_indicator = 1,
+            }
+        }
+        if req.calling_partys_category_request_indicator == 1 {
+            if let Some(cpc) = cpc {
+                ind.calling_partys_category_response_indicator = 1;
+                extra.push(cpc.into());
+            }
+        }
+        let mut m = Message::new(MessageType::INF).with(ind);
+        m.parameters.extend(extra);
+        m
     }
 
     fn send_info(&mut self, c: &mut Call, msg: &Message) {
@@ -888,9 +1037,11 @@ impl Engine {
         self.stop(c, TimerKind::T7);
         self.stop(c, TimerKind::T9);
         self.stop(c, TimerKind::T11);
+        self.stop(c, TimerKind::T17);
         self.stop(c, TimerKind::T8);
+        self.stop(c, TimerKind::T10);
         self.detach_circuit(c, true);
-        if was == IsupState::Releasing {
+        if matches!(was, IsupState::Releasing | IsupState::Resetting) {
             // Q.764 §2.3.1 d): collision of REL messages; both sides answer RLC.
             return;
         }
@@ -922,6 +1073,7 @@ impl Engine {
             TimerKind::T7,
             TimerKind::T8,
             TimerKind::T9,
+            TimerKind::T10,
             TimerKind::T11,
         ] {
             self.stop(c, t);
@@ -978,16 +1130,17 @@ impl Engine {
                 self.send_request(c, bye);
                 c.sip = SipState::Done;
             }
-            (CallModel::PstnOrigination, SipState::Trying) if c.awaiting_cot => {
+            (CallModel::PstnOrigination, SipState::Trying) if c.awaiting_cot || c.collecting => {
                 // The INVITE was never sent.
                 c.sip = SipState::Done;
             }
             (CallModel::PstnOrigination, SipState::Trying) => {
                 // RFC 3261 §9.1: CANCEL only after a provisional response.
                 if c.provisional_received {
-                    self.send_cancel(c, cause);
+                    self.send_cancel(c, cause, rel_bytes.as_deref());
                 } else {
                     c.cancel_pending = Some(cause);
+                    c.cancel_rel = rel_bytes;
                 }
                 c.sip = SipState::Cancelling;
             }
@@ -999,11 +1152,8 @@ impl Engine {
                 if let Some(b) = rel_bytes {
                     set_body_resp(&mut resp, &self.peers[c.peer].cfg, None, Some(&b));
                 }
-                if let Some(r) = c.reliable.as_mut() {
-                    // Outstanding reliable 18x are abandoned by the final response.
-                    let _ = r;
-                    c.queued.clear();
-                }
+                // Queued reliable 18x are abandoned by the final response.
+                c.queued.clear();
                 self.stop(c, TimerKind::Rel1xx);
                 c.final_status = Some(status);
                 self.out.push(Action::SendResponse(resp));
@@ -1013,12 +1163,14 @@ impl Engine {
         }
     }
 
-    fn send_cancel(&mut self, c: &mut Call, cause: u8) {
+    /// CANCEL with Reason, and the REL for SIP-I/SIP-T peers (Q.1912.5 profile C, RFC 3372).
+    fn send_cancel(&mut self, c: &mut Call, cause: u8, rel: Option<&[u8]>) {
         let mut cancel = sip::dialog::cancel_for(&c.invite);
         cancel.headers.push(
             Hdr::Reason,
             &Reason::q850(cause, Some(cause_text(cause)).filter(|t| !t.is_empty())).to_string(),
         );
+        set_body_req(&mut cancel, &self.peers[c.peer].cfg, None, rel);
         self.send_request(c, cancel);
         c.cancel_pending = None;
     }
@@ -1133,22 +1285,41 @@ impl Engine {
         Ok(p)
     }
 
-    fn reject(&mut self, req: &Request, status: u16, warning: Option<&str>, cause: Option<u8>) {
+    /// An error response; `warning` is (code, text) (RFC 3261 §20.43).
+    fn error_response(
+        &mut self,
+        req: &Request,
+        status: u16,
+        warning: Option<(u16, &str)>,
+        cause: Option<u8>,
+        peer: Option<usize>,
+    ) -> Response {
         let tag = self.ids.tag();
         let mut r = Response::for_request(req, status, Some(&tag));
         if status == 415 {
-            // RFC 3204 §4 / RFC 3261 §21.4.13: list what we accept.
-            r.headers.push(
-                Hdr::Accept,
-                "application/sdp, application/ISUP, multipart/mixed",
-            );
+            // RFC 3204 §5 / RFC 3261 §21.4.13: list what we accept, with the ISUP version we
+            // understand when this peer may send ISUP at all.
+            let isup = peer
+                .filter(|p| self.peers[*p].encapsulates())
+                .map(|p| {
+                    format!(
+                        ", application/ISUP;version={};base=itu-t92+, multipart/mixed",
+                        self.peers[p].cfg.isup_version
+                    )
+                })
+                .unwrap_or_default();
+            r.headers
+                .push(Hdr::Accept, &format!("application/sdp{isup}"));
         }
         if status == 405 {
             r.headers.push(Hdr::Allow, ALLOW);
         }
-        if let Some(w) = warning {
+        if status == 420 {
+            r.headers.push(Hdr::Unsupported, "100rel");
+        }
+        if let Some((code, text)) = warning {
             r.headers
-                .push(Hdr::Warning, &Warning::new(399, AGENT, w).to_string());
+                .push(Hdr::Warning, &Warning::new(code, AGENT, text).to_string());
         }
         if let Some(c) = cause {
             r.headers.push(
@@ -1156,7 +1327,54 @@ impl Engine {
                 &Reason::q850(c, Some(cause_text(c)).filter(|t| !t.is_empty())).to_string(),
             );
         }
+        r
+    }
+
+    fn reject(&mut self, req: &Request, status: u16, warning: Option<&str>, cause: Option<u8>) {
+        let r = self.error_response(req, status, warning.map(|w| (399, w)), cause, None);
         self.out.push(Action::SendResponse(r));
+    }
+
+    /// Refuse a new INVITE before a call exists; the refusal still gets a call record.
+    #[allow(clippy::too_many_arguments)]
+    fn reject_invite(
+        &mut self,
+        _now: Duration,
+        req: &Request,
+        peer: Option<usize>,
+        status: u16,
+        warning: Option<(u16, &str)>,
+        cause: Option<u8>,
+        outcome: Outcome,
+    ) {
+        let r = self.error_response(req, status, warning, cause, peer);
+        self.out.push(Action::SendResponse(r));
+        let cause = cause
+            .or_else(|| peer.and_then(|p| self.peers[p].causes.sip_to_isup(status, None)))
+            .unwrap_or(127);
+        // SIP bridging as for an accepted INVITE: an IAM encapsulated by a peer we take ISUP from.
+        let bridged = peer.is_some_and(|p| self.peers[p].encapsulates())
+            && SipBody::parse(&req.headers, &req.body).is_ok_and(|b| {
+                b.isup()
+                    .is_some_and(|part| part.data.first() == Some(&MessageType::IAM.0))
+            });
+        let id = self.next_call;
+        self.next_call += 1;
+        self.out.push(Action::CallRecord(CallRecord {
+            call: id,
+            model: CallModel::IpOrigination,
+            cic: None,
+            call_id: req.headers.call_id().unwrap_or_default().to_string(),
+            outcome,
+            cause,
+            sip_status: Some(status),
+            setup_time: None,
+            answer_time: None,
+            duration: None,
+            bridged,
+            // Refused before the call existed: the gateway decided.
+            released_by: ReleaseSide::Gateway,
+        }));
     }
 
     fn on_request(
@@ -1224,26 +1442,48 @@ impl Engine {
         pool: &mut dyn CircuitPool,
     ) {
         let Some(peer_i) = self.resolve_peer(&req, peer.as_deref()) else {
-            self.reject(&req, 403, Some("Unknown peer"), None);
+            self.reject_invite(
+                now,
+                &req,
+                None,
+                403,
+                Some((399, "Unknown peer")),
+                Some(21),
+                Outcome::Failed,
+            );
             return;
         };
         let pc = self.peers[peer_i].cfg.clone();
         let Some(tg_i) = self.tgs.iter().position(|t| t.name == pc.trunk_group) else {
-            self.reject(&req, 500, None, None);
+            self.reject_invite(
+                now,
+                &req,
+                Some(peer_i),
+                500,
+                None,
+                Some(127),
+                Outcome::Failed,
+            );
             return;
         };
         let tg = self.tgs[tg_i].clone();
         // RFC 3262 §4: Require: 100rel we do not use → 420.
         if req.headers.has_option(Hdr::Require, "100rel") && !pc.reliable_provisional {
-            let mut r = Response::for_request(&req, 420, Some(&self.ids.tag()));
-            r.headers.push(Hdr::Unsupported, "100rel");
-            self.out.push(Action::SendResponse(r));
+            self.reject_invite(now, &req, Some(peer_i), 420, None, None, Outcome::Failed);
             return;
         }
         let parsed = match self.parse_body(peer_i, &req.headers, &req.body) {
             Ok(p) => p,
             Err(e) => {
-                self.reject(&req, e.status, Some(e.text), None);
+                self.reject_invite(
+                    now,
+                    &req,
+                    Some(peer_i),
+                    e.status,
+                    Some((399, e.text)),
+                    None,
+                    Outcome::Failed,
+                );
                 return;
             }
         };
@@ -1252,11 +1492,14 @@ impl Engine {
         // authoritative for routing).
         let Some((noa, digits)) = number::to_isup(&req.uri, &tg.country_code) else {
             let st = self.peers[peer_i].causes.isup_to_sip(1, None);
-            self.reject(
+            self.reject_invite(
+                now,
                 &req,
+                Some(peer_i),
                 st,
-                Some("Request-URI is not a telephone number"),
+                Some((399, "Request-URI is not a telephone number")),
                 Some(1),
+                Outcome::Rejected,
             );
             return;
         };
@@ -1265,28 +1508,37 @@ impl Engine {
         let answer_codecs = match parsed.sdp.as_deref().map(SessionDescription::parse) {
             None => ours.clone(),
             Some(Err(_)) => {
-                self.reject(&req, 400, Some("Malformed SDP"), None);
+                self.reject_invite(
+                    now,
+                    &req,
+                    Some(peer_i),
+                    400,
+                    Some((399, "Malformed SDP")),
+                    None,
+                    Outcome::Failed,
+                );
                 return;
             }
             Some(Ok(offer)) => match SessionDescription::answer_codecs(&offer.codecs, &ours) {
                 Some(c) => c,
                 None => {
+                    // RFC 3264 §6 / RFC 3261 §21.4.26: 488 with Warning 305; cause 65.
                     let st = self.peers[peer_i].causes.isup_to_sip(65, None);
-                    let mut r = Response::for_request(&req, st, Some(&self.ids.tag()));
-                    r.headers.push(
-                        Hdr::Warning,
-                        &Warning::new(305, AGENT, "Incompatible media format").to_string(),
+                    self.reject_invite(
+                        now,
+                        &req,
+                        Some(peer_i),
+                        st,
+                        Some((305, "Incompatible media format")),
+                        Some(65),
+                        Outcome::Failed,
                     );
-                    r.headers.push(
-                        Hdr::Reason,
-                        &Reason::q850(65, Some(cause_text(65))).to_string(),
-                    );
-                    self.out.push(Action::SendResponse(r));
                     return;
                 }
             },
         };
         let mut c = self.new_call(now, CallModel::IpOrigination, tg_i, peer_i);
+        c.bridged = enc_iam.is_some();
         c.call_id = req.headers.call_id().unwrap_or_default().to_string();
         c.local_tag = self.ids.tag();
         c.invite = req.clone();
@@ -1294,7 +1546,15 @@ impl Engine {
         let dialog = match Dialog::uas(&req, &c.local_tag, self.local.contact(None)) {
             Ok(d) => d,
             Err(_) => {
-                self.reject(&req, 400, Some("Missing Contact or From tag"), None);
+                self.reject_invite(
+                    now,
+                    &req,
+                    Some(peer_i),
+                    400,
+                    Some((399, "Missing Contact or From tag")),
+                    None,
+                    Outcome::Failed,
+                );
                 return;
             }
         };
@@ -1307,18 +1567,13 @@ impl Engine {
         else {
             // No circuit: cause 34 → 503 (RFC 3398 §8.2.6.1).
             let st = self.peers[peer_i].causes.isup_to_sip(34, None);
-            let mut r = Response::for_request(&req, st, Some(&c.local_tag));
-            r.headers.push(
-                Hdr::Reason,
-                &Reason::q850(34, Some(cause_text(34))).to_string(),
-            );
-            self.out.push(Action::SendResponse(r));
+            self.reject_invite(now, &req, Some(peer_i), st, None, Some(34), Outcome::Failed);
             return;
         };
         let Some(media) = self.media.allocate(&tg, cic) else {
             pool.release(cic);
             let st = self.peers[peer_i].causes.isup_to_sip(47, None);
-            self.reject(&req, st, None, Some(47));
+            self.reject_invite(now, &req, Some(peer_i), st, None, Some(47), Outcome::Failed);
             return;
         };
         c.media = Some(media);
@@ -1354,10 +1609,43 @@ impl Engine {
         enc: Option<Message>,
     ) -> Message {
         let called = number::called_party(noa, digits.clone(), tg.append_st);
-        let calling = self.calling_from_sip(req, tg, peer);
+        let (calling, generic) = self.calling_from_sip(req, tg, peer);
+        // RFC 5806 Diversion → redirecting number, original called number, redirection info.
+        let diversions: Vec<NameAddr> = req
+            .headers
+            .get_named("Diversion")
+            .flat_map(|v| NameAddr::parse_list(v).unwrap_or_default())
+            .collect();
+        let redirection = crate::diversion::to_isup(&diversions, &tg.country_code);
         let Some(mut iam) = enc else {
-            return msgs::iam(tg.international, tg.echo_control, called, calling);
+            let mut iam = msgs::iam(tg.international, tg.echo_control, called, calling);
+            if let Some(g) = generic {
+                iam = iam.with(g);
+            }
+            if let Some((rn, ocn, info)) = redirection {
+                iam = iam.with(rn).with(ocn).with(info);
+            }
+            return iam;
         };
+        if let Some((rn, ocn, info)) = redirection {
+            // Keep the encapsulated redirection if it has its own (transparency).
+            if iam.find(isup::ParameterCode::REDIRECTING_NUMBER).is_none() {
+                iam.set(rn);
+                iam.set(ocn);
+                iam.set(info);
+            }
+        }
+        if let Some(g) = generic {
+            // Generic number may repeat with other qualifiers: replace only qualifier 6.
+            let at = iam.parameters.iter().position(|p| {
+                matches!(p.to_typed(), Some(isup::Parameter::GenericNumber(x))
+                    if x.number_qualifier_indicator == Some(6))
+            });
+            match at {
+                Some(i) => iam.parameters[i] = g.into(),
+                None => iam.parameters.push(g.into()),
+            }
+        }
         // Headers win where they changed: compare as E.164.
         let cc = &tg.country_code;
         let same_number = |a: Option<(u8, &isup::Digits)>, b: (u8, &isup::Digits)| {
@@ -1406,7 +1694,7 @@ impl Engine {
         req: &Request,
         tg: &TrunkGroupConfig,
         peer: usize,
-    ) -> Option<CallingPartyNumber> {
+    ) -> (Option<CallingPartyNumber>, Option<isup::GenericNumber>) {
         let h = &req.headers;
         let privacy = h.privacy().unwrap_or_default();
         let restricted = privacy
@@ -1417,36 +1705,43 @@ impl Engine {
         } else {
             apri::ALLOWED
         };
-        let trusted = self.peers[peer].cfg.trusted;
-        if trusted {
-            if let Some(pai) = h
-                .p_asserted_identity()
-                .unwrap_or_default()
-                .into_iter()
-                .find_map(|n| number::to_isup(&n.uri, &tg.country_code))
-            {
-                return Some(number::calling_party(
-                    pai.0,
-                    pai.1,
-                    presentation,
-                    screening::NETWORK_PROVIDED,
-                ));
-            }
+        let from = h
+            .from()
+            .ok()
+            .filter(|f| !number::is_anonymous(&f.uri))
+            .and_then(|f| number::to_isup(&f.uri, &tg.country_code));
+        let pai = self.peers[peer]
+            .cfg
+            .trusted
+            .then(|| {
+                h.p_asserted_identity()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .find_map(|n| number::to_isup(&n.uri, &tg.country_code))
+            })
+            .flatten();
+        if let Some(pai) = pai {
+            // RFC 3325 §9.1 (trusted): the asserted identity is network provided. A different
+            // From number travels as generic number "additional calling party number"
+            // (qualifier 6, user provided not verified) [sip-isup-mapping.md §5.1, mem].
+            let generic = from.filter(|f| *f != pai).map(|(noa, d)| {
+                let mut g = isup::GenericNumber::new(noa, number::NPI_E164, d);
+                g.number_qualifier_indicator = Some(6);
+                g.presentation = Some(presentation);
+                g.screening = Some(screening::USER_PROVIDED_NOT_VERIFIED);
+                g.number_incomplete_indicator = Some(0);
+                g
+            });
+            let cg = number::calling_party(pai.0, pai.1, presentation, screening::NETWORK_PROVIDED);
+            return (Some(cg), generic);
         }
-        match h.from().ok() {
-            Some(f) if !number::is_anonymous(&f.uri) => {
-                match number::to_isup(&f.uri, &tg.country_code) {
-                    Some((noa, d)) => Some(number::calling_party(
-                        noa,
-                        d,
-                        presentation,
-                        screening::USER_PROVIDED_NOT_VERIFIED,
-                    )),
-                    None => Some(number::calling_party_not_available()),
-                }
+        let cg = match from {
+            Some((noa, d)) => {
+                number::calling_party(noa, d, presentation, screening::USER_PROVIDED_NOT_VERIFIED)
             }
-            _ => Some(number::calling_party_not_available()),
-        }
+            None => number::calling_party_not_available(),
+        };
+        (Some(cg), None)
     }
 
     /// A response to the INVITE we are serving (IP origination), with SDP answer and ISUP.
@@ -1578,6 +1873,9 @@ impl Engine {
                             let sdp = r.headers.get(Hdr::ContentType).is_some();
                             self.send_uas_provisional(c, r, sdp);
                             break;
+                        }
+                        if r.is_success() {
+                            c.sip = SipState::Confirmed;
                         }
                         self.out.push(Action::SendResponse(r));
                     }
@@ -1733,7 +2031,8 @@ impl Engine {
             }
             c.provisional_received = true;
             if let Some(cause) = c.cancel_pending {
-                self.send_cancel(c, cause);
+                let rel = c.cancel_rel.take();
+                self.send_cancel(c, cause, rel.as_deref());
                 return;
             }
             if c.isup != IsupState::Setup {
@@ -1905,9 +2204,8 @@ impl Engine {
                     self.release_isup(&mut c, 102, LOCATION_TN, None);
                 }
             }
-            Method::Ack if c.sip == SipState::Confirmed => {
-                // RFC 3261 §13.3.1.4: no ACK for our 2xx within 64*T1: the session is ended
-                // with BYE; the PSTN side is released (cause 102, recovery on timer expiry).
+            Method::Ack if c.model == CallModel::IpOrigination && c.sip == SipState::Confirmed => {
+                // RFC 3261 §13.3.1.4: no ACK for our 2xx within 64·T1 → BYE; REL 102.
                 self.release_both(now, &mut c, 102, LOCATION_TN, Outcome::Failed);
             }
             Method::Bye | Method::Cancel | Method::Info | Method::Prack => {
@@ -1937,14 +2235,6 @@ impl Engine {
             self.put(now, c);
             return;
         }
-        if k.timer == TimerKind::T10 && c.collecting {
-            // T10 after the last digit: take the number as complete (en bloc conversion).
-            match c.iam.take() {
-                Some(iam) => self.complete_overlap(now, c, iam),
-                None => self.put(now, c),
-            }
-            return;
-        }
         match k.timer {
             TimerKind::T7 if c.isup == IsupState::Setup && !c.acm => {
                 // Q.764 §2.1.4: T7 expiry → release, cause 102; SIP: 504 (cause 102).
@@ -1957,6 +2247,11 @@ impl Engine {
             TimerKind::T9 if c.isup == IsupState::Setup => {
                 // Q.118 T9: no answer → release cause 19 both ways (SIP 480).
                 self.release_both(now, &mut c, 19, LOCATION_TN, Outcome::Rejected);
+            }
+            TimerKind::T10 if c.collecting => {
+                // RFC 3578 §2: no more digits within T10: the number is taken as complete.
+                c.collecting = false;
+                self.try_offer(&mut c);
             }
             TimerKind::T8 if c.awaiting_cot => {
                 // Q.764 §2.1.8: no COT within T8 → release (cause 41 temporary failure).
@@ -1979,17 +2274,27 @@ impl Engine {
                 self.start(&mut c, TimerKind::T1, self.timers.t1);
             }
             TimerKind::T5 if c.isup == IsupState::Releasing => {
-                // Q.764 §2.9.6: T5 → stop T1, alert maintenance, reset the circuit. The reset
-                // (RSC, T17, the RLC that ends it) is the circuit maintenance's (the circuit
-                // manager in mgc): the call gives the circuit up without CircuitIdle.
+                // Q.764 §2.9.6 / §2.10.3: T5 → RSC, alert maintenance, stop T1, start T17.
                 self.stop(&mut c, TimerKind::T1);
+                self.send_isup(&c, msgs::rsc());
                 if let Some(cic) = c.cic {
                     self.out.push(Action::MaintenanceAlert {
                         cic,
-                        reason: "T5 expired: no RLC for REL, circuit to be reset",
+                        reason: "T5 expired: no RLC for REL, circuit reset",
                     });
                 }
-                self.detach_circuit(&mut c, false);
+                c.isup = IsupState::Resetting;
+                self.start(&mut c, TimerKind::T17, self.timers.t17);
+            }
+            TimerKind::T17 if c.isup == IsupState::Resetting => {
+                self.send_isup(&c, msgs::rsc());
+                if let Some(cic) = c.cic {
+                    self.out.push(Action::MaintenanceAlert {
+                        cic,
+                        reason: "T17 expired: no RLC for RSC",
+                    });
+                }
+                self.start(&mut c, TimerKind::T17, self.timers.t17);
             }
             TimerKind::Rel1xx => {
                 let acts = c
@@ -2009,18 +2314,6 @@ impl Engine {
         }
         self.put(now, c);
     }
-}
-
-/// True if the call on `cic` is collecting overlap digits.
-fn call_collecting(
-    by_cic: &HashMap<Cic, CallRef>,
-    calls: &HashMap<CallRef, Call>,
-    cic: Cic,
-) -> bool {
-    by_cic
-        .get(&cic)
-        .and_then(|id| calls.get(id))
-        .is_some_and(|c| c.collecting)
 }
 
 /// Q.850 cause of a Reason header (RFC 3326), 1..=127.

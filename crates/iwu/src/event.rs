@@ -25,7 +25,8 @@ pub enum Event {
     /// A response to a request the engine sent (2xx retransmissions included: they are re-ACKed).
     SipResponse(sip::Response),
     /// A client transaction the engine started timed out (timer B/F) or failed at transport
-    /// level: handled like 408 (cause 102).
+    /// level: handled like 408 (cause 102). `method: ACK` reports that the runtime gave up
+    /// retransmitting a 2xx to INVITE without ACK (RFC 3261 §13.3.1.4): the call is cleared.
     SipTimeout {
         call_id: String,
         method: sip::Method,
@@ -76,9 +77,8 @@ pub enum Action {
     CircuitIdle {
         cic: Cic,
     },
-    /// Maintenance needed: T5 expired without RLC (Q.764 §2.9.6). The call has given the
-    /// circuit up (no `CircuitIdle` follows): the runtime's circuit maintenance resets it (RSC,
-    /// T17) and keeps it out of service until RLC.
+    /// Maintenance needed: T5 expired without RLC (Q.764 §2.9.6: RSC sent, T17 running); the
+    /// circuit stays out of service for new calls until RLC. Informational (alarm).
     MaintenanceAlert {
         cic: Cic,
         reason: &'static str,
@@ -119,6 +119,42 @@ pub enum CallModel {
     IpOrigination,
 }
 
+/// Which side's input ended a call (for `call_releases_total{side}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReleaseSide {
+    /// An ISUP message: REL, or a refusal of our IAM.
+    Isup,
+    /// A SIP message: BYE, CANCEL, or a final error response to our INVITE.
+    Sip,
+    /// The gateway itself: a timer expiry (T7, T9, T8, SIP timer B…), a circuit reset, transport
+    /// loss, an operator release, or a refusal decided while setting up the call (no circuit,
+    /// bad number, incompatible media).
+    Gateway,
+}
+
+impl ReleaseSide {
+    /// Lower-case label (`isup`, `sip`, `gateway`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReleaseSide::Isup => "isup",
+            ReleaseSide::Sip => "sip",
+            ReleaseSide::Gateway => "gateway",
+        }
+    }
+}
+
+/// A call in progress, as the runtime sees it (log spans, gauges).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallSummary {
+    pub call: CallRef,
+    pub model: CallModel,
+    /// SIP bridging (RFC 3372 §3, PSTN-IP-PSTN): an IP-originated call whose INVITE carried an
+    /// encapsulated IAM, i.e. the call came from the PSTN through another gateway.
+    pub bridged: bool,
+    pub cic: Option<Cic>,
+    pub call_id: String,
+}
+
 /// How a call ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -150,6 +186,10 @@ pub struct CallRecord {
     pub answer_time: Option<Duration>,
     /// Answer → release.
     pub duration: Option<Duration>,
+    /// SIP bridging (see [`CallSummary::bridged`]).
+    pub bridged: bool,
+    /// The side whose input ended the call.
+    pub released_by: ReleaseSide,
 }
 
 /// Circuit selection for calls toward the PSTN. The engine only seizes; circuits come back

@@ -17,7 +17,7 @@
 //!             Action::StartTimer { key, after }      => /* (re)arm key at now + after */,
 //!             Action::StopTimer { key }              => /* disarm key */,
 //!             Action::CircuitIdle { cic }            => circuit_pool.release(cic),
-//!             Action::MaintenanceAlert { cic, reason } => /* alarm; reset the circuit (RSC, T17) */,
+//!             Action::MaintenanceAlert { cic, reason } => /* alarm; circuit stays out of service */,
 //!             Action::CallRecord(cdr)                => /* metrics, CDR log */,
 //!         }
 //!     }
@@ -44,6 +44,7 @@
 pub mod cause;
 pub mod compat;
 pub mod config;
+pub mod diversion;
 pub mod engine;
 pub mod event;
 pub mod ids;
@@ -60,7 +61,7 @@ pub use config::{
 };
 pub use engine::Engine;
 pub use event::{
-    Action, CallModel, CallRecord, CallRef, Cic, CircuitPool, Event, MemoryPool, Outcome, TimerKey,
-    TimerKind,
+    Action, CallModel, CallRecord, CallRef, CallSummary, Cic, CircuitPool, Event, MemoryPool,
+    Outcome, ReleaseSide, TimerKey, TimerKind,
 };
 pub use media::{MediaEndpoint, MediaGateway, StaticMediaGateway};

@@ -2,9 +2,8 @@
 //! shared/reference/isup-q764-timers.md §1 and §4): RSC with T16/T17 for one circuit, GRS with
 //! T22/T23 for a range. The circuit manager owns circuit states; this module only runs the
 //! message/timer exchange so that the timer rules live next to the other Q.764 timers.
-//! After T5 (no RLC for a call's REL) the [`crate::Engine`] gives the circuit up with
-//! [`crate::Action::MaintenanceAlert`]; the reset then runs here (RSC with T17 only, Q.764
-//! §2.9.6) or in the runtime's circuit manager.
+//! (The T5 → RSC path of a released call runs inside the [`crate::Engine`] with T17 only, as
+//! Q.764 §2.9.6 prescribes.)
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -330,6 +330,35 @@ fn pstn_cot() -> Harness {
     h
 }
 
+/// Overlap receiving on tg2 (configured `overlap = true` here): SAM digits are collected until
+/// ST, then one INVITE (RFC 3578 §2 en-bloc conversion).
+fn pstn_overlap() -> Harness {
+    let mut cfg = config();
+    cfg.trunk_groups[1].overlap = true;
+    let mut h = Harness::with_config(cfg);
+    let acts = h.isup(33, iam("3012", None));
+    assert!(find_request(&acts, Method::Invite).is_none());
+    let sam = |d: &str| {
+        isup::Message::new(MessageType::SAM).with(isup::SubsequentNumber {
+            digits: isup::Digits::from_hex_str(d).unwrap(),
+        })
+    };
+    assert!(find_request(&h.isup(33, sam("34")), Method::Invite).is_none());
+    let acts = h.isup(33, sam("56F"));
+    let inv = find_request(&acts, Method::Invite).expect("INVITE after ST");
+    assert_eq!(inv.uri.to_string(), "tel:+4930123456");
+    // Without ST, T10 ends the collection.
+    let acts = h.isup(34, iam("30", None));
+    assert!(find_request(&acts, Method::Invite).is_none());
+    h.isup(34, sam("99"));
+    let acts = h.advance(secs(4));
+    assert_eq!(
+        find_request(&acts, Method::Invite).unwrap().uri.to_string(),
+        "tel:+493099"
+    );
+    h
+}
+
 #[test]
 fn pstn_cot_missing_t8_releases_and_64k_unrestricted_is_refused() {
     let mut h = Harness::new();
@@ -714,8 +743,7 @@ fn ip_bridging() -> Harness {
     h
 }
 
-/// No RLC for our REL: T1 re-sends REL; at T5 the call alerts maintenance and gives the circuit
-/// up to the circuit reset (RSC, T17: the circuit manager's), without CircuitIdle.
+/// No RLC for our REL: T1 re-sends REL, T5 resets the circuit (RSC, alert, T17).
 fn ip_release_timers() -> Harness {
     let mut h = Harness::new();
     let inv = plain_invite("t1t5");
@@ -728,16 +756,11 @@ fn ip_release_timers() -> Harness {
         "T1 re-sends REL"
     );
     let acts = h.advance(secs(285));
-    assert!(
-        find_isup(&acts, MessageType::RSC).is_none(),
-        "the reset is the circuit manager's"
-    );
+    assert!(find_isup(&acts, MessageType::RSC).is_some(), "T5 → RSC");
     assert_eq!(h.alerts, vec![cic]);
-    assert!(
-        !h.idle.contains(&cic),
-        "out of service until the reset ends"
-    );
-    assert_eq!(h.engine.active_calls(), 0);
+    assert!(!h.idle.contains(&cic), "out of service until RLC");
+    let acts = h.isup(cic, isup::Message::new(MessageType::RLC));
+    assert!(acts.contains(&Action::CircuitIdle { cic }));
     assert!(h.timers.is_empty());
     h
 }
@@ -776,25 +799,6 @@ fn ip_repeat_attempt_after_blocking() {
     assert!(acts.contains(&Action::CircuitIdle { cic }));
     assert!(h.records.is_empty());
     assert_eq!(h.engine.active_calls(), 1);
-}
-
-/// RFC 3261 §13.3.1.4: our 2xx never acknowledged → BYE (Reason 102) and REL 102.
-#[test]
-fn ip_no_ack_for_2xx() {
-    let mut h = Harness::new();
-    let inv = plain_invite("noack");
-    let acts = h.request(inv.clone());
-    let (cic, _) = find_isup(&acts, MessageType::IAM).unwrap();
-    let acts = h.isup(cic, iwu::msgs::anm());
-    assert!(find_response(&acts, 200).is_some());
-    let acts = h.feed(Event::SipTimeout {
-        call_id: inv.headers.call_id().unwrap().to_string(),
-        method: Method::Ack,
-    });
-    let bye = find_request(&acts, Method::Bye).expect("BYE");
-    assert_eq!(bye.headers.q850_cause(), Some(102));
-    let (_, rel) = find_isup(&acts, MessageType::REL).expect("REL");
-    assert_eq!(iwu::msgs::cause_of(&rel).unwrap().0, 102);
 }
 
 /// Maintenance reset of an answered call's circuit: BYE (Reason 41), no REL, no CircuitIdle.
@@ -1005,6 +1009,11 @@ fn scenarios() -> Vec<Scenario> {
             pstn_cot,
         ),
         (
+            "PSTN origination: overlap receiving, SAM digits collected before one INVITE",
+            "pstn_overlap",
+            pstn_overlap,
+        ),
+        (
             "IP origination: answered call, BYE from SIP",
             "ip_basic",
             ip_basic,
@@ -1105,6 +1114,7 @@ ladder_tests! {
     ladder_pstn_timer_b => pstn_timer_b,
     ladder_pstn_t11 => pstn_t11,
     ladder_pstn_cot => pstn_cot,
+    ladder_pstn_overlap => pstn_overlap,
     ladder_ip_basic => ip_basic,
     ladder_ip_busy => || ip_reject(17, 486),
     ladder_ip_unallocated => || ip_reject(1, 404),
@@ -1136,6 +1146,198 @@ fn ip_bye_in_early_dialog_terminates_the_invite() {
     assert!(find_isup(&acts, MessageType::REL).is_some());
     h.isup(cic, isup::Message::new(MessageType::RLC));
     assert_eq!(h.engine.active_calls(), 0);
+}
+
+#[test]
+fn pstn_unverified_number_is_not_asserted_and_generic_number_goes_to_from() {
+    let mut h = Harness::new();
+    // Screening 0 (user provided, not verified): From only, no PAI (Q.1912.5).
+    let mut m = iam("30123456", None);
+    m = m.with(iwu::number::calling_party(3, digits("3098765"), 0, 0));
+    let inv = find_request(&h.isup(16, m), Method::Invite).unwrap();
+    assert_eq!(
+        inv.headers.from().unwrap().uri.to_string(),
+        "sip:+493098765@192.0.2.10;user=phone"
+    );
+    assert!(inv.headers.from().unwrap().display.is_none());
+    assert!(inv.headers.p_asserted_identity().unwrap().is_empty());
+    // Generic number qualifier 6 (additional calling party) → From; CgPN → PAI.
+    let mut g = isup::GenericNumber::new(3, 1, digits("301111"));
+    g.number_qualifier_indicator = Some(6);
+    g.presentation = Some(0);
+    g.screening = Some(0);
+    g.number_incomplete_indicator = Some(0);
+    let m = iam("30123456", Some(("3098765", 0))).with(g);
+    let inv = find_request(&h.isup(17, m), Method::Invite).unwrap();
+    assert_eq!(
+        inv.headers.from().unwrap().uri.to_string(),
+        "sip:+49301111@192.0.2.10;user=phone"
+    );
+    assert_eq!(
+        inv.headers.p_asserted_identity().unwrap()[0]
+            .uri
+            .to_string(),
+        "sip:+493098765@192.0.2.10;user=phone"
+    );
+}
+
+#[test]
+fn pstn_cancel_carries_rel_for_sip_i() {
+    let mut h = Harness::new();
+    let inv = find_request(&h.isup(18, iam("30123456", None)), Method::Invite).unwrap();
+    h.response(peer_response(&inv, 183));
+    let acts = h.isup(18, rel(31));
+    let c = find_request(&acts, Method::Cancel).unwrap();
+    let b = SipBody::parse(&c.headers, &c.body).unwrap();
+    assert_eq!(
+        isup::Message::parse(b.isup().unwrap().data).unwrap(),
+        rel(31)
+    );
+    assert_eq!(c.headers.q850_cause(), Some(31));
+}
+
+#[test]
+fn ip_trusted_pai_with_different_from_adds_generic_number() {
+    let mut h = Harness::new();
+    let mut inv = sipi_invite("gn");
+    inv.headers.push(
+        Hdr::PAssertedIdentity,
+        "<sip:+493055555@192.0.2.20;user=phone>",
+    );
+    let acts = h.request(inv);
+    let (_, iam) = find_isup(&acts, MessageType::IAM).unwrap();
+    assert_eq!(
+        iam.get::<isup::CallingPartyNumber>()
+            .unwrap()
+            .digits
+            .to_string(),
+        "3055555"
+    );
+    let g = iam.get::<isup::GenericNumber>().unwrap();
+    assert_eq!(
+        (g.number_qualifier_indicator, g.digits.to_string()),
+        (Some(6), "3098765".to_string())
+    );
+    assert!(iam.to_bytes().is_ok());
+}
+
+#[test]
+fn diversion_both_ways_and_inr_answered_locally() {
+    let mut h = Harness::new();
+    // SIP → ISUP: Diversion → redirecting number, original called number, redirection info.
+    let mut inv = plain_invite("div");
+    inv.headers.push(
+        sip::HeaderName::from_name("Diversion"),
+        "<tel:+493011>;reason=no-answer;counter=1, <tel:+493022>;reason=user-busy;counter=1",
+    );
+    let acts = h.request(inv);
+    let (cic, out) = find_isup(&acts, MessageType::IAM).unwrap();
+    assert_eq!(
+        out.get::<isup::RedirectingNumber>()
+            .unwrap()
+            .digits
+            .to_string(),
+        "3011"
+    );
+    assert_eq!(
+        out.get::<isup::OriginalCalledNumber>()
+            .unwrap()
+            .digits
+            .to_string(),
+        "3022"
+    );
+    let ri = out.get::<isup::RedirectionInformation>().unwrap();
+    assert_eq!(
+        (
+            ri.redirecting_reason,
+            ri.original_redirection_reason,
+            ri.redirection_counter
+        ),
+        (2, 1, 2)
+    );
+    assert!(out.to_bytes().is_ok());
+    // INR from the PSTN toward a plain SIP peer: answered with INF from our IAM.
+    let inr = isup::Message::new(MessageType::INR).with(isup::InformationRequestIndicators {
+        calling_party_address_request_indicator: 1,
+        calling_partys_category_request_indicator: 1,
+        ..Default::default()
+    });
+    let acts = h.isup(cic, inr);
+    let (_, inf) = find_isup(&acts, MessageType::INF).unwrap();
+    let ind = inf.get::<isup::InformationIndicators>().unwrap();
+    assert_eq!(ind.calling_party_address_response_indicator, 3);
+    assert_eq!(
+        inf.get::<isup::CallingPartyNumber>()
+            .unwrap()
+            .digits
+            .to_string(),
+        "3098765"
+    );
+    assert!(inf.to_bytes().is_ok());
+    // ISUP → SIP: redirecting number → Diversion.
+    let mut rn = isup::RedirectingNumber::new(3, 1, digits("3033"));
+    rn.presentation = Some(0);
+    let m = iam("30123456", None)
+        .with(rn)
+        .with(isup::RedirectionInformation {
+            redirecting_indicator: 3,
+            original_redirection_reason: 0,
+            redirection_counter: 1,
+            redirecting_reason: 3,
+        });
+    let inv = find_request(&h.isup(19, m), Method::Invite).unwrap();
+    let d: Vec<&str> = inv.headers.get_named("Diversion").collect();
+    assert_eq!(
+        d,
+        vec!["<sip:+493033@192.0.2.10;user=phone>;reason=unconditional;counter=1;privacy=off"]
+    );
+}
+
+#[test]
+fn peer_lookup_by_source_address() {
+    let h = Harness::new();
+    assert_eq!(h.engine.peer_by_address("192.0.2.30", 5060), Some("plain"));
+    assert_eq!(h.engine.peer_by_address("192.0.2.30", 5080), Some("plain"));
+    assert_eq!(h.engine.peer_by_address("203.0.113.1", 5060), None);
+}
+
+#[test]
+fn ip_no_ack_for_200_clears_the_call() {
+    let mut h = Harness::new();
+    let inv = plain_invite("no-ack");
+    let acts = h.request(inv.clone());
+    let (cic, _) = find_isup(&acts, MessageType::IAM).unwrap();
+    h.isup(cic, iwu::msgs::anm());
+    let acts = h.feed(Event::SipTimeout {
+        call_id: "no-ack".into(),
+        method: Method::Ack,
+    });
+    assert_eq!(
+        find_request(&acts, Method::Bye)
+            .unwrap()
+            .headers
+            .q850_cause(),
+        Some(102)
+    );
+    assert_eq!(
+        iwu::msgs::cause_of(&find_isup(&acts, MessageType::REL).unwrap().1)
+            .unwrap()
+            .0,
+        102
+    );
+}
+
+#[test]
+fn ip_rejections_get_call_records() {
+    let mut h = Harness::new();
+    h.request(plain_invite("a"));
+    h.request(plain_invite("b"));
+    h.request(plain_invite("c"));
+    let r = h.records.last().unwrap();
+    assert_eq!(
+        (r.outcome, r.cause, r.sip_status),
+        (Outcome::Failed, 34, Some(503))
+    );
 }
 
 #[test]
@@ -1213,4 +1415,63 @@ fn call_flows_doc() {
         committed == doc,
         "docs/call-flows.md is out of date: run UPDATE_CALL_FLOWS=1 cargo test -p iwu --test ladders call_flows_doc"
     );
+}
+
+/// Call records say which side's input ended the call and whether the call was SIP bridging
+/// (an INVITE with an encapsulated IAM, RFC 3372 §3); `Engine::calls` lists calls in progress.
+#[test]
+fn call_records_carry_release_side_and_bridging() {
+    use iwu::ReleaseSide::{Gateway, Isup, Sip};
+    let cases: Vec<(&str, Harness, iwu::ReleaseSide, bool)> = vec![
+        ("pstn_basic (REL from the PSTN)", pstn_basic(), Isup, false),
+        (
+            "pstn_reject (486 from SIP)",
+            pstn_reject(486, 17),
+            Sip,
+            false,
+        ),
+        (
+            "pstn_abandon (REL before answer)",
+            pstn_abandon(),
+            Isup,
+            false,
+        ),
+        ("pstn_bye (BYE from SIP)", pstn_bye(), Sip, false),
+        ("pstn_timer_b (SIP timeout)", pstn_timer_b(), Gateway, false),
+        ("ip_basic (BYE from SIP)", ip_basic(), Sip, false),
+        (
+            "ip_reject (REL from the PSTN)",
+            ip_reject(17, 486),
+            Isup,
+            false,
+        ),
+        ("ip_no_answer (T9)", ip_no_answer(), Gateway, false),
+        ("ip_t7 (T7)", ip_t7(), Gateway, false),
+        ("ip_bridging (REL 17)", ip_bridging(), Isup, true),
+    ];
+    for (name, h, side, bridged) in cases {
+        let r = h
+            .records
+            .first()
+            .unwrap_or_else(|| panic!("{name}: no record"));
+        assert_eq!(r.released_by, side, "{name}");
+        assert_eq!(r.bridged, bridged, "{name}");
+    }
+    // While a bridged call is up, the engine reports it by CIC and Call-ID.
+    let mut h = Harness::new();
+    let iam = iam("3011111", Some(("3098765", 0)));
+    let acts = h.request(with_isup(
+        sipi_invite("bridge-live"),
+        &iam.to_bytes().unwrap(),
+        "itu-t92+",
+        "optional",
+    ));
+    let (cic, _) = find_isup(&acts, MessageType::IAM).unwrap();
+    let s = h.engine.call_by_cic(cic).expect("call by CIC");
+    assert_eq!(s, h.engine.call_by_call_id("bridge-live").unwrap());
+    assert_eq!(
+        (s.model, s.bridged, s.cic),
+        (iwu::CallModel::IpOrigination, true, Some(cic))
+    );
+    assert_eq!(h.engine.calls().count(), 1);
 }

@@ -84,7 +84,7 @@ fn op() -> impl Strategy<Value = Op> {
                 require_100rel,
                 isup
             }),
-        (any::<u8>(), 0u8..15, 1u8..128).prop_map(|(slot, kind, cause)| Op::Isup {
+        (any::<u8>(), 0u8..16, 1u8..128).prop_map(|(slot, kind, cause)| Op::Isup {
             slot,
             kind,
             cause
@@ -191,12 +191,18 @@ fn isup_msg(kind: u8, cause: u8) -> Message {
         13 => Message::new(MessageType::COT).with(isup::ContinuityIndicators {
             continuity_indicator: cause & 1,
         }),
+        14 => Message::new(MessageType::SAM).with(isup::SubsequentNumber {
+            digits: isup::Digits::from_hex_str(if cause & 1 == 1 { "5F" } else { "5" }).unwrap(),
+        }),
         _ => Message::new(MessageType(0x77)),
     }
 }
 
 fn run(ops: Vec<Op>) {
-    let mut h = Harness::new();
+    // tg2 receives overlap (SAM collection) so that path is exercised too.
+    let mut cfg = config();
+    cfg.trunk_groups[1].overlap = true;
+    let mut h = Harness::with_config(cfg);
     let mut w = World::default();
     for op in ops {
         let acts = match op {
@@ -450,11 +456,6 @@ fn drain(h: &mut Harness, w: &mut World) {
             "CIC {cic} never freed"
         );
         assert!(!h.engine.cic_in_use(*cic));
-    }
-    // Circuits given up at T5 come back when the circuit maintenance's reset (RSC/RLC, the
-    // runtime's) completes.
-    for cic in std::mem::take(&mut h.alerts) {
-        h.pool.release(cic);
     }
     // Every circuit seized from the pool came back.
     let mut free = h.pool.free_cics("tg1");

@@ -164,6 +164,11 @@ impl<W: Write> PcapWriter<W> {
         self.out.flush()
     }
 
+    /// The underlying writer (e.g. to see how much was written).
+    pub fn get_ref(&self) -> &W {
+        &self.out
+    }
+
     /// Returns the underlying writer.
     pub fn into_inner(self) -> W {
         self.out

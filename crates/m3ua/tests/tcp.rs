@@ -337,3 +337,67 @@ async fn ten_thousand_messages_each_way_without_loss() {
     sgp.shutdown().await;
     timeout(LIMIT, sgp_task).await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn taps_see_every_message_both_ways_with_addresses() {
+    use m3ua::transport::{TapDirection, spawn_sgp_with_tap};
+    use std::sync::{Arc, Mutex};
+    type Log = Arc<Mutex<Vec<(TapDirection, SocketAddr, SocketAddr, u16, Vec<u8>)>>>;
+    let tap_into = |log: Log| -> m3ua::transport::Tap {
+        Arc::new(move |t: &m3ua::transport::Tapped<'_>| {
+            log.lock()
+                .unwrap()
+                .push((t.direction, t.local, t.peer, t.stream, t.bytes.to_vec()));
+        })
+    };
+    let sgp_log: Log = Default::default();
+    let asp_log: Log = Default::default();
+    let (sgp, mut sgp_ev, sgp_task) = spawn_sgp_with_tap(
+        SgpConfig::default(),
+        Transport::Tcp,
+        LOOPBACK.parse().unwrap(),
+        Some(tap_into(sgp_log.clone())),
+    )
+    .await
+    .unwrap();
+    let mut tc = AspTransportConfig::tcp(sgp.local_addr());
+    tc.tap = Some(tap_into(asp_log.clone()));
+    let (asp, mut asp_ev, asp_task) = spawn_asp(asp_cfg(), tc);
+    wait_asp(&mut asp_ev, active).await;
+    asp.transfer(pd(514, 3, vec![1, 0, 1])).await.unwrap();
+    wait_sgp(&mut sgp_ev, |e| matches!(e, SgpEvent::Transfer { .. })).await;
+    asp.stop().await;
+    let _ = timeout(LIMIT, asp_task).await;
+    sgp.shutdown().await;
+    let _ = timeout(LIMIT, sgp_task).await;
+
+    let asp_log = asp_log.lock().unwrap().clone();
+    let sgp_log = sgp_log.lock().unwrap().clone();
+    // Every message the ASP sent, the SGP received, byte for byte and in order (and back).
+    let sent = |l: &[(TapDirection, SocketAddr, SocketAddr, u16, Vec<u8>)], d| -> Vec<Vec<u8>> {
+        l.iter().filter(|e| e.0 == d).map(|e| e.4.clone()).collect()
+    };
+    let asp_sent = sent(&asp_log, TapDirection::Sent);
+    let sgp_received = sent(&sgp_log, TapDirection::Received);
+    assert!(asp_sent.len() >= 3, "ASPUP, ASPAC, DATA at least");
+    // The ASPDN at the end may be cut off by the close; everything before it arrived.
+    let n = sgp_received.len();
+    assert!(n >= 3, "the SGP saw ASPUP, ASPAC and DATA");
+    assert_eq!(sgp_received[..], asp_sent[..n]);
+    assert_eq!(
+        sent(&sgp_log, TapDirection::Sent)[..2],
+        sent(&asp_log, TapDirection::Received)[..2]
+    );
+    assert!(matches!(
+        Message::parse(&asp_sent[0]).unwrap(),
+        Message::AspUp(_)
+    ));
+    // Addresses: the ASP's local is the SGP's peer; DATA is reported on stream 1.
+    let (_, a_local, a_peer, _, _) = asp_log[0];
+    let (_, s_local, s_peer, _, _) = sgp_log[0];
+    assert_eq!((a_local, a_peer), (s_peer, s_local));
+    assert_eq!(a_peer, sgp.local_addr());
+    assert!(sgp_log.iter().any(|e| e.0 == TapDirection::Received
+        && e.3 == 1
+        && matches!(Message::parse(&e.4), Ok(Message::Data(_)))));
+}

@@ -26,8 +26,8 @@ pub fn iwu_config(cfg: &Config) -> iwu::IwuConfig {
                 international: t.international,
                 echo_control: t.echo_control,
                 append_st: t.append_st,
+                overlap: t.overlap,
                 t11_acm: t.t11_acm,
-                overlap_receiving: t.overlap_receiving,
                 media: t.media.clone(),
             })
             .collect(),
@@ -73,16 +73,13 @@ pub fn gateway_seeded(cfg: &Config, seed: u64) -> anyhow::Result<Gateway> {
 
 /// Metrics from one call record.
 pub fn record_call(m: &Metrics, r: &iwu::CallRecord) {
-    let model = model_label(r.model);
-    let outcome = match r.outcome {
-        iwu::Outcome::Answered => "answered",
-        iwu::Outcome::Rejected => "rejected",
-        iwu::Outcome::Abandoned => "abandoned",
-        iwu::Outcome::Failed => "failed",
-    };
-    m.calls.with_label_values(&[model, outcome]).inc();
+    let model = model_label(r.model, r.bridged);
+    m.calls
+        .with_label_values(&[model, outcome_label(r.outcome)])
+        .inc();
+    // The Q.850 cause value is a small closed set (0–127), so it is a low-cardinality label.
     m.call_releases
-        .with_label_values(&[&r.cause.to_string(), "any"])
+        .with_label_values(&[&r.cause.to_string(), r.released_by.as_str()])
         .inc();
     if let Some(t) = r.setup_time {
         m.call_setup_seconds
@@ -96,9 +93,177 @@ pub fn record_call(m: &Metrics, r: &iwu::CallRecord) {
     }
 }
 
-pub fn model_label(m: iwu::CallModel) -> &'static str {
-    match m {
-        iwu::CallModel::PstnOrigination => "pstn_origination",
-        iwu::CallModel::IpOrigination => "ip_origination",
+/// The `model` label values.
+pub const MODELS: [&str; 3] = ["pstn_origination", "ip_origination", "bridging"];
+
+/// The `outcome` label values.
+pub const OUTCOMES: [&str; 4] = ["answered", "rejected", "abandoned", "failed"];
+
+/// The `model` label: SIP bridging (RFC 3372 §3, PSTN-IP-PSTN) is an IP-originated call whose
+/// INVITE carried an encapsulated IAM, i.e. a call from the PSTN that crossed a SIP network and
+/// re-enters the PSTN here. A PSTN-originated call sent to a SIP-I/SIP-T peer stays
+/// `pstn_origination`: this gateway cannot know whether the far side terminates it in the PSTN
+/// (RFC 3372 §3 classifies by where the call ends, which the ingress does not see).
+pub fn model_label(m: iwu::CallModel, bridged: bool) -> &'static str {
+    match (m, bridged) {
+        (iwu::CallModel::IpOrigination, true) => MODELS[2],
+        (iwu::CallModel::PstnOrigination, _) => MODELS[0],
+        (iwu::CallModel::IpOrigination, false) => MODELS[1],
+    }
+}
+
+pub fn outcome_label(o: iwu::Outcome) -> &'static str {
+    match o {
+        iwu::Outcome::Answered => OUTCOMES[0],
+        iwu::Outcome::Rejected => OUTCOMES[1],
+        iwu::Outcome::Abandoned => OUTCOMES[2],
+        iwu::Outcome::Failed => OUTCOMES[3],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::{Input, Output};
+    use std::time::Duration;
+
+    fn invite(call_id: &str) -> sip::Request {
+        let raw = format!(
+            "INVITE sip:4930123456@127.0.0.1:5060 SIP/2.0\r\n\
+             Via: SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bK{call_id}\r\n\
+             From: <sip:sipp@127.0.0.1:5080>;tag=a{call_id}\r\n\
+             To: <sip:4930123456@127.0.0.1:5060>\r\n\
+             Call-ID: {call_id}\r\nCSeq: 1 INVITE\r\n\
+             Contact: <sip:sipp@127.0.0.1:5080>\r\nMax-Forwards: 70\r\n\
+             Content-Length: 0\r\n\r\n"
+        );
+        match sip::Message::parse(raw.as_bytes()).expect("valid INVITE") {
+            sip::Message::Request(r) => r,
+            _ => unreachable!(),
+        }
+    }
+
+    /// The runtime names ISUP timers for `isup_timer_expiries_total` and finds the call of an
+    /// input and of a timer for the log span.
+    #[test]
+    fn gateway_names_timers_and_finds_calls() {
+        let cfg = Config::embedded_default();
+        let mut gw = gateway_seeded(&cfg, 7).unwrap();
+        let out = gw.handle(Duration::ZERO, Input::TransportUp);
+        // GRS was sent with T22/T23 running.
+        let names: Vec<_> = out
+            .iter()
+            .filter_map(|o| match o {
+                Output::StartTimer { id, .. } => gw.isup_timer_name(*id),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            names.contains(&"T22") && names.contains(&"T23"),
+            "{names:?}"
+        );
+        // The exchange answers each GRS with a GRA for the same range, all circuits idle.
+        for o in &out {
+            if let Output::Isup {
+                message_type: isup::MessageType::GRS,
+                user_data,
+                ..
+            } = o
+            {
+                let (first, grs) = isup::Variant::ITU.parse_with_cic(user_data).unwrap();
+                let range = grs.get::<isup::RangeAndStatus>().unwrap().range;
+                let gra = isup::Message::new(isup::MessageType::GRA).with(
+                    isup::RangeAndStatus::with_status(&vec![false; range as usize + 1]),
+                );
+                let mut user_data = Vec::new();
+                isup::Variant::ITU
+                    .emit_with_cic(first, &gra, &mut user_data)
+                    .unwrap();
+                gw.handle(Duration::ZERO, Input::Isup { opc: 2, user_data });
+            }
+        }
+        let out = gw.handle(
+            Duration::from_millis(1),
+            Input::SipRequest {
+                peer: "softswitch".into(),
+                request: invite("c1"),
+            },
+        );
+        let cic = out
+            .iter()
+            .find_map(|o| match o {
+                Output::Isup {
+                    message_type: isup::MessageType::IAM,
+                    user_data,
+                    ..
+                } => Some(u16::from_le_bytes([user_data[0], user_data[1]]) & 0x0FFF),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no IAM: {out:#?}"));
+        let t7 = out
+            .iter()
+            .find_map(|o| match o {
+                Output::StartTimer { id, .. } if gw.isup_timer_name(*id) == Some("T7") => Some(*id),
+                _ => None,
+            })
+            .expect("T7 started with the IAM");
+        let call = gw.call_by_call_id("c1").expect("call by Call-ID");
+        assert_eq!(gw.call_by_cic(cic), Some(call.clone()));
+        assert_eq!(gw.timer_call(t7), Some(call.clone()));
+        assert_eq!(model_label(call.model, call.bridged), "ip_origination");
+        assert_eq!(gw.calls().count(), 1);
+        // T7 fires: the call is released toward both sides (cause 102), the timer is gone.
+        let out = gw.handle(Duration::from_secs(20), Input::Timer(t7));
+        assert!(gw.isup_timer_name(t7).is_none());
+        assert!(out.iter().any(|o| matches!(
+            o,
+            Output::Isup {
+                message_type: isup::MessageType::REL,
+                ..
+            }
+        )));
+    }
+
+    #[test]
+    fn call_records_feed_models_outcomes_and_release_sides() {
+        let m = Metrics::new();
+        let record = |model, bridged, outcome, cause, side| iwu::CallRecord {
+            call: 1,
+            model,
+            cic: Some(1),
+            call_id: "x".into(),
+            outcome,
+            cause,
+            sip_status: None,
+            setup_time: Some(Duration::from_millis(3)),
+            answer_time: None,
+            duration: None,
+            bridged,
+            released_by: side,
+        };
+        use iwu::{CallModel::*, Outcome::*, ReleaseSide};
+        record_call(
+            &m,
+            &record(IpOrigination, true, Answered, 16, ReleaseSide::Sip),
+        );
+        record_call(
+            &m,
+            &record(PstnOrigination, false, Rejected, 17, ReleaseSide::Sip),
+        );
+        record_call(
+            &m,
+            &record(IpOrigination, false, Failed, 102, ReleaseSide::Gateway),
+        );
+        let text = m.render();
+        for needle in [
+            "calls_total{model=\"bridging\",outcome=\"answered\"} 1",
+            "calls_total{model=\"pstn_origination\",outcome=\"rejected\"} 1",
+            "calls_total{model=\"ip_origination\",outcome=\"failed\"} 1",
+            "call_releases_total{cause=\"102\",side=\"gateway\"} 1",
+            "call_releases_total{cause=\"17\",side=\"sip\"} 1",
+            "call_setup_seconds_count{model=\"bridging\"} 1",
+        ] {
+            assert!(text.contains(needle), "missing {needle}:\n{text}");
+        }
     }
 }

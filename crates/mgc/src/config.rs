@@ -48,6 +48,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     #[serde(default)]
     pub log: LogConfig,
+    #[serde(default)]
+    pub trace: TraceConfig,
     /// ISUP call timers (Q.764 Annex A: T1, T5, T7, T9, T11), seconds.
     #[serde(default)]
     pub call_timers: iwu::IsupTimers,
@@ -92,12 +94,12 @@ pub struct TrunkGroup {
     /// End the called number with ST (en bloc, Q.764 §2.1.1.1).
     #[serde(default)]
     pub append_st: bool,
+    /// Overlap receiving: collect SAM digits (until ST or T10) before the INVITE (RFC 3578 §2).
+    #[serde(default)]
+    pub overlap: bool,
     /// Send ACM "no indication" when T11 expires before SIP progress.
     #[serde(default = "yes")]
     pub t11_acm: bool,
-    /// Overlap receiving: an IAM without ST waits for SAMs (until ST or T10), then one INVITE.
-    #[serde(default)]
-    pub overlap_receiving: bool,
     /// The media gateway endpoint serving these circuits (SDP).
     pub media: iwu::MediaConfig,
 }
@@ -239,6 +241,29 @@ impl Default for LogConfig {
         LogConfig {
             level: "info".into(),
             format: LogFormat::Pretty,
+        }
+    }
+}
+
+/// `[trace]`: the signalling trace (SIP and M3UA in one pcap file); `mgc run --pcap FILE` sets
+/// `pcap`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TraceConfig {
+    /// The pcap file; `None`: no trace.
+    pub pcap: Option<std::path::PathBuf>,
+    /// Rotate when the file reaches this many bytes (0: never).
+    pub max_file_bytes: u64,
+    /// Rotated files kept (`NAME.1.pcap` newest … `NAME.N.pcap`).
+    pub max_files: usize,
+}
+
+impl Default for TraceConfig {
+    fn default() -> Self {
+        TraceConfig {
+            pcap: None,
+            max_file_bytes: 100 * 1024 * 1024,
+            max_files: 10,
         }
     }
 }

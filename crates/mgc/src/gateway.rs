@@ -29,6 +29,8 @@ pub enum Input {
     TransportUp,
     /// The association is lost: calls are cleared, circuits wait for the next GRS.
     TransportDown,
+    /// MTP-PAUSE / MTP-RESUME for a far-end point code (M3UA DUNA / DAVA, RFC 4666 §3.4).
+    PointCode { dpc: u32, available: bool },
 }
 
 /// One thing for the runtime to do.
@@ -184,6 +186,73 @@ impl Gateway {
         self.engine.active_calls()
     }
 
+    /// The call using `cic`, if any (log spans).
+    pub fn call_by_cic(&self, cic: u16) -> Option<iwu::CallSummary> {
+        self.engine.call_by_cic(cic)
+    }
+
+    /// The call with this SIP Call-ID, if any (log spans).
+    pub fn call_by_call_id(&self, call_id: &str) -> Option<iwu::CallSummary> {
+        self.engine.call_by_call_id(call_id)
+    }
+
+    /// Calls in progress.
+    pub fn calls(&self) -> impl Iterator<Item = iwu::CallSummary> + '_ {
+        self.engine.calls()
+    }
+
+    /// Model and bridging of each call in progress (the `calls_active` gauge), no copies.
+    pub fn call_models(&self) -> impl Iterator<Item = (iwu::CallModel, bool)> + '_ {
+        self.engine.call_models()
+    }
+
+    /// The call a running timer belongs to, if it is a call timer or a 2xx retransmission.
+    pub fn timer_call(&self, id: u64) -> Option<iwu::CallSummary> {
+        match self.timers.by_id.get(&id)? {
+            TimerRef::Call(k) => self.engine.call(k.call),
+            TimerRef::Retransmit2xx(call_id) => self.engine.call_by_call_id(call_id),
+            TimerRef::Circuit(_) => None,
+        }
+    }
+
+    /// The Q.764 name of a running ISUP timer (call or circuit maintenance), for
+    /// `isup_timer_expiries_total`; `None` for SIP-side timers (RFC 3262 and 2xx retransmission).
+    pub fn isup_timer_name(&self, id: u64) -> Option<&'static str> {
+        use circuits::Timer as C;
+        use iwu::TimerKind as K;
+        Some(match self.timers.by_id.get(&id)? {
+            TimerRef::Call(k) => match k.timer {
+                K::T1 => "T1",
+                K::T2 => "T2",
+                K::T5 => "T5",
+                K::T6 => "T6",
+                K::T7 => "T7",
+                K::T8 => "T8",
+                K::T9 => "T9",
+                K::T10 => "T10",
+                K::T11 => "T11",
+                K::T17 => "T17",
+                K::Rel1xx => return None,
+            },
+            TimerRef::Circuit(k) => match k.timer {
+                C::T12 => "T12",
+                C::T13 => "T13",
+                C::T14 => "T14",
+                C::T15 => "T15",
+                C::T16 => "T16",
+                C::T17 => "T17",
+                C::T18 => "T18",
+                C::T19 => "T19",
+                C::T20 => "T20",
+                C::T21 => "T21",
+                C::T22 => "T22",
+                C::T23 => "T23",
+                C::T28 => "T28",
+            },
+            TimerRef::Retransmit2xx(_) => return None,
+        })
+    }
+
     /// Timers running (calls, circuits and 2xx retransmissions).
     pub fn running_timers(&self) -> usize {
         self.timers.len()
@@ -230,6 +299,14 @@ impl Gateway {
             }
             Input::TransportDown => {
                 self.circuits.transport_down();
+                self.drain_circuits(now);
+            }
+            Input::PointCode { dpc, available } => {
+                if available {
+                    self.circuits.point_code_available(dpc);
+                } else {
+                    self.circuits.point_code_unavailable(dpc);
+                }
                 self.drain_circuits(now);
             }
         }
@@ -312,11 +389,8 @@ impl Gateway {
                 }
             }
             A::MaintenanceAlert { cic, reason } => {
-                // Q.764 §2.9.6: T5 expired; the circuit manager resets the circuit (RSC, T16/T17).
-                if let Some(&dpc) = self.dpc_of.get(&cic) {
-                    self.circuits.release_failed(CircuitId { dpc, cic });
-                    self.drain_circuits(now);
-                }
+                // Q.764 §2.9.6: after T5 the engine itself resets the circuit (RSC, T17) and
+                // frees it with `CircuitIdle` on RLC; the circuit manager stays out of it.
                 self.out.push(Output::Alert(format!("CIC {cic}: {reason}")));
             }
             A::CallRecord(r) => self.out.push(Output::CallRecord(r)),

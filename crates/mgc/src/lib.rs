@@ -11,3 +11,4 @@ pub mod gateway;
 pub mod logging;
 pub mod metrics;
 pub mod runtime;
+pub mod trace;

@@ -35,6 +35,9 @@ enum Command {
         /// Log format, overriding `[log] format`.
         #[arg(long, value_enum)]
         log_format: Option<config::LogFormat>,
+        /// Write every SIP and M3UA message to this pcap file (overrides `[trace] pcap`).
+        #[arg(long)]
+        pcap: Option<std::path::PathBuf>,
     },
     /// Replay the ISUP/SIP conformance fixtures through the gateway core on a virtual clock;
     /// print a pass/fail table, exit 1 on any failure (docs/conformance.md).
@@ -49,11 +52,15 @@ enum Command {
 fn run(
     file: Option<std::path::PathBuf>,
     log_format: Option<config::LogFormat>,
+    pcap: Option<std::path::PathBuf>,
 ) -> anyhow::Result<ExitCode> {
-    let cfg = match &file {
+    let mut cfg = match &file {
         Some(f) => config::Config::load(f)?,
         None => config::Config::embedded_default(),
     };
+    if pcap.is_some() {
+        cfg.trace.pcap = pcap;
+    }
     mgc::logging::init(&cfg.log, log_format);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -68,7 +75,11 @@ fn main() -> ExitCode {
         Command::Isup(c) => cmd_isup::run(c),
         Command::Map(c) => cmd_map::run(c),
         Command::Sip(c) => cmd_sip::run(c),
-        Command::Run { config, log_format } => run(config, log_format),
+        Command::Run {
+            config,
+            log_format,
+            pcap,
+        } => run(config, log_format, pcap),
         Command::Conformance(a) => mgc::conformance::cli::run(a),
         Command::CheckConfig { file } => config::Config::load(&file)
             .map(|_| {

@@ -189,6 +189,14 @@ impl Metrics {
         m.build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
+        // Every model/outcome series exists from the start, so rate() and absent-series alerts
+        // see a 0 rather than nothing.
+        for model in crate::assemble::MODELS {
+            m.calls_active.with_label_values(&[model]).set(0);
+            for outcome in crate::assemble::OUTCOMES {
+                m.calls.with_label_values(&[model, outcome]);
+            }
+        }
         Arc::new(m)
     }
 
@@ -224,6 +232,27 @@ impl Metrics {
         };
         self.sip_responses
             .with_label_values(&[direction.label(), class, method])
+            .inc();
+    }
+
+    /// Count one M3UA message (either direction) by class and type (RFC 4666 §3.1.2), from
+    /// its common header: version, reserved, class, type.
+    pub fn m3ua_message(&self, m3ua: &[u8]) {
+        let (Some(&class), Some(&msg_type)) = (m3ua.get(2), m3ua.get(3)) else {
+            return;
+        };
+        let class_label = match class {
+            0 => "mgmt",
+            1 => "transfer",
+            2 => "ssnm",
+            3 => "aspsm",
+            4 => "asptm",
+            9 => "rkm",
+            _ => "unknown",
+        };
+        let type_label = m3ua::tables::message_spec(class, msg_type).map_or("unknown", |s| s.abbr);
+        self.m3ua_messages
+            .with_label_values(&[class_label, type_label])
             .inc();
     }
 
@@ -300,6 +329,10 @@ mod tests {
             .with_label_values(&["ip_origination", "rejected"])
             .inc();
         m.setup_seconds("ip_origination").observe(0.004);
+        // RFC 4666 §3.1: version 1, reserved, class, type, length.
+        m.m3ua_message(&[1, 0, 3, 1, 0, 0, 0, 8]);
+        m.m3ua_message(&[1, 0, 1, 1, 0, 0, 0, 8]);
+        m.m3ua_message(&[1]);
         let text = m.render();
         for needle in [
             "isup_messages_total{direction=\"in\",message_type=\"IAM\"} 1",
@@ -310,6 +343,10 @@ mod tests {
             "build_info{version=",
             "glare_total 0",
             "m3ua_asp_state 0",
+            "calls_total{model=\"bridging\",outcome=\"failed\"} 0",
+            "calls_active{model=\"pstn_origination\"} 0",
+            "m3ua_messages_total{class=\"aspsm\",type=\"ASPUP\"} 1",
+            "m3ua_messages_total{class=\"transfer\",type=\"DATA\"} 1",
         ] {
             assert!(text.contains(needle), "missing {needle} in:\n{text}");
         }

@@ -5,6 +5,7 @@
 use crate::config::Config;
 use crate::gateway::{Gateway, Input, Output};
 use crate::metrics::{Direction, Metrics};
+use crate::trace::{PcapTrace, TraceOptions};
 use m3ua::asp::{AspConfig, AspEvent, AspState};
 use m3ua::transport::{AspHandle, AspTransportConfig, spawn_asp};
 use m3ua::wire::ProtocolData;
@@ -17,7 +18,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
-use tracing::{debug, info, warn};
+use tracing::field::Empty;
+use tracing::{Instrument, Span, debug, info, warn};
 
 /// ISUP's MTP3 service indicator (Q.704 §14.2.1).
 const SI_ISUP: u8 = 5;
@@ -39,6 +41,16 @@ struct Runtime {
     /// transaction has gone, RFC 6026).
     sources: HashMap<String, Peer>,
     asp_state: AspState,
+    /// The call whose span the outputs being performed are in.
+    span_call: Option<iwu::CallRef>,
+}
+
+/// How an input names its call, to find it before and after the gateway handles it.
+enum CallKey {
+    Cic(u16),
+    CallId(String),
+    Timer(u64),
+    None,
 }
 
 /// Build everything from `cfg` and run until Ctrl-C or the SIP transport stops.
@@ -54,6 +66,19 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     } else {
         None
     };
+    let trace = match &cfg.trace.pcap {
+        Some(path) => {
+            let t = PcapTrace::create(TraceOptions {
+                path: path.clone(),
+                max_file_bytes: cfg.trace.max_file_bytes,
+                max_files: cfg.trace.max_files,
+            })
+            .map_err(|e| anyhow::anyhow!("pcap trace {}: {e}", path.display()))?;
+            info!(path = %path.display(), "signalling trace (SIP and M3UA) to pcap");
+            Some(Arc::new(t))
+        }
+        None => None,
+    };
     let gw = crate::assemble::gateway(&cfg)?;
     // The circuits gauge starts from the full picture; state changes then move it.
     for (group, state, n) in gw.circuits().counts_by_state() {
@@ -67,6 +92,19 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             max_message_size: cfg.sip.max_message_size,
             ..sip::Limits::default()
         },
+        // Every SIP message: malformed input counted, everything traced.
+        tap: Some({
+            let metrics = metrics.clone();
+            let trace = trace.clone();
+            Arc::new(move |m: &sip::transport::Tapped<'_>| {
+                if m.direction == sip::transport::TapDirection::Refused {
+                    metrics.sip_parse_errors.inc();
+                }
+                if let Some(t) = &trace {
+                    t.sip(m);
+                }
+            })
+        }),
         ..TransportConfig::default()
     };
     let endpoint = Endpoint::bind(cfg.sip.listen, tcfg, cfg.sip.timers()).await?;
@@ -78,7 +116,22 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             .then(|| Duration::from_secs(cfg.m3ua.beat_interval_s)),
         ..AspConfig::default()
     };
-    let (asp, mut asp_events, _task) = spawn_asp(asp_cfg, AspTransportConfig::tcp(cfg.m3ua.remote));
+    // Every M3UA message, both ways: counted by class and type, and traced.
+    let m3ua_tap: m3ua::transport::Tap = {
+        let metrics = metrics.clone();
+        let trace = trace.clone();
+        Arc::new(move |m: &m3ua::transport::Tapped<'_>| {
+            metrics.m3ua_message(m.bytes);
+            if let Some(t) = &trace {
+                t.m3ua(m);
+            }
+        })
+    };
+    let asp_transport = AspTransportConfig {
+        tap: Some(m3ua_tap),
+        ..AspTransportConfig::tcp(cfg.m3ua.remote)
+    };
+    let (asp, mut asp_events, _task) = spawn_asp(asp_cfg, asp_transport);
     info!(remote = %cfg.m3ua.remote, "M3UA ASP connecting");
     let mut peers = HashMap::new();
     let mut peer_by_ip = HashMap::new();
@@ -100,9 +153,14 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         client_tx: HashMap::new(),
         sources: HashMap::new(),
         asp_state: AspState::Down,
+        span_call: None,
     };
-    let shutdown = tokio::signal::ctrl_c();
+    rt.update_calls_active();
+    let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
+    // Once a second: the trace goes to disk and `calls_active` is recounted (O(calls), so not
+    // per message; Prometheus scrapes no faster than this anyway).
+    let mut housekeeping = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
             ev = rt.endpoint.next_event() => match ev {
@@ -113,6 +171,12 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                 Some(ev) => rt.on_asp(ev).await,
                 None => break,
             },
+            _ = housekeeping.tick() => {
+                if let Some(t) = &trace {
+                    t.flush();
+                }
+                rt.update_calls_active();
+            }
             _ = &mut shutdown => {
                 info!("shutting down");
                 rt.asp.stop().await;
@@ -120,7 +184,39 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             }
         }
     }
+    if let Some(t) = &trace {
+        t.flush();
+        if t.skipped() > 0 {
+            warn!(
+                frames = t.skipped(),
+                "pcap trace: frames not written (IPv6 or I/O errors)"
+            );
+        }
+    }
     Ok(())
+}
+
+/// Ctrl-C, or SIGTERM (systemd, container runtimes).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 fn resolve(host: &str, port: u16) -> anyhow::Result<SocketAddr> {
@@ -136,15 +232,85 @@ impl Runtime {
         Instant::now().saturating_duration_since(self.epoch)
     }
 
-    async fn feed(&mut self, input: Input) {
-        let now = self.now();
-        let outputs = self.gw.handle(now, input);
-        for o in outputs {
-            self.perform(o).await;
+    fn call_key(&self, input: &Input) -> CallKey {
+        match input {
+            // Q.763 §1.2: the CIC is the first two octets, 12 bits in the ITU variant.
+            Input::Isup { user_data, .. } if user_data.len() >= 2 => {
+                CallKey::Cic(u16::from_le_bytes([user_data[0], user_data[1]]) & 0x0FFF)
+            }
+            Input::SipRequest { request, .. } => request
+                .headers
+                .call_id()
+                .map_or(CallKey::None, |c| CallKey::CallId(c.to_string())),
+            Input::SipResponse(r) => r
+                .headers
+                .call_id()
+                .map_or(CallKey::None, |c| CallKey::CallId(c.to_string())),
+            Input::SipTimeout { call_id, .. } => CallKey::CallId(call_id.clone()),
+            Input::Timer(id) => CallKey::Timer(*id),
+            _ => CallKey::None,
         }
+    }
+
+    fn find_call(&self, key: &CallKey) -> Option<iwu::CallSummary> {
+        match key {
+            CallKey::Cic(cic) => self.gw.call_by_cic(*cic),
+            CallKey::CallId(id) => self.gw.call_by_call_id(id),
+            CallKey::Timer(id) => self.gw.timer_call(*id),
+            CallKey::None => None,
+        }
+    }
+
+    /// Hand one input to the gateway and perform its outputs, inside the span of the call the
+    /// input belongs to (call id, CIC, model), so one call's ISUP and SIP events read together.
+    async fn feed(&mut self, input: Input) {
+        let key = self.call_key(&input);
+        let before = self.find_call(&key);
+        let span = tracing::info_span!("call", call_id = Empty, cic = Empty, model = Empty);
+        if let Some(c) = &before {
+            record_call_fields(&span, c);
+        }
+        // Described before the gateway consumes it, only when it may be logged.
+        let what = (before.is_none() || tracing::enabled!(tracing::Level::DEBUG))
+            .then(|| describe(&input));
+        let now = self.now();
+        let outputs = span.in_scope(|| self.gw.handle(now, input));
+        let what = what.unwrap_or_default();
+        self.span_call = before.as_ref().map(|c| c.call);
+        if before.is_none()
+            && let Some(c) = self.find_call(&key)
+        {
+            // A new call: it exists from this input on.
+            record_call_fields(&span, &c);
+            self.span_call = Some(c.call);
+            span.in_scope(|| info!(%what, "call started"));
+        } else {
+            span.in_scope(|| debug!(%what, "in"));
+        }
+        async {
+            for o in outputs {
+                self.perform(o).await;
+            }
+        }
+        .instrument(span)
+        .await;
         self.metrics
             .sip_transactions_active
             .set(self.endpoint.layer().len() as i64);
+    }
+
+    /// `calls_active{model}` from the calls in progress.
+    fn update_calls_active(&mut self) {
+        let mut n = [0i64; 3];
+        for (model, bridged) in self.gw.call_models() {
+            n[model_index(model, bridged)] += 1;
+        }
+        for (i, model) in crate::assemble::MODELS.iter().enumerate() {
+            self.metrics
+                .calls_active
+                .with_label_values(&[model])
+                .set(n[i]);
+        }
     }
 
     async fn on_sip(&mut self, ev: SipEvent) {
@@ -191,7 +357,16 @@ impl Runtime {
                     self.feed(Input::SipTimeout { call_id, method }).await
                 }
             }
-            SipEvent::Timer(id) => self.feed(Input::Timer(id)).await,
+            SipEvent::Timer(id) => {
+                if let Some(timer) = self.gw.isup_timer_name(id) {
+                    self.metrics
+                        .isup_timer_expiries
+                        .with_label_values(&[timer])
+                        .inc();
+                    debug!(timer, "ISUP timer expired");
+                }
+                self.feed(Input::Timer(id)).await
+            }
         }
     }
 
@@ -212,10 +387,6 @@ impl Runtime {
                 }
             }
             AspEvent::Transfer(data) => {
-                self.metrics
-                    .m3ua_messages
-                    .with_label_values(&["transfer", "DATA"])
-                    .inc();
                 let pd = data.protocol_data;
                 if pd.si != SI_ISUP || pd.dpc != self.own_pc {
                     debug!(si = pd.si, dpc = pd.dpc, "DATA not for our ISUP user part");
@@ -230,6 +401,21 @@ impl Runtime {
                     user_data: pd.user_data.to_vec(),
                 })
                 .await
+            }
+            AspEvent::Reachability {
+                affected,
+                reachability,
+            } => {
+                // Q.704 §11.2 / RFC 4666 §3.4: DUNA pauses the far end, DAVA resumes it (GRS).
+                let available = reachability != m3ua::dest::Reachability::Unavailable;
+                for a in affected {
+                    info!(dpc = a.point_code, available, "destination state (SSNM)");
+                    self.feed(Input::PointCode {
+                        dpc: a.point_code,
+                        available,
+                    })
+                    .await;
+                }
             }
             other => debug!(?other, "M3UA event"),
         }
@@ -252,16 +438,11 @@ impl Runtime {
                     sls,
                     user_data: user_data.into(),
                 };
+                let name = message_type.abbreviation().unwrap_or("unknown");
                 match self.asp.transfer(pd).await {
                     Ok(()) => {
-                        self.metrics.isup(
-                            Direction::Out,
-                            message_type.abbreviation().unwrap_or("unknown"),
-                        );
-                        self.metrics
-                            .m3ua_messages
-                            .with_label_values(&["transfer", "DATA"])
-                            .inc();
+                        self.metrics.isup(Direction::Out, name);
+                        debug!(isup = name, dpc, "out");
                     }
                     Err(e) => warn!(%e, %message_type, dpc, "ISUP not sent"),
                 }
@@ -277,6 +458,7 @@ impl Runtime {
                 };
                 self.metrics
                     .sip_request(Direction::Out, request.method.as_str());
+                debug!(sip = request.method.as_str(), %peer, "out");
                 if request.method == Method::Ack {
                     let _ = self
                         .endpoint
@@ -305,6 +487,7 @@ impl Runtime {
                     .unwrap_or(Method::Invite);
                 self.metrics
                     .sip_response(Direction::Out, r.status, method.as_str());
+                debug!(sip = r.status, method = method.as_str(), "out");
                 let sent = match TransactionKey::for_response(&r) {
                     Ok(key) => self.endpoint.send_response(&key, r.clone()).await.is_ok(),
                     Err(_) => false,
@@ -327,12 +510,24 @@ impl Runtime {
                 self.sources.remove(&r.call_id);
                 self.client_tx.retain(|_, (c, _)| *c != r.call_id);
                 crate::assemble::record_call(&self.metrics, &r);
+                // A call ended by an input that is not its own (M3UA down clears them all, a
+                // refusal before the call existed) gets its own span.
+                let _span = (self.span_call != Some(r.call)).then(|| {
+                    tracing::info_span!(
+                        "call",
+                        call_id = r.call_id.as_str(),
+                        cic = r.cic,
+                        model = crate::assemble::model_label(r.model, r.bridged)
+                    )
+                    .entered()
+                });
                 info!(
-                    call_id = %r.call_id,
-                    cic = ?r.cic,
-                    model = ?r.model,
-                    outcome = ?r.outcome,
+                    outcome = crate::assemble::outcome_label(r.outcome),
                     cause = r.cause,
+                    released_by = r.released_by.as_str(),
+                    sip_status = r.sip_status,
+                    setup_ms = r.setup_time.map(|t| t.as_secs_f64() * 1000.0),
+                    duration_s = r.duration.map(|t| t.as_secs_f64()),
                     "call ended"
                 );
             }
@@ -356,6 +551,60 @@ impl Runtime {
             }
             Output::Alert(a) => warn!(alert = %a, "maintenance"),
             Output::Glare => self.metrics.glare.inc(),
+        }
+    }
+}
+
+fn model_index(model: iwu::CallModel, bridged: bool) -> usize {
+    let label = crate::assemble::model_label(model, bridged);
+    crate::assemble::MODELS
+        .iter()
+        .position(|m| *m == label)
+        .unwrap_or(0)
+}
+
+fn record_call_fields(span: &Span, c: &iwu::CallSummary) {
+    span.record("call_id", c.call_id.as_str());
+    if let Some(cic) = c.cic {
+        span.record("cic", cic);
+    }
+    span.record("model", crate::assemble::model_label(c.model, c.bridged));
+}
+
+/// A short description of an input for the log (`ISUP IAM`, `SIP INVITE`, `SIP 200 INVITE`, …).
+fn describe(input: &Input) -> String {
+    match input {
+        Input::Isup { user_data, .. } => {
+            let name = user_data
+                .get(2)
+                .and_then(|&t| isup::MessageType(t).abbreviation())
+                .unwrap_or("unknown");
+            format!("ISUP {name}")
+        }
+        Input::SipRequest { request, peer } => {
+            format!("SIP {} from {peer}", request.method.as_str())
+        }
+        Input::SipResponse(r) => {
+            let m = r
+                .headers
+                .cseq()
+                .map(|c| c.method.as_str().to_string())
+                .unwrap_or_default();
+            format!("SIP {} {m}", r.status)
+        }
+        Input::SipTimeout { method, .. } => format!("SIP {} timeout", method.as_str()),
+        Input::Timer(_) => "timer".into(),
+        Input::TransportUp => "M3UA up".into(),
+        Input::TransportDown => "M3UA down".into(),
+        Input::PointCode { dpc, available } => {
+            format!(
+                "point code {dpc} {}",
+                if *available {
+                    "available"
+                } else {
+                    "unavailable"
+                }
+            )
         }
     }
 }

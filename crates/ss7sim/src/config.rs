@@ -178,6 +178,9 @@ pub struct Timers {
     /// T7: latest address message sent → ACM/CON (20–30 s): release with cause 102.
     #[serde(with = "dur")]
     pub t7: Duration,
+    /// T8: IAM with a continuity check → COT (10–15 s): release with cause 102.
+    #[serde(with = "dur")]
+    pub t8: Duration,
     /// T12/T13: BLO repeat / long repeat.
     #[serde(with = "dur")]
     pub t12: Duration,
@@ -211,10 +214,10 @@ pub struct Timers {
     /// T28: CQM sent → CQR.
     #[serde(with = "dur")]
     pub t28: Duration,
-    /// Overlap receiving: wait this long for a SAM before taking the number as complete
-    /// (the role of T10/T11 in interworking; Q.764 §2.1.2.2).
+    /// T35 (15–20 s), overlap receiving: no SAM for this long while the number is shorter than
+    /// the answer rule's `digits` → REL cause 28 (address incomplete).
     #[serde(with = "dur")]
-    pub overlap: Duration,
+    pub t35: Duration,
 }
 
 impl Default for Timers {
@@ -224,6 +227,7 @@ impl Default for Timers {
             t1: s(15),
             t5: s(5 * 60),
             t7: s(20),
+            t8: s(10),
             t12: s(15),
             t13: s(5 * 60),
             t14: s(15),
@@ -237,7 +241,7 @@ impl Default for Timers {
             t22: s(15),
             t23: s(5 * 60),
             t28: s(10),
-            overlap: s(4),
+            t35: s(15),
         }
     }
 }
@@ -321,8 +325,8 @@ pub struct AnswerRule {
     pub hold: Option<Duration>,
     /// Cause of the called side's release after `hold`.
     pub release_cause: u8,
-    /// Overlap receiving: the called number is complete at this many digits (or on ST, or when
-    /// the overlap timer expires). 0 = the IAM is en bloc.
+    /// Overlap receiving: the called number is complete at this many digits or on ST; T35 ends
+    /// the wait for more. 0 = the IAM is en bloc.
     pub digits: usize,
 }
 

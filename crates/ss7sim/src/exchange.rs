@@ -15,7 +15,8 @@ use std::time::Duration;
 
 use isup::{
     CalledPartyNumber, CallingPartyNumber, CauseIndicators, CircuitGroupSupervisionMessageType,
-    Message, MessageType as MT, RangeAndStatus, SubsequentNumber,
+    ContinuityIndicators, Message, MessageType as MT, NatureOfConnectionIndicators, RangeAndStatus,
+    SubsequentNumber,
 };
 use serde::Serialize;
 
@@ -28,6 +29,7 @@ pub type CallId = u64;
 /// Q.850 causes the exchange uses itself.
 pub mod cause {
     pub const UNALLOCATED_NUMBER: u8 = 1;
+    pub const ADDRESS_INCOMPLETE: u8 = 28;
     pub const NORMAL_CLEARING: u8 = 16;
     pub const USER_BUSY: u8 = 17;
     pub const NO_ANSWER: u8 = 19;
@@ -58,6 +60,8 @@ pub enum TimerKind {
     T1,
     T5,
     T7,
+    /// Waiting for COT after an IAM that asked for a continuity check.
+    T8,
     T12,
     T13,
     T14,
@@ -77,8 +81,9 @@ pub enum TimerKind {
     Answer,
     /// Release an answered call (hold time over).
     Hold,
-    /// Overlap receiving: no further SAM, take the number as complete.
-    Overlap,
+    /// T35 (overlap receiving): the number is still shorter than the rule's digit count and
+    /// no SAM came: release with cause 28.
+    T35,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -105,12 +110,20 @@ pub struct CallOutcome {
     pub released_by: Side,
     /// IAM → ANM/CON, when answered.
     pub setup_time: Option<Duration>,
+    /// Answer → release (the conversation time), when answered.
+    pub held: Option<Duration>,
 }
 
 /// Reports to the simulator's user.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    /// An IAM (with its SAMs) arrived complete and is being handled by the answer rule.
+    /// An IAM seized a circuit for an incoming call (the number may still be incomplete).
+    CallSeized {
+        call: CallId,
+        cic: u16,
+    },
+    /// The called number is complete (IAM and SAMs, and COT if asked for); the answer rule
+    /// applies now.
     CallOffered {
         call: CallId,
         cic: u16,
@@ -257,6 +270,10 @@ enum CallState {
         called: String,
         calling: Option<String>,
         rule: Box<AnswerRule>,
+        /// The called number is complete (en bloc, enough digits, or ST).
+        digits_done: bool,
+        /// The IAM asked for a continuity check: wait for COT (Q.764 §2.1.8).
+        cot_pending: bool,
     },
     /// REL sent, waiting for RLC (T1, T5 running).
     Releasing {
@@ -290,6 +307,9 @@ struct Circuit {
     /// BLO / UBL sent, not yet acknowledged.
     blo_pending: bool,
     ubl_pending: bool,
+    /// The peer answered UCIC: it has no such circuit; not used for calls until it sends
+    /// something else on it.
+    peer_unequipped: bool,
 }
 
 impl Circuit {
@@ -302,6 +322,7 @@ impl Circuit {
             remote_hw_block: false,
             blo_pending: false,
             ubl_pending: false,
+            peer_unequipped: false,
         }
     }
     fn available(&self) -> bool {
@@ -311,6 +332,7 @@ impl Circuit {
             && !self.remote_block
             && !self.remote_hw_block
             && !self.blo_pending
+            && !self.peer_unequipped
     }
 }
 
@@ -432,10 +454,11 @@ impl Exchange {
     fn stop_call_timers(&mut self, cic: u16) {
         for k in [
             TimerKind::T7,
+            TimerKind::T8,
             TimerKind::NoAnswer,
             TimerKind::Answer,
             TimerKind::Hold,
-            TimerKind::Overlap,
+            TimerKind::T35,
         ] {
             self.stop(cic, k);
         }
@@ -475,7 +498,6 @@ impl Exchange {
             }) => (*call, Direction::Incoming, *started, *answered_after),
             _ => return,
         };
-        let _ = (now, started);
         self.calls.remove(&call);
         self.stop_call_timers(cic);
         self.event(Event::CallEnded {
@@ -487,6 +509,7 @@ impl Exchange {
                 cause,
                 released_by: by,
                 setup_time: answered_after,
+                held: answered_after.map(|a| now.saturating_sub(started + a)),
             },
         });
     }
@@ -501,10 +524,10 @@ impl Exchange {
         self.start(cic, TimerKind::T5, self.cfg.timers.t5);
     }
 
-    /// Returns the circuit to idle after a reset from the peer (RSC or GRS), ending any call and
-    /// stopping our release/reset timers.
-    fn reset_from_peer(&mut self, now: Duration, cic: u16) {
-        self.end_call(now, cic, cause::TEMPORARY_FAILURE, Side::Remote);
+    /// Returns the circuit to idle after a reset (RSC or GRS, received or sent by `by`): any call
+    /// ends with cause 41 and our release/reset timers stop.
+    fn reset_to_idle(&mut self, now: Duration, cic: u16, by: Side) {
+        self.end_call(now, cic, cause::TEMPORARY_FAILURE, by);
         for k in [TimerKind::T1, TimerKind::T5, TimerKind::T16, TimerKind::T17] {
             self.stop(cic, k);
         }
@@ -519,6 +542,14 @@ impl Exchange {
         now: Duration,
         req: CallRequest,
     ) -> Result<(CallId, u16), OriginateError> {
+        let o = &req.originate;
+        let signals = |n: &str| isup::Digits::from_hex_str(n).is_some();
+        if o.called.is_empty() || !signals(&o.called) || !signals(&o.calling) {
+            return Err(OriginateError::BadMessage(format!(
+                "called {:?} / calling {:?}: address signals are 0-9, B-F",
+                o.called, o.calling
+            )));
+        }
         let cic = match req.cic {
             Some(c) if !self.circuits.contains_key(&c) => {
                 return Err(OriginateError::Unequipped(c));
@@ -613,7 +644,7 @@ impl Exchange {
     pub fn reset_group(&mut self, now: Duration, cic: u16, range: u8) {
         let range = range.min(GROUP_RANGE_MAX);
         for c in cic..=cic.saturating_add(range as u16) {
-            self.reset_from_peer_like_local(now, c);
+            self.reset_to_idle(now, c, Side::Local);
         }
         self.groups.insert(
             (MT::GRS, cic),
@@ -626,14 +657,6 @@ impl Exchange {
         self.send(cic, msg::range_only(MT::GRS, range));
         self.start(cic, TimerKind::T22, self.cfg.timers.t22);
         self.start(cic, TimerKind::T23, self.cfg.timers.t23);
-    }
-
-    fn reset_from_peer_like_local(&mut self, now: Duration, cic: u16) {
-        self.end_call(now, cic, cause::TEMPORARY_FAILURE, Side::Local);
-        for k in [TimerKind::T1, TimerKind::T5, TimerKind::T16, TimerKind::T17] {
-            self.stop(cic, k);
-        }
-        self.set_state(cic, CallState::Idle);
     }
 
     /// GRS for every configured range (in blocks of at most 32 circuits).
@@ -786,13 +809,26 @@ impl Exchange {
                     self.release_circuit(now, cic, c);
                 }
             }
-            TimerKind::Overlap => {
+            TimerKind::T35 => {
+                // Q.764 §2.1.2.2: the address stays incomplete: release, cause 28.
                 if let Some(CallState::Incoming {
                     phase: InPhase::Collecting,
+                    digits_done: false,
                     ..
                 }) = self.state(cic)
                 {
-                    self.number_complete(now, cic);
+                    self.release_circuit(now, cic, cause::ADDRESS_INCOMPLETE);
+                }
+            }
+            TimerKind::T8 => {
+                // Q.764 §2.1.8: no COT in time: release.
+                if let Some(CallState::Incoming {
+                    phase: InPhase::Collecting,
+                    cot_pending: true,
+                    ..
+                }) = self.state(cic)
+                {
+                    self.release_circuit(now, cic, cause::RECOVERY_ON_TIMER_EXPIRY);
                 }
             }
             TimerKind::T16 | TimerKind::T17 => {
@@ -901,6 +937,9 @@ impl Exchange {
     /// An ISUP message received from the peer on `cic`.
     pub fn handle_message(&mut self, now: Duration, cic: u16, m: &Message) {
         let t = m.message_type;
+        if let Some(c) = self.circuits.get_mut(&cic) {
+            c.peer_unequipped = t == MT::UCIC;
+        }
         let maintenance = matches!(
             t,
             MT::GRS
@@ -946,6 +985,13 @@ impl Exchange {
         if !self.auto_calls {
             return;
         }
+        if isup::Variant::ITU.format(t).is_none() {
+            // Q.764 §2.9.5.3: an unrecognized message (no compatibility information) is
+            // discarded and answered with CFN, cause 97.
+            self.unexpected(cic, t);
+            self.send(cic, msg::cfn_unrecognized(t, self.location()));
+            return;
+        }
         if !self.circuits.contains_key(&cic) {
             // Q.764 §2.12 (national option): unequipped circuit → UCIC.
             if t != MT::RLC {
@@ -957,6 +1003,7 @@ impl Exchange {
         match t {
             MT::IAM => self.on_iam(now, cic, m),
             MT::SAM => self.on_sam(now, cic, m),
+            MT::COT => self.on_cot(now, cic, m),
             MT::ACM | MT::CPG | MT::CON | MT::ANM => self.on_backward(now, cic, m),
             MT::REL => self.on_rel(now, cic, m),
             MT::RLC => {
@@ -1033,6 +1080,7 @@ impl Exchange {
                             cause: cause::NO_CIRCUIT_AVAILABLE,
                             released_by: Side::Local,
                             setup_time: None,
+                            held: None,
                         },
                     }),
                 }
@@ -1062,6 +1110,13 @@ impl Exchange {
             .unwrap_or_default();
         let rule = self.cfg.answer_rule(&called);
         let call = self.new_call(cic);
+        self.event(Event::CallSeized { call, cic });
+        let digits_done = Self::complete(&called, &rule);
+        // Q.763 §3.35: continuity check required on this circuit (1) or performed on a previous
+        // circuit (2): the call waits for COT, T8 running.
+        let cot_pending = m
+            .get::<NatureOfConnectionIndicators>()
+            .is_some_and(|n| matches!(n.continuity_check_indicator, 1 | 2));
         self.set_state(
             cic,
             CallState::Incoming {
@@ -1069,17 +1124,61 @@ impl Exchange {
                 phase: InPhase::Collecting,
                 started: now,
                 answered_after: None,
-                called: called.clone(),
+                called,
                 calling: m
                     .get::<CallingPartyNumber>()
                     .map(|n| msg::digits_text(&n.digits)),
-                rule: Box::new(rule.clone()),
+                rule: Box::new(rule),
+                digits_done,
+                cot_pending,
             },
         );
-        if Self::complete(&called, &rule) {
+        if cot_pending {
+            self.start(cic, TimerKind::T8, self.cfg.timers.t8);
+        }
+        if !digits_done {
+            self.start(cic, TimerKind::T35, self.cfg.timers.t35);
+        }
+        self.try_proceed(now, cic);
+    }
+
+    /// Applies the answer rule once the number is complete and any continuity check passed.
+    fn try_proceed(&mut self, now: Duration, cic: u16) {
+        if let Some(CallState::Incoming {
+            phase: InPhase::Collecting,
+            digits_done: true,
+            cot_pending: false,
+            ..
+        }) = self.state(cic)
+        {
             self.number_complete(now, cic);
+        }
+    }
+
+    fn on_cot(&mut self, now: Duration, cic: u16, m: &Message) {
+        let Some(CallState::Incoming {
+            phase: InPhase::Collecting,
+            cot_pending: pending @ true,
+            ..
+        }) = self.circuits.get_mut(&cic).map(|c| &mut c.call)
+        else {
+            self.unexpected(cic, MT::COT);
+            return;
+        };
+        let success = m
+            .get::<ContinuityIndicators>()
+            .is_some_and(|c| c.continuity_indicator == 1);
+        if success {
+            *pending = false;
+        }
+        self.stop(cic, TimerKind::T8);
+        if success {
+            self.try_proceed(now, cic);
         } else {
-            self.start(cic, TimerKind::Overlap, self.cfg.timers.overlap);
+            // Q.764 §2.1.8: continuity failed: the call is abandoned here; the preceding
+            // exchange re-tests the circuit (CCR) and retries the call on another one.
+            self.end_call(now, cic, cause::TEMPORARY_FAILURE, Side::Remote);
+            self.set_state(cic, CallState::Idle);
         }
     }
 
@@ -1098,6 +1197,7 @@ impl Exchange {
                     phase: InPhase::Collecting,
                     called,
                     rule,
+                    digits_done: digits_done @ false,
                     ..
                 },
             ..
@@ -1109,12 +1209,12 @@ impl Exchange {
         called.push_str(&more);
         // The rule follows the longer number.
         **rule = self.cfg.answer_rule(called);
-        let done = Self::complete(called, rule);
-        if done {
-            self.stop(cic, TimerKind::Overlap);
-            self.number_complete(now, cic);
+        *digits_done = Self::complete(called, rule);
+        if *digits_done {
+            self.stop(cic, TimerKind::T35);
+            self.try_proceed(now, cic);
         } else {
-            self.start(cic, TimerKind::Overlap, self.cfg.timers.overlap);
+            self.start(cic, TimerKind::T35, self.cfg.timers.t35);
         }
     }
 
@@ -1302,7 +1402,7 @@ impl Exchange {
             MT::RSC => {
                 // Q.764 §2.9.3.1: release any call, answer RLC; the peer's blocking is removed,
                 // our own blocking is announced again.
-                self.reset_from_peer(now, cic);
+                self.reset_to_idle(now, cic, Side::Remote);
                 let local = if let Some(c) = self.circuits.get_mut(&cic) {
                     c.remote_block = false;
                     c.local_block
@@ -1323,7 +1423,7 @@ impl Exchange {
                 };
                 let mut bits = Vec::with_capacity(rs.circuits() as usize);
                 for c in cic..=cic.saturating_add(rs.range as u16) {
-                    self.reset_from_peer(now, c);
+                    self.reset_to_idle(now, c, Side::Remote);
                     let blocked = match self.circuits.get_mut(&c) {
                         Some(k) => {
                             k.remote_block = false;

@@ -33,5 +33,7 @@ pub mod stats;
 pub use config::{AnswerRule, CicRange, Config, Originate, Timers};
 pub use exchange::{CallId, CallOutcome, CallRequest, Direction, Event, Exchange, Maintenance};
 pub use m3ua::transport::Transport;
-pub use sim::{DEFAULT_LISTEN, MsgDir, Role, SimError, SimEvent, SimHandle, SimOptions, Simulator};
-pub use stats::{Percentiles, Stats};
+pub use sim::{
+    Counts, DEFAULT_LISTEN, MsgDir, Role, SimError, SimEvent, SimHandle, SimOptions, Simulator,
+};
+pub use stats::{CallCounts, Percentiles, Stats};

@@ -62,6 +62,15 @@ struct Cli {
     /// How long to wait for the M3UA peer to become active.
     #[arg(long, default_value = "30s", value_parser = dur::parse, global = true)]
     wait: Duration,
+    /// Send M3UA BEAT at this interval and drop a peer that misses 3 (default: off, the peer's
+    /// own heartbeat is answered).
+    #[arg(long, value_parser = dur::parse, global = true)]
+    beat: Option<Duration>,
+    /// Before calls or a scenario start, wait (at most this long) until the peer has reset
+    /// every circuit with GRS or RSC, as a gateway does when its M3UA association comes up
+    /// (Q.764 §2.9.3). Without it, a call started at once races that reset.
+    #[arg(long = "await-reset", value_parser = dur::parse, global = true)]
+    await_reset: Option<Duration>,
     /// After the run, wait this long for calls in progress to end before checking circuits.
     #[arg(long, default_value = "5s", value_parser = dur::parse, global = true)]
     drain: Duration,
@@ -130,9 +139,17 @@ struct CallArgs {
     /// User service information, hex (`""` for none).
     #[arg(long)]
     usi: Option<String>,
+    /// Call i goes to the called number plus i (same length, decimal carry), so that each call's
+    /// IAM can be told apart at the far end.
+    #[arg(long)]
+    increment: bool,
     /// Overlap sending: digits in the IAM; the rest follow in SAMs (one digit each).
     #[arg(long)]
     overlap: Option<usize>,
+    /// Both directions: also wait for this many calls from the peer to end, and require them all
+    /// to be answered (run two instances against each other with the same N).
+    #[arg(long)]
+    incoming: Option<u64>,
     /// Every call is expected to fail with this cause (e.g. 17 for a busy prefix).
     #[arg(long = "expect-cause")]
     expect_cause: Option<u8>,
@@ -281,7 +298,7 @@ async fn run(cli: Cli) -> ExitCode {
         auto_calls: scenario.is_none(),
         pcap: cli.pcap.clone(),
         log_json: cli.log_json.clone(),
-        beat_interval: None,
+        beat_interval: cli.beat,
         transport: m3ua::transport::Transport::Tcp,
     };
     #[cfg(feature = "sctp")]
@@ -300,6 +317,11 @@ async fn run(cli: Cli) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Subscribed before the peer comes up: a scenario sees the peer's first message too.
+    // Subscribed at once: a scenario's first expectation, or the peer's start-up reset awaited
+    // by --await-reset, may come as soon as the peer is up.
+    let mut scenario_rx =
+        (scenario.is_some() || cli.await_reset.is_some()).then(|| sim.subscribe());
     if let Some(a) = sim.local_addr() {
         eprintln!(
             "ss7sim: SGP listening on {a} (pc {}, peer pc {})",
@@ -341,22 +363,42 @@ async fn run(cli: Cli) -> ExitCode {
         let _ = task.await;
         return ExitCode::from(3);
     }
+    if let (Some(rx), Some(limit)) = (scenario_rx.as_mut(), cli.await_reset)
+        && needs_peer
+        && !await_peer_reset(rx, &cfg.cics, limit).await
+    {
+        eprintln!(
+            "ss7sim: the peer did not reset every circuit within {}; starting anyway",
+            dur::format(&limit)
+        );
+    }
+    if !matches!(cli.mode, Mode::Scenario { .. }) {
+        // Nobody reads it from here on: drop it rather than keep 64 Ki events alive.
+        scenario_rx = None;
+    }
     let (mode, mut passed, extra) = match &cli.mode {
         Mode::Answer { duration, calls } => {
             run_answer(&sim, *duration, *calls).await;
             ("answer", true, Value::Null)
         }
         Mode::Call(a) => {
-            let ok = run_calls(&sim, &cfg, a, 1, 1.0, Some("1s")).await;
+            let ok = interruptible(run_calls(&sim, &cfg, a, 1, 1.0, None)).await;
             ("call", ok, Value::Null)
         }
         Mode::Load(a) => {
-            let ok = run_calls(&sim, &cfg, a, 1000, 100.0, Some("0ms")).await;
+            let ok = interruptible(run_calls(&sim, &cfg, a, 1000, 100.0, Some("0ms"))).await;
             ("load", ok, Value::Null)
         }
         Mode::Scenario { .. } => {
             let sc = scenario.as_ref().expect("parsed above");
-            let report = scenario::run(&sim, sc, &cfg).await;
+            let rx = scenario_rx.take().unwrap_or_else(|| sim.subscribe());
+            let report = tokio::select! {
+                r = scenario::run_from(&sim, rx, sc, &cfg) => r,
+                _ = shutdown_signal() => {
+                    eprintln!("ss7sim: interrupted");
+                    scenario::Report { name: sc.name.clone(), passed: false, steps: Vec::new() }
+                }
+            };
             for s in &report.steps {
                 println!(
                     "{:3} {:<28} {:>9.1} ms  {}{}",
@@ -421,6 +463,53 @@ async fn run(cli: Cli) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    }
+}
+
+/// Wait until the peer has reset (GRS or RSC) every CIC in `cics`, at most `limit`.
+async fn await_peer_reset(
+    rx: &mut tokio::sync::broadcast::Receiver<SimEvent>,
+    cics: &[ss7sim::config::CicRange],
+    limit: Duration,
+) -> bool {
+    use ss7sim::exchange::Maintenance;
+    let mut pending: std::collections::BTreeSet<u16> = cics.iter().flat_map(|r| r.iter()).collect();
+    let deadline = Instant::now() + limit;
+    while !pending.is_empty() {
+        let ev = match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Err(_) => return false,
+            Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => continue,
+            Ok(Err(_)) => return false,
+            Ok(Ok(ev)) => ev,
+        };
+        match ev {
+            // Q.763 §3.43: the range field is the number of circuits after `cic`.
+            SimEvent::Exchange(Event::Maintenance(Maintenance::GroupResetByPeer {
+                cic,
+                range,
+            })) => {
+                for c in cic..=cic.saturating_add(u16::from(range)) {
+                    pending.remove(&c);
+                }
+            }
+            SimEvent::Exchange(Event::Maintenance(Maintenance::ResetByPeer { cic })) => {
+                pending.remove(&cic);
+            }
+            _ => {}
+        }
+    }
+    true
+}
+
+/// Runs a call run unless SIGINT/SIGTERM comes first (then the run fails, the summary is
+/// still printed).
+async fn interruptible(run: impl std::future::Future<Output = bool>) -> bool {
+    tokio::select! {
+        ok = run => ok,
+        _ = shutdown_signal() => {
+            eprintln!("ss7sim: interrupted");
+            false
+        }
     }
 }
 
@@ -507,9 +596,13 @@ async fn run_calls(
         .unwrap_or(Duration::from_secs_f64(n as f64 / rate) + hold + Duration::from_secs(30));
     let deadline = Instant::now() + max_time;
     let mut next = Instant::now();
-    for _ in 0..n {
+    for i in 0..n {
         tokio::time::sleep_until(next).await;
-        if let Err(e) = sim.originate(CallRequest::new(o.clone())).await {
+        let mut oi = o.clone();
+        if a.increment {
+            oi.called = ss7sim::msg::nth_number(&o.called, i);
+        }
+        if let Err(e) = sim.originate(CallRequest::new(oi)).await {
             tracing::debug!(error = %e, "originate refused");
         }
         next += interval;
@@ -519,17 +612,21 @@ async fn run_calls(
     }
     // Wait for every call to end (answered and released, or failed).
     loop {
-        let Ok((s, _)) = sim.stats().await else {
+        let Ok(s) = sim.counts().await else {
             return false;
         };
         let out = &s.outgoing;
-        if out.completed + out.failed >= out.attempted {
+        let inc = &s.incoming;
+        let incoming_done = a
+            .incoming
+            .is_none_or(|want| inc.completed + inc.failed >= want);
+        if out.completed + out.failed >= out.attempted && incoming_done {
             break;
         }
         if Instant::now() >= deadline {
             eprintln!(
                 "ss7sim: --max-time reached with {} call(s) in progress",
-                out.attempted - out.completed - out.failed
+                out.in_progress()
             );
             break;
         }
@@ -539,20 +636,30 @@ async fn run_calls(
         return false;
     };
     let out = &stats.outgoing;
-    match a.expect_cause {
-        Some(c) => out.attempted == n && out.failed == n && out.failed_by_cause.get(&c) == Some(&n),
-        None => out.attempted == n && out.completed == n,
-    }
+    let incoming_ok = a
+        .incoming
+        .is_none_or(|want| stats.incoming.completed == want && stats.incoming.failed == 0);
+    incoming_ok
+        && match a.expect_cause {
+            Some(c) => {
+                out.attempted == n && out.failed == n && out.failed_by_cause.get(&c) == Some(&n)
+            }
+            None => out.attempted == n && out.completed == n,
+        }
 }
 
 async fn settle(sim: &ss7sim::SimHandle, drain: Duration) -> (Stats, CircuitCounts) {
     let deadline = Instant::now() + drain;
     loop {
-        let Ok((stats, c)) = sim.stats().await else {
-            return (Stats::default(), CircuitCounts::default());
-        };
-        if c.busy + c.releasing == 0 || Instant::now() >= deadline {
-            return (stats, c);
+        let idle = sim
+            .counts()
+            .await
+            .is_ok_and(|c| c.circuits.busy + c.circuits.releasing == 0);
+        if idle || Instant::now() >= deadline {
+            return sim
+                .stats()
+                .await
+                .unwrap_or_else(|_| (Stats::default(), CircuitCounts::default()));
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -579,6 +686,7 @@ fn summary_json(
             "received": s.messages_received,
             "decode_errors": s.decode_errors,
             "send_failures": s.send_failures,
+            "misrouted": s.misrouted,
             "unexpected": s.unexpected,
         },
         "maintenance_alerts": s.maintenance_alerts,
@@ -619,8 +727,13 @@ fn print_summary(s: &Stats, c: &CircuitCounts, elapsed: Duration, passed: bool) 
         }
     }
     println!(
-        "messages: sent {} received {} undecodable {} unsent {} unexpected {}",
-        s.messages_sent, s.messages_received, s.decode_errors, s.send_failures, s.unexpected
+        "messages: sent {} received {} undecodable {} unsent {} unexpected {} misrouted {}",
+        s.messages_sent,
+        s.messages_received,
+        s.decode_errors,
+        s.send_failures,
+        s.unexpected,
+        s.misrouted
     );
     println!(
         "circuits: {} total, {} idle, {} not idle, {} locally blocked, {} remotely blocked",

@@ -22,6 +22,25 @@ pub fn digits_text(d: &Digits) -> String {
     d.to_string()
 }
 
+/// `base` plus `i` as a decimal number of the same length (wrapping), e.g. 4930100 + 12 →
+/// 4930112. Non-decimal signals (B, C, ST) are kept and skipped by the carry.
+pub fn nth_number(base: &str, i: u64) -> String {
+    let mut out: Vec<u8> = base.bytes().collect();
+    let mut carry = i;
+    for c in out.iter_mut().rev() {
+        if carry == 0 {
+            break;
+        }
+        if !c.is_ascii_digit() {
+            continue;
+        }
+        let d = (*c - b'0') as u64 + carry % 10;
+        carry = carry / 10 + d / 10;
+        *c = b'0' + (d % 10) as u8;
+    }
+    String::from_utf8(out).unwrap_or_else(|_| base.to_string())
+}
+
 /// IAM (Q.763 Table 32) for an originated call; `called` is the part sent in the IAM.
 pub fn iam(o: &Originate, called: &str) -> Message {
     let mut cdpn = CalledPartyNumber::new(o.called_noa, 1, digits(called));
@@ -91,6 +110,14 @@ pub fn anm() -> Message {
 /// REL (Q.763 Table 26) with a Q.850 cause.
 pub fn rel(cause: u8, location: u8) -> Message {
     Message::new(MessageType::REL).with(CauseIndicators::new(cause, location))
+}
+
+/// CFN (Q.763 Table 27): cause 97 "message type non-existent or not implemented", the
+/// offending message type as diagnostic (Q.850 §2.2.7).
+pub fn cfn_unrecognized(message_type: MessageType, location: u8) -> Message {
+    let mut cause = CauseIndicators::new(97, location);
+    cause.diagnostics = [message_type.0].as_slice().into();
+    Message::new(MessageType::CFN).with(cause)
 }
 
 /// A message with no parameters (RLC, RSC, BLO, BLA, UBL, UBA, UCIC, ANM).
@@ -243,6 +270,16 @@ mod tests {
                 assert_eq!(Message::parse_with_cic(&b).unwrap().1, m);
             }
         }
+    }
+
+    #[test]
+    fn numbers_increment_with_carry() {
+        assert_eq!(nth_number("4930100", 0), "4930100");
+        assert_eq!(nth_number("4930100", 12), "4930112");
+        assert_eq!(nth_number("4930199", 1), "4930200");
+        assert_eq!(nth_number("999", 1), "000");
+        assert_eq!(nth_number("49F", 3), "52F");
+        assert_eq!(nth_number("", 5), "");
     }
 
     #[test]

@@ -189,9 +189,20 @@ pub fn check_fields(m: &Message, fields: &serde_json::Map<String, Value>) -> Res
     Ok(())
 }
 
-/// Runs a scenario on a simulator (ideally spawned with `auto_calls = false`).
+/// Runs a scenario on a simulator (ideally spawned with `auto_calls = false`); messages count
+/// from now on.
 pub async fn run(sim: &SimHandle, sc: &Scenario, cfg: &Config) -> Report {
-    let mut rx = sim.subscribe();
+    run_from(sim, sim.subscribe(), sc, cfg).await
+}
+
+/// Runs a scenario with a subscription taken earlier, e.g. right after spawning and before the
+/// peer came up, so that a message the peer sends at once is not missed.
+pub async fn run_from(
+    sim: &SimHandle,
+    mut rx: tokio::sync::broadcast::Receiver<SimEvent>,
+    sc: &Scenario,
+    cfg: &Config,
+) -> Report {
     let mut cic = sc.cic;
     let mut steps = Vec::new();
     for (i, step) in sc.steps.iter().enumerate() {
@@ -350,6 +361,36 @@ mod tests {
         assert_eq!(sc.cic, 3);
         assert!(Scenario::from_toml("[[step]]\nsend = \"XYZ\"").is_err());
         assert!(Scenario::from_toml("[[step]]\nsend = \"IAM\"\nexpect = \"ACM\"").is_err());
+    }
+
+    #[test]
+    fn steps_build_messages() {
+        let cfg = Config::default();
+        let sc = Scenario::from_toml(
+            r#"
+            [[step]]
+            message = { cic = 9, message_type = "REL", parameters = [{ name = "cause_indicators", cause_value = 34, location = 3 }] }
+            [[step]]
+            send = "ACM"
+            cic = 4
+            parameters = [{ name = "backward_call_indicators", called_party_status = 2 }]
+            [[step]]
+            send = "IAM"
+            remove = ["calling_party_number", "user_service_information"]
+            "#,
+        )
+        .unwrap();
+        let (cic, rel) = build(&sc.steps[0], 1, &cfg).unwrap();
+        assert_eq!(cic, 9);
+        assert_eq!(rel.get::<isup::CauseIndicators>().unwrap().cause_value, 34);
+        let (cic, acm) = build(&sc.steps[1], 4, &cfg).unwrap();
+        assert_eq!(cic, 4);
+        let bci = acm.get::<isup::BackwardCallIndicators>().unwrap();
+        assert_eq!((bci.called_party_status, bci.charge_indicator), (2, 2));
+        let (_, iam) = build(&sc.steps[2], 1, &cfg).unwrap();
+        assert_eq!(iam.parameters.len(), 5, "mandatory parameters only");
+        let mut b = Vec::new();
+        iam.emit_with_cic(1, &mut b).unwrap();
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -32,7 +33,7 @@ use crate::config::Config;
 use crate::exchange::{
     Action, CallId, CallRequest, CircuitCounts, Event, Exchange, OriginateError, Timer,
 };
-use crate::stats::Stats;
+use crate::stats::{CallCounts, Stats};
 
 /// ISUP's MTP3 service indicator.
 pub const SI_ISUP: u8 = 5;
@@ -143,7 +144,16 @@ enum Command {
     },
     Query(u16, u8),
     Stats(oneshot::Sender<(Stats, CircuitCounts)>),
+    Counts(oneshot::Sender<Counts>),
     Shutdown,
+}
+
+/// Call and circuit counters without latency samples ([`SimHandle::counts`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub outgoing: CallCounts,
+    pub incoming: CallCounts,
+    pub circuits: CircuitCounts,
 }
 
 /// Controls a running simulator; cheap to clone.
@@ -162,6 +172,15 @@ impl Simulator {
     /// Starts the simulator on the current tokio runtime. In SGP role the listener is bound
     /// before this returns (see [`SimHandle::local_addr`]).
     pub async fn spawn(opts: SimOptions) -> io::Result<(SimHandle, JoinHandle<()>)> {
+        let (handle, _events, task) = Simulator::spawn_subscribed(opts).await?;
+        Ok((handle, task))
+    }
+
+    /// [`Simulator::spawn`], with a subscription ([`SimHandle::subscribe`]) taken before the
+    /// simulator runs: it sees every event, even those of a peer that comes up at once.
+    pub async fn spawn_subscribed(
+        opts: SimOptions,
+    ) -> io::Result<(SimHandle, broadcast::Receiver<SimEvent>, JoinHandle<()>)> {
         opts.config
             .validate()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
@@ -219,13 +238,15 @@ impl Simulator {
                 (Peer::Asp(h, ev, task), None)
             }
         };
+        let out = Outbound::spawn(&peer);
         let (cmd_tx, cmd_rx) = mpsc::channel(4096);
-        let (ev_tx, _) = broadcast::channel(1 << 16);
+        let (ev_tx, events) = broadcast::channel(1 << 16);
         let (active_tx, active_rx) = watch::channel(false);
         let driver = Driver {
             exchange: Exchange::new(opts.config.clone(), opts.auto_calls),
             cfg: opts.config,
             peer,
+            out: Some(out),
             events: ev_tx.clone(),
             active: active_tx,
             timers: TimerQueue::default(),
@@ -243,6 +264,7 @@ impl Simulator {
                 active: active_rx,
                 local_addr,
             },
+            events,
             task,
         ))
     }
@@ -342,9 +364,14 @@ impl SimHandle {
         self.command(Command::Query(cic, range)).await
     }
 
-    /// Statistics and circuit states now.
+    /// Statistics (with every latency sample) and circuit states now.
     pub async fn stats(&self) -> Result<(Stats, CircuitCounts), SimError> {
         self.request(Command::Stats).await
+    }
+
+    /// Just the counters: cheap enough to poll.
+    pub async fn counts(&self) -> Result<Counts, SimError> {
+        self.request(Command::Counts).await
     }
 
     /// Stops the simulator: flushes the traces and closes the M3UA side.
@@ -364,6 +391,8 @@ enum Peer {
 enum PeerEvent {
     Data(ProtocolData),
     Active(bool),
+    /// DATA we queued was refused by the M3UA layer (lost).
+    Refused,
     Other,
     Closed,
 }
@@ -378,7 +407,7 @@ impl Peer {
                 }
                 Some(SgpEvent::TransferRefused(e)) => {
                     tracing::warn!(error = %e, "DATA towards the ASP refused");
-                    PeerEvent::Other
+                    PeerEvent::Refused
                 }
                 Some(e) => {
                     tracing::debug!(event = ?e, "SGP");
@@ -401,17 +430,6 @@ impl Peer {
         }
     }
 
-    async fn transfer(&self, pd: ProtocolData) -> bool {
-        match self {
-            Peer::Sgp(h, _, _) => {
-                h.transfer(None, pd).await;
-                true
-            }
-            Peer::Asp(h, _, _) => h.transfer(pd).await.is_ok(),
-            Peer::Stopped => false,
-        }
-    }
-
     async fn shutdown(self) {
         match self {
             Peer::Sgp(h, _, task) => {
@@ -427,6 +445,50 @@ impl Peer {
     }
 }
 
+/// DATA towards the peer goes through its own task and an unbounded queue, so the driver never
+/// waits on the M3UA task while that task waits for the driver to read its events.
+struct Outbound {
+    tx: mpsc::UnboundedSender<ProtocolData>,
+    /// DATA the ASP refused (not active any more when it got there).
+    lost: Arc<AtomicU64>,
+    task: JoinHandle<()>,
+}
+
+impl Outbound {
+    fn spawn(peer: &Peer) -> Outbound {
+        enum Send {
+            Sgp(SgpHandle),
+            Asp(AspHandle),
+            None,
+        }
+        let h = match peer {
+            Peer::Sgp(h, _, _) => Send::Sgp(h.clone()),
+            Peer::Asp(h, _, _) => Send::Asp(h.clone()),
+            Peer::Stopped => Send::None,
+        };
+        let (tx, mut rx) = mpsc::unbounded_channel::<ProtocolData>();
+        let lost = Arc::new(AtomicU64::new(0));
+        let lost2 = lost.clone();
+        let task = tokio::spawn(async move {
+            while let Some(pd) = rx.recv().await {
+                let ok = match &h {
+                    // A refusal comes back as SgpEvent::TransferRefused (logged).
+                    Send::Sgp(h) => {
+                        h.transfer(None, pd).await;
+                        true
+                    }
+                    Send::Asp(h) => h.transfer(pd).await.is_ok(),
+                    Send::None => false,
+                };
+                if !ok {
+                    lost2.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        });
+        Outbound { tx, lost, task }
+    }
+}
+
 /// Deadlines with lazy cancellation: a restarted or stopped timer's old entry is skipped.
 #[derive(Default)]
 struct TimerQueue {
@@ -436,13 +498,24 @@ struct TimerQueue {
 }
 
 impl TimerQueue {
+    #[cfg(test)]
+    fn len(&self) -> (usize, usize) {
+        (self.heap.len(), self.live.len())
+    }
+
     fn start(&mut self, t: Timer, at: Instant) {
         self.seq += 1;
         self.live.insert(t, self.seq);
         self.heap.push(Reverse((at, self.seq, t)));
     }
     fn stop(&mut self, t: Timer) {
-        self.live.remove(&t);
+        if self.live.remove(&t).is_some() && self.heap.len() > 2 * self.live.len() + 1024 {
+            // Stopped timers (T5 is stopped by nearly every RLC) would otherwise stay in the
+            // heap until their deadline: drop them once they are the majority.
+            let live = &self.live;
+            self.heap
+                .retain(|Reverse((_, seq, t))| live.get(t) == Some(seq));
+        }
     }
     fn next(&mut self) -> Option<Instant> {
         while let Some(Reverse((at, seq, t))) = self.heap.peek() {
@@ -474,6 +547,7 @@ struct Driver {
     exchange: Exchange,
     cfg: Config,
     peer: Peer,
+    out: Option<Outbound>,
     events: broadcast::Sender<SimEvent>,
     active: watch::Sender<bool>,
     timers: TimerQueue,
@@ -527,7 +601,8 @@ impl Driver {
             sls: (cic & 0x0F) as u8,
             user_data: Bytes::from(ud),
         };
-        if !self.peer.transfer(pd).await {
+        let queued = self.out.as_ref().is_some_and(|o| o.tx.send(pd).is_ok());
+        if !queued {
             self.stats.send_failures += 1;
             return Err(SimError::PeerNotActive);
         }
@@ -647,6 +722,7 @@ impl Driver {
                             }
                         }
                     }
+                    PeerEvent::Refused => self.stats.send_failures += 1,
                     PeerEvent::Other => {}
                     PeerEvent::Closed => break,
                 },
@@ -719,7 +795,19 @@ impl Driver {
             } => self.exchange.group_block(cic, &bits, hardware, block),
             Command::Query(c, r) => self.exchange.query(c, r),
             Command::Stats(tx) => {
-                let _ = tx.send((self.stats.clone(), self.exchange.circuit_counts()));
+                let mut stats = self.stats.clone();
+                stats.send_failures += self
+                    .out
+                    .as_ref()
+                    .map_or(0, |o| o.lost.load(Ordering::Relaxed));
+                let _ = tx.send((stats, self.exchange.circuit_counts()));
+            }
+            Command::Counts(tx) => {
+                let _ = tx.send(Counts {
+                    outgoing: self.stats.outgoing.counts(),
+                    incoming: self.stats.incoming.counts(),
+                    circuits: self.exchange.circuit_counts(),
+                });
             }
             Command::Shutdown => return false,
         }
@@ -729,8 +817,46 @@ impl Driver {
     async fn finish(mut self) {
         self.drain().await;
         let _ = self.active.send(false);
+        // Let the queued DATA reach the M3UA task before it is shut down.
+        if let Some(out) = self.out.take() {
+            drop(out.tx);
+            let _ = tokio::time::timeout(Duration::from_secs(2), out.task).await;
+        }
         let peer = std::mem::replace(&mut self.peer, Peer::Stopped);
         peer.shutdown().await;
         self.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::TimerKind;
+
+    #[test]
+    fn timer_queue_orders_restarts_and_stays_compact() {
+        let t0 = Instant::now();
+        let mut q = TimerQueue::default();
+        let t = |cic, kind| Timer { cic, kind };
+        q.start(t(1, TimerKind::T1), t0 + Duration::from_secs(3));
+        q.start(t(2, TimerKind::T1), t0 + Duration::from_secs(1));
+        q.start(t(1, TimerKind::T5), t0 + Duration::from_secs(2));
+        // Restart moves the deadline; the old entry is skipped.
+        q.start(t(2, TimerKind::T1), t0 + Duration::from_secs(4));
+        q.stop(t(1, TimerKind::T5));
+        assert_eq!(q.next(), Some(t0 + Duration::from_secs(3)));
+        assert_eq!(q.pop_due(t0 + Duration::from_secs(2)), None);
+        let due: Vec<Timer> =
+            std::iter::from_fn(|| q.pop_due(t0 + Duration::from_secs(10))).collect();
+        assert_eq!(due, vec![t(1, TimerKind::T1), t(2, TimerKind::T1)]);
+        // 100,000 started and stopped timers do not pile up.
+        for i in 0..100_000u32 {
+            let k = t((i % 4000) as u16, TimerKind::T5);
+            q.start(k, t0 + Duration::from_secs(300));
+            q.stop(k);
+        }
+        let (heap, live) = q.len();
+        assert_eq!(live, 0);
+        assert!(heap <= 1024 + 1, "heap {heap}");
     }
 }

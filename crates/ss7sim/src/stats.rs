@@ -38,6 +38,43 @@ impl Percentiles {
     }
 }
 
+/// Latency samples kept per series; beyond this, reservoir sampling keeps a uniform sample so a
+/// long-running (embedded) simulator's memory stays bounded.
+pub const MAX_SAMPLES: usize = 1 << 20;
+
+/// A bounded uniform sample of durations (Vitter's algorithm R with a xorshift generator).
+#[derive(Debug, Clone, Default)]
+pub struct Samples {
+    kept: Vec<Duration>,
+    seen: u64,
+    rng: u64,
+}
+
+impl Samples {
+    pub fn push(&mut self, d: Duration) {
+        self.seen += 1;
+        if self.kept.len() < MAX_SAMPLES {
+            self.kept.push(d);
+            return;
+        }
+        self.rng = (self.rng ^ self.seen).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        self.rng ^= self.rng >> 29;
+        let j = self.rng % self.seen;
+        if (j as usize) < MAX_SAMPLES {
+            self.kept[j as usize] = d;
+        }
+    }
+    pub fn as_slice(&self) -> &[Duration] {
+        &self.kept
+    }
+    pub fn len(&self) -> usize {
+        self.kept.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.kept.is_empty()
+    }
+}
+
 /// Counters for one direction.
 #[derive(Debug, Clone, Default)]
 pub struct DirectionStats {
@@ -50,9 +87,26 @@ pub struct DirectionStats {
     pub failed: u64,
     pub failed_by_cause: BTreeMap<u8, u64>,
     /// IAM → ANM/CON.
-    pub setup: Vec<Duration>,
+    pub setup: Samples,
     /// IAM → ACM.
-    pub alerting: Vec<Duration>,
+    pub alerting: Samples,
+}
+
+/// The counters of one direction without the latency samples (cheap to copy).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct CallCounts {
+    pub attempted: u64,
+    pub alerted: u64,
+    pub answered: u64,
+    pub completed: u64,
+    pub failed: u64,
+}
+
+impl CallCounts {
+    /// Calls not yet ended.
+    pub fn in_progress(&self) -> u64 {
+        self.attempted.saturating_sub(self.completed + self.failed)
+    }
 }
 
 /// The JSON form of [`DirectionStats`].
@@ -71,6 +125,16 @@ pub struct DirectionReport {
 }
 
 impl DirectionStats {
+    pub fn counts(&self) -> CallCounts {
+        CallCounts {
+            attempted: self.attempted,
+            alerted: self.alerted,
+            answered: self.answered,
+            completed: self.completed,
+            failed: self.failed,
+        }
+    }
+
     pub fn report(&self) -> DirectionReport {
         DirectionReport {
             attempted: self.attempted,
@@ -84,8 +148,8 @@ impl DirectionStats {
                 .map(|(c, n)| (c.to_string(), *n))
                 .collect(),
             in_progress: self.attempted.saturating_sub(self.completed + self.failed),
-            setup_latency: Percentiles::of(&self.setup),
-            alerting_latency: Percentiles::of(&self.alerting),
+            setup_latency: Percentiles::of(self.setup.as_slice()),
+            alerting_latency: Percentiles::of(self.alerting.as_slice()),
         }
     }
 }
@@ -101,6 +165,8 @@ pub struct Stats {
     pub decode_errors: u64,
     /// Messages sent while the peer was not active (lost).
     pub send_failures: u64,
+    /// DATA for another point code pair or another user part (not ISUP): ignored.
+    pub misrouted: u64,
     pub unexpected: u64,
     pub maintenance_alerts: u64,
 }
@@ -126,7 +192,8 @@ impl Stats {
 
     pub fn record(&mut self, e: &Event) {
         match e {
-            Event::CallOffered { .. } => self.incoming.attempted += 1,
+            Event::CallSeized { .. } => self.incoming.attempted += 1,
+            Event::CallOffered { .. } => {}
             Event::CallAlerting {
                 direction,
                 setup_time,

@@ -180,7 +180,19 @@ fn scenarios_against_answer_mode_and_exit_codes() {
 fn call_mode_counts_answers_and_causes() {
     let port = free_port();
     let dir = scratch("call");
-    let far = sgp(port, &["answer", "--duration", "20s", "--calls", "6"]);
+    let far_log = dir.join("far.jsonl");
+    let far = sgp(
+        port,
+        &[
+            "--log-json",
+            far_log.to_str().unwrap(),
+            "answer",
+            "--duration",
+            "20s",
+            "--calls",
+            "6",
+        ],
+    );
     let json = dir.join("calls.json");
     let out = asp(
         port,
@@ -195,7 +207,8 @@ fn call_mode_counts_answers_and_causes() {
             "--hold",
             "100ms",
             "--called",
-            "4930123",
+            "4930129",
+            "--increment",
         ],
     );
     assert!(out.status.success(), "{}", show(&out));
@@ -215,6 +228,25 @@ fn call_mode_counts_answers_and_causes() {
     assert!(String::from_utf8_lossy(&busy.stdout).contains("cause 17: 1"));
     let far = wait_bounded(far, Duration::from_secs(30));
     assert!(far.status.success(), "{}", show(&far));
+    // --increment: each IAM has its own called number.
+    let mut called: Vec<String> = read_jsonl(&far_log)
+        .iter()
+        .filter(|l| l["message"]["message_type"] == "IAM")
+        .filter_map(|l| {
+            l["message"]["parameters"]
+                .as_array()?
+                .iter()
+                .find(|p| p["name"] == "called_party_number")
+                .map(|p| p["digits"].as_str().unwrap_or_default().to_string())
+        })
+        .collect();
+    called.sort();
+    assert_eq!(
+        called,
+        [
+            "4930129", "4930130", "4930131", "4930132", "4966000", "4966000"
+        ]
+    );
 }
 
 #[test]
@@ -353,4 +385,55 @@ fn tshark_decodes_the_pcap_of_a_scripted_run() {
     assert_eq!(cics, BTreeMap::from([(1, 5)]));
     let bad = tshark_malformed(&pcap);
     assert!(bad.is_empty(), "tshark complains: {bad:#?}");
+}
+
+#[test]
+fn load_in_both_directions_between_two_processes() {
+    let port = free_port();
+    let dir = scratch("load");
+    let (ja, jb) = (dir.join("a.json"), dir.join("b.json"));
+    let common = [
+        "--cics",
+        "1-200",
+        "--answer",
+        "=answer,after=5ms",
+        "load",
+        "--calls",
+        "300",
+        "--incoming",
+        "300",
+        "--rate",
+        "300",
+        "--hold",
+        "20ms",
+    ];
+    let far = Command::new(BIN)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(["--json", ja.to_str().unwrap()])
+        .args(common)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let near = asp(
+        port,
+        &[&["--json", jb.to_str().unwrap()][..], &common[..]].concat(),
+    );
+    assert!(near.status.success(), "{}", show(&near));
+    let far = wait_bounded(far, Duration::from_secs(30));
+    assert!(far.status.success(), "{}", show(&far));
+    for j in [ja, jb] {
+        let s: Value = serde_json::from_str(&std::fs::read_to_string(&j).unwrap()).unwrap();
+        assert_eq!(s["mode"], "load");
+        assert_eq!(s["outgoing"]["completed"], 300);
+        assert_eq!(s["incoming"]["completed"], 300);
+        assert_eq!(s["outgoing"]["setup_latency"]["count"], 300);
+        let p = &s["outgoing"]["setup_latency"];
+        assert!(p["p50_ms"].as_f64().unwrap() >= 5.0, "{p}");
+        assert!(p["p50_ms"].as_f64() <= p["p99_ms"].as_f64());
+        // Per own call IAM and REL out, ACM, ANM, RLC in; per incoming call the reverse.
+        assert_eq!(s["messages"]["sent"], 300 * 5);
+        assert_eq!(s["messages"]["received"], 300 * 5);
+        assert_eq!(s["circuits_not_idle"], 0);
+    }
 }

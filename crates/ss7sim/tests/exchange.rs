@@ -39,7 +39,7 @@ fn config() -> Config {
     c.timers.t13 = ms(10_000);
     c.timers.t22 = ms(1000);
     c.timers.t23 = ms(10_000);
-    c.timers.overlap = ms(500);
+    c.timers.t35 = ms(500);
     c.answer = vec![
         AnswerRule::answer("4930", ms(200), None),
         AnswerRule::reject("4966", 17),
@@ -256,10 +256,16 @@ fn originating_call_with_hold_t7_and_no_answer() {
     let (_, rel) = h.sent.remove(0);
     assert_eq!(rel.message_type, MT::REL);
     assert_eq!(rel.get::<CauseIndicators>().unwrap().cause_value, 16);
+    let ev = h.take_events();
     assert_eq!(
-        ended(&h.take_events()),
+        ended(&ev),
         vec![(Direction::Outgoing, true, 16, Side::Local)]
     );
+    let held = ev.iter().find_map(|e| match e {
+        Event::CallEnded { outcome, .. } => outcome.held,
+        _ => None,
+    });
+    assert_eq!(held, Some(ms(2000)), "answer → release is the hold time");
     h.recv(cic, msg::bare(MT::RLC));
     assert!(h.ex.is_available(cic) && h.timers.is_empty());
 
@@ -340,12 +346,100 @@ fn overlap_sending_and_receiving() {
     h.advance(ms(1000));
     assert_eq!(h.take_sent(), vec![(5, MT::REL)]);
     h.recv(5, msg::bare(MT::RLC));
-    // The overlap timer completes a short number.
-    h.recv(7, iam_to("49880"));
+    // T35: the number stays incomplete → REL 28 (address incomplete); a SAM restarts T35.
+    h.recv(7, iam_to("4988"));
+    h.advance(ms(400));
+    h.recv(7, msg::sam("1"));
     h.advance(ms(499));
     assert!(h.take_sent().is_empty());
     h.advance(ms(1));
-    assert_eq!(h.take_sent(), vec![(7, MT::ACM), (7, MT::ANM)]);
+    let (cic, rel) = h.sent.remove(0);
+    assert_eq!((cic, rel.message_type), (7, MT::REL));
+    assert_eq!(rel.get::<CauseIndicators>().unwrap().cause_value, 28);
+}
+
+#[test]
+fn statistics_count_every_seized_incoming_call() {
+    let mut h = Harness::new(config());
+    let mut stats = ss7sim::Stats::default();
+    // Complete and answered; rejected; cleared by the caller while digits are still missing.
+    h.recv(1, iam_to("4930"));
+    h.advance(ms(200));
+    h.recv(1, msg::rel(16, 0));
+    h.recv(2, iam_to("4966"));
+    h.recv(2, msg::bare(MT::RLC));
+    h.recv(3, iam_to("4988"));
+    h.recv(3, msg::rel(16, 0));
+    for e in h.take_events() {
+        stats.record(&e);
+    }
+    let r = stats.incoming.report();
+    assert_eq!(
+        (
+            r.attempted,
+            r.answered,
+            r.completed,
+            r.failed,
+            r.in_progress
+        ),
+        (3, 1, 1, 2, 0)
+    );
+    assert_eq!(r.failed_by_cause.get("17"), Some(&1));
+    assert_eq!(r.failed_by_cause.get("16"), Some(&1));
+    assert_eq!(r.setup_latency.count, 1);
+    assert_eq!(r.setup_latency.p50_ms, 200.0);
+}
+
+#[test]
+fn continuity_check_waits_for_cot_and_t8() {
+    use isup::{ContinuityIndicators, NatureOfConnectionIndicators};
+    let mut cfg = config();
+    cfg.timers.t8 = ms(10_000);
+    let mut h = Harness::new(cfg);
+    let cot = |ok: u8| {
+        Message::new(MT::COT).with(ContinuityIndicators {
+            continuity_indicator: ok,
+        })
+    };
+    let iam_cot = |called: &str, ind: u8| {
+        let mut m = iam_to(called);
+        m.set(NatureOfConnectionIndicators {
+            continuity_check_indicator: ind,
+            ..Default::default()
+        });
+        m
+    };
+    // Check on this circuit: nothing until COT (success), then ACM.
+    h.recv(1, iam_cot("4930", 1));
+    assert!(h.take_sent().is_empty());
+    assert!(h.running(1, TimerKind::T8));
+    h.advance(ms(300));
+    h.recv(1, cot(1));
+    assert_eq!(h.take_sent(), vec![(1, MT::ACM)]);
+    assert!(!h.running(1, TimerKind::T8));
+    // Check on a previous circuit, failed: the call is abandoned without REL.
+    h.recv(3, iam_cot("4930", 2));
+    h.recv(3, cot(0));
+    assert!(h.take_sent().is_empty());
+    assert!(h.ex.is_available(3));
+    assert_eq!(
+        ended(&h.take_events()),
+        vec![(Direction::Incoming, false, 41, Side::Remote)]
+    );
+    // No COT: T8 releases with cause 102.
+    h.recv(5, iam_cot("4930", 1));
+    h.advance(ms(10_000));
+    let rel = h
+        .sent
+        .iter()
+        .find(|(c, m)| *c == 5 && m.message_type == MT::REL)
+        .map(|(_, m)| m.clone())
+        .expect("REL on CIC 5");
+    assert_eq!(rel.get::<CauseIndicators>().unwrap().cause_value, 102);
+    h.sent.clear();
+    // COT without a pending check is unexpected and ignored.
+    h.recv(7, cot(1));
+    assert!(h.take_sent().is_empty());
 }
 
 #[test]
@@ -408,6 +502,23 @@ fn rel_collision_and_unexpected_messages() {
     // Unequipped circuit → UCIC.
     h.recv(100, iam_to("4930"));
     assert_eq!(h.take_sent(), vec![(100, MT::UCIC)]);
+    // UCIC from the peer: the circuit is not used for calls until the peer uses it again.
+    h.recv(8, msg::bare(MT::UCIC));
+    assert!(!h.ex.is_available(8));
+    h.recv(8, msg::bare(MT::RSC));
+    assert_eq!(h.take_sent(), vec![(8, MT::RLC)]);
+    assert!(h.ex.is_available(8));
+    // Unrecognized message type → CFN 97 with the type as diagnostic.
+    let mut unknown = Message::new(MT(0xEE));
+    unknown.raw_body = Some(vec![0x00]);
+    h.recv(4, unknown);
+    let (cic, cfn) = h.sent.remove(0);
+    assert_eq!((cic, cfn.message_type), (4, MT::CFN));
+    let cause = cfn.get::<CauseIndicators>().unwrap();
+    assert_eq!(
+        (cause.cause_value, cause.diagnostics.as_slice()),
+        (97, &[0xEE][..])
+    );
 }
 
 #[test]
@@ -542,9 +653,15 @@ fn blocking_group_blocking_and_query() {
         assert!(c > 2);
     }
     assert!(
-        h.ex.originate(h.now, CallRequest::new(o)).is_err(),
+        h.ex.originate(h.now, CallRequest::new(o.clone())).is_err(),
         "all 6 others busy"
     );
+    let mut bad = o;
+    bad.called = "49é0".into();
+    assert!(matches!(
+        h.ex.originate(h.now, CallRequest::new(bad)),
+        Err(ss7sim::exchange::OriginateError::BadMessage(_))
+    ));
 }
 
 #[test]
@@ -597,4 +714,110 @@ fn many_calls_leave_every_circuit_idle() {
     let counts = h.ex.circuit_counts();
     assert_eq!(counts.idle, 8, "{counts:?}");
     assert!(h.timers.is_empty());
+}
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// One input to the exchange: a message from the peer, a local request, or time passing.
+    #[derive(Debug, Clone)]
+    enum Op {
+        Recv(u16, Message),
+        Originate(Option<u16>),
+        Release(u64, u8),
+        Block(u16),
+        Unblock(u16),
+        ResetGroup(u16, u8),
+        Query(u16, u8),
+        Advance(u64),
+    }
+
+    fn message() -> impl Strategy<Value = Message> {
+        let bits = proptest::collection::vec(any::<bool>(), 1..40);
+        prop_oneof![
+            "[0-9]{1,12}".prop_map(|d| iam_to(&d)),
+            "[0-9]{1,3}".prop_map(|d| msg::sam(&d)),
+            (0u8..4).prop_map(msg::acm),
+            (0u8..8).prop_map(msg::cpg),
+            Just(msg::anm()),
+            (0u8..128).prop_map(|c| msg::rel(c, 0)),
+            Just(msg::bare(MT::RLC)),
+            Just(msg::bare(MT::RSC)),
+            Just(msg::bare(MT::BLO)),
+            Just(msg::bare(MT::BLA)),
+            Just(msg::bare(MT::UBL)),
+            Just(msg::bare(MT::UBA)),
+            Just(msg::bare(MT::UCIC)),
+            (0u8..40).prop_map(|r| msg::range_only(MT::GRS, r)),
+            (0u8..40).prop_map(|r| msg::range_only(MT::CQM, r)),
+            bits.clone().prop_map(|b| msg::gra(&b)),
+            (
+                prop_oneof![Just(MT::CGB), Just(MT::CGU), Just(MT::CGBA), Just(MT::CGUA)],
+                0u8..4,
+                bits
+            )
+                .prop_map(|(t, ti, b)| msg::group_supervision(
+                    t,
+                    ti,
+                    RangeAndStatus::with_status(&b)
+                )),
+            (0u8..4, proptest::collection::vec(any::<u8>(), 1..4))
+                .prop_map(|(r, s)| msg::cqr(r, s)),
+            Just(msg::bare(MT(0x0D))), // SUS: no format-specific handling
+        ]
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let cic = 0u16..12; // 1..=8 configured, the rest unequipped
+        prop_oneof![
+            6 => (cic.clone(), message()).prop_map(|(c, m)| Op::Recv(c, m)),
+            2 => proptest::option::of(cic.clone()).prop_map(Op::Originate),
+            1 => (1u64..20, 1u8..128).prop_map(|(c, k)| Op::Release(c, k)),
+            1 => cic.clone().prop_map(Op::Block),
+            1 => cic.clone().prop_map(Op::Unblock),
+            1 => (cic.clone(), 0u8..8).prop_map(|(c, r)| Op::ResetGroup(c, r)),
+            1 => (cic, 0u8..8).prop_map(|(c, r)| Op::Query(c, r)),
+            3 => (0u64..20_000).prop_map(Op::Advance),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// Any sequence of peer messages, requests and timer expiries: no panic, every message
+        /// sent encodes and decodes, and a group reset from the peer returns every circuit to
+        /// idle with no call timer left.
+        #[test]
+        fn never_panics_and_a_peer_group_reset_recovers(ops in proptest::collection::vec(op(), 1..60)) {
+            let mut h = Harness::new(config());
+            for op in ops {
+                match op {
+                    Op::Recv(c, m) => h.recv(c, m),
+                    Op::Originate(cic) => {
+                        let req = CallRequest { cic, ..CallRequest::new(h.ex.config().originate.clone()) };
+                        let _ = h.ex.originate(h.now, req);
+                        h.pump();
+                    }
+                    Op::Release(call, cause) => {
+                        h.ex.release(h.now, call, cause);
+                        h.pump();
+                    }
+                    Op::Block(c) => { h.ex.block(c); h.pump(); }
+                    Op::Unblock(c) => { h.ex.unblock(c); h.pump(); }
+                    Op::ResetGroup(c, r) => { h.ex.reset_group(h.now, c, r); h.pump(); }
+                    Op::Query(c, r) => { h.ex.query(c, r); h.pump(); }
+                    Op::Advance(ms_) => h.advance(ms(ms_)),
+                }
+            }
+            h.recv(1, msg::range_only(MT::GRS, 7));
+            let counts = h.ex.circuit_counts();
+            prop_assert_eq!(counts.idle, counts.total);
+            for cic in 1..=8u16 {
+                for k in [TimerKind::T1, TimerKind::T5, TimerKind::T7, TimerKind::Answer, TimerKind::Hold, TimerKind::T35, TimerKind::NoAnswer, TimerKind::T16, TimerKind::T17] {
+                    prop_assert!(!h.running(cic, k), "{:?} still running on {}", k, cic);
+                }
+            }
+        }
+    }
 }

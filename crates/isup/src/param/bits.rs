@@ -1,8 +1,10 @@
 //! Parameters made of bit fields, declared as data: `field: octet [shift; width]` with bit A = shift 0.
 //! Bits not declared are spare: a value with a spare bit set is kept raw by [`super::Parameter::decode`].
 
-use super::ParameterValue;
+use super::{Parameter, ParameterValue, fill};
+use crate::codes::ParameterCode;
 use crate::error::{ParameterError, exact};
+use crate::message::ParameterType;
 use crate::sink::Sink;
 use serde::{Deserialize, Serialize};
 
@@ -29,6 +31,22 @@ macro_rules! bitfields {
                     let v = Self::parse(b)?;
                     let spare_clear = b.iter().zip(Self::ASSIGNED).all(|(o, m)| o & !m == 0);
                     Ok(spare_clear.then_some(v))
+                }
+
+                /// Typed straight into the slot; no `Result<Option<Self>>` goes through memory.
+                #[inline(always)]
+                fn decode_onto(
+                    code: ParameterCode,
+                    value: &[u8],
+                    slot: &mut Parameter,
+                ) -> Result<(), ParameterError> {
+                    let v = Self::parse(value)?;
+                    if value.iter().zip(Self::ASSIGNED).all(|(o, m)| o & !m == 0) {
+                        fill(slot, v.into_parameter());
+                    } else {
+                        fill(slot, Parameter::raw(code, value));
+                    }
+                    Ok(())
                 }
 
                 #[inline]

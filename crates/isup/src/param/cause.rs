@@ -2,7 +2,8 @@
 //! and status, propagation delay counter, generic notification, and the compatibility information
 //! parameters Q.764 §2.9.5 acts on.
 
-use super::{Octets, ParameterValue, hex_octets, is_empty};
+use super::{Octets, Parameter, ParameterValue, fill, hex_octets, is_empty};
+use crate::codes::ParameterCode;
 use crate::error::{ParameterError, at_least, exact};
 use crate::sink::Sink;
 use serde::{Deserialize, Serialize};
@@ -35,8 +36,10 @@ impl CauseIndicators {
     }
 }
 
-impl ParameterValue for CauseIndicators {
-    fn parse(b: &[u8]) -> Result<Self, ParameterError> {
+impl CauseIndicators {
+    /// Everything but the diagnostics, and the index of the octet holding the cause value.
+    #[inline(always)]
+    fn parse_head(b: &[u8]) -> Result<(Self, usize), ParameterError> {
         at_least(b, 2, "at least 2")?;
         let (recommendation, i) = if b[0] & 0x80 == 0 {
             at_least(b, 3, "at least 3 with octet 1a")?;
@@ -44,13 +47,43 @@ impl ParameterValue for CauseIndicators {
         } else {
             (None, 1)
         };
-        Ok(CauseIndicators {
+        let head = CauseIndicators {
             cause_value: b[i] & 0x7F,
             location: b[0] & 0x0F,
             coding_standard: (b[0] >> 5) & 0x03,
             recommendation,
-            diagnostics: Octets::from_slice(&b[i + 1..]),
-        })
+            diagnostics: Octets::new(),
+        };
+        Ok((head, i))
+    }
+}
+
+impl ParameterValue for CauseIndicators {
+    fn parse(b: &[u8]) -> Result<Self, ParameterError> {
+        let (mut c, i) = Self::parse_head(b)?;
+        c.diagnostics.extend_from_slice(&b[i + 1..]);
+        Ok(c)
+    }
+
+    /// Typed into the slot, diagnostics copied there. Exact unless the spare bit of octet 1
+    /// is set or octet 1a or 2 has its extension bit clear (`emit` always sets it).
+    #[inline(always)]
+    fn decode_onto(
+        code: ParameterCode,
+        value: &[u8],
+        slot: &mut Parameter,
+    ) -> Result<(), ParameterError> {
+        let (head, i) = Self::parse_head(value)?;
+        let exact = value[0] & 0x10 == 0 && value[1..=i].iter().all(|o| o & 0x80 != 0);
+        if !exact {
+            fill(slot, Parameter::raw(code, value));
+            return Ok(());
+        }
+        fill(slot, Parameter::CauseIndicators(head));
+        if let Parameter::CauseIndicators(c) = slot {
+            c.diagnostics.extend_from_slice(&value[i + 1..]);
+        }
+        Ok(())
     }
 
     fn emit<S: Sink>(&self, out: &mut S) {

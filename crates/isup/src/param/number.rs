@@ -1,8 +1,10 @@
 //! Number parameters (Q.763 §3.9 ff.). They share one layout with per-parameter differences in the
 //! second octet, described as data in [`NumberLayout`]; the const parameter selects the row.
 
-use super::{Digits, ParameterValue};
+use super::{Digits, Parameter, ParameterValue, fill};
+use crate::codes::ParameterCode;
 use crate::error::{ParameterError, at_least};
+use crate::message::ParameterType;
 use crate::sink::Sink;
 use serde::{Deserialize, Serialize};
 
@@ -102,8 +104,12 @@ fn present(flag: bool, bits: u8) -> Option<u8> {
     flag.then_some(bits)
 }
 
-impl<const CODE: u8> ParameterValue for Number<CODE> {
-    fn parse(b: &[u8]) -> Result<Self, ParameterError> {
+impl<const CODE: u8> Number<CODE> {
+    /// Everything but the address signals: the number with no digits yet, the address signal
+    /// octets, the odd indicator, and whether the value re-encodes exactly (no spare bit of the
+    /// second octet set, filler zero).
+    #[inline(always)]
+    fn parse_head(b: &[u8]) -> Result<(Self, &[u8], bool, bool), ParameterError> {
         let l = Self::LAYOUT;
         let head = 2 + l.qualifier as usize;
         at_least(
@@ -122,13 +128,25 @@ impl<const CODE: u8> ParameterValue for Number<CODE> {
         };
         let odd = b[0] & 0x80 != 0;
         let o2 = b[1];
-        if b.len() == 2 && !l.digits_optional {
-            return Err(ParameterError::BadValue("no address signals"));
+        let signals = &b[2..];
+        if signals.is_empty() {
+            if !l.digits_optional {
+                return Err(ParameterError::BadValue("no address signals"));
+            }
+            if odd {
+                return Err(ParameterError::BadValue(
+                    "odd indicator without address signals",
+                ));
+            }
         }
-        let digits = Digits::unpack(&b[2..], odd).ok_or(ParameterError::BadValue(
-            "odd indicator without address signals",
-        ))?;
-        Ok(Number {
+        // Bits of the second octet this parameter assigns (numbering plan always).
+        let assigned = 0x70
+            | if l.inn || l.ni { 0x80 } else { 0 }
+            | if l.presentation { 0x0C } else { 0 }
+            | if l.screening { 0x03 } else { 0 };
+        let filler_clear = !odd || signals.last().is_some_and(|o| o & 0xF0 == 0);
+        let exact = o2 & !assigned == 0 && filler_clear;
+        let n = Number {
             number_qualifier_indicator: q,
             nature_of_address: b[0] & 0x7F,
             internal_network_number_indicator: present(l.inn, o2 >> 7),
@@ -136,22 +154,50 @@ impl<const CODE: u8> ParameterValue for Number<CODE> {
             numbering_plan_indicator: (o2 >> 4) & 0x07,
             presentation: present(l.presentation, (o2 >> 2) & 0x03),
             screening: present(l.screening, o2 & 0x03),
-            digits,
-        })
+            digits: Digits::new(),
+        };
+        Ok((n, signals, odd, exact))
+    }
+}
+
+impl<const CODE: u8> ParameterValue for Number<CODE> {
+    fn parse(b: &[u8]) -> Result<Self, ParameterError> {
+        let (mut n, signals, odd, _) = Self::parse_head(b)?;
+        n.digits.set_unpacked(signals, odd);
+        Ok(n)
     }
 
     #[inline]
     fn parse_exact(b: &[u8]) -> Result<Option<Self>, ParameterError> {
-        let n = Self::parse(b)?;
-        let l = Self::LAYOUT;
-        let b = &b[l.qualifier as usize..];
-        // Bits of the second octet this parameter assigns (numbering plan always).
-        let assigned = 0x70
-            | if l.inn || l.ni { 0x80 } else { 0 }
-            | if l.presentation { 0x0C } else { 0 }
-            | if l.screening { 0x03 } else { 0 };
-        let filler_clear = !n.digits.is_odd() || b.last().is_some_and(|o| o & 0xF0 == 0);
-        Ok((b[1] & !assigned == 0 && filler_clear).then_some(n))
+        let (mut n, signals, odd, exact) = Self::parse_head(b)?;
+        if !exact {
+            return Ok(None);
+        }
+        n.digits.set_unpacked(signals, odd);
+        Ok(Some(n))
+    }
+
+    /// The number goes into the slot first and its signals are unpacked there, so the
+    /// 48-octet value is never staged on the stack.
+    #[inline(always)]
+    fn decode_onto(
+        code: ParameterCode,
+        value: &[u8],
+        slot: &mut Parameter,
+    ) -> Result<(), ParameterError>
+    where
+        Self: ParameterType,
+    {
+        let (n, signals, odd, exact) = Self::parse_head(value)?;
+        if !exact {
+            fill(slot, Parameter::raw(code, value));
+            return Ok(());
+        }
+        fill(slot, n.into_parameter());
+        if let Some(n) = Self::from_parameter_mut(slot) {
+            n.digits.set_unpacked(signals, odd);
+        }
+        Ok(())
     }
 
     fn emit<S: Sink>(&self, out: &mut S) {

@@ -1,8 +1,10 @@
 //! Parameters whose value is carried through as octets: Q.931 information elements (USI, access
 //! transport), user-to-user information, circuit states.
 
-use super::{Octets, ParameterValue, hex_octets};
+use super::{Octets, Parameter, ParameterValue, fill, hex_octets};
+use crate::codes::ParameterCode;
 use crate::error::{ParameterError, at_least};
+use crate::message::ParameterType;
 use crate::sink::Sink;
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +30,21 @@ macro_rules! octet_parameters {
                 #[inline]
                 fn parse_exact(b: &[u8]) -> Result<Option<Self>, ParameterError> {
                     Self::parse(b).map(Some)
+                }
+                /// Every value is exact. The octets are copied into the slot itself, not into
+                /// a stack temporary that would then be moved.
+                #[inline(always)]
+                fn decode_onto(
+                    _code: ParameterCode,
+                    value: &[u8],
+                    slot: &mut Parameter,
+                ) -> Result<(), ParameterError> {
+                    at_least(value, $min, concat!("at least ", stringify!($min)))?;
+                    fill(slot, $name { $field: Octets::new() }.into_parameter());
+                    if let Some(p) = Self::from_parameter_mut(slot) {
+                        p.$field.extend_from_slice(value);
+                    }
+                    Ok(())
                 }
             }
         )*

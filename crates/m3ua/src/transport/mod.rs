@@ -230,6 +230,18 @@ impl Drop for Link {
 }
 
 impl Link {
+    /// Closes the association gracefully: the writer sends what is queued, shuts the socket
+    /// down and ends (bounded by `limit`). Dropping a link instead discards the queue.
+    async fn close(mut self, limit: Duration) {
+        // The writer ends once its queue is empty and every sender is gone.
+        drop(std::mem::replace(
+            &mut self.out,
+            mpsc::unbounded_channel().0,
+        ));
+        self.reader.abort();
+        let _ = tokio::time::timeout(limit, &mut self.writer).await;
+    }
+
     fn send(&self, stream: u16, msg: &crate::Message) {
         let mut b = BytesMut::with_capacity(msg.buffer_len());
         msg.emit(&mut b);
@@ -817,7 +829,13 @@ async fn run_sgp(
                 Some(SgpCommand::Reachability(a, r)) => sgp.set_reachability(a, r),
                 Some(SgpCommand::Congestion(a, l)) => sgp.signal_congestion(a, l),
                 Some(SgpCommand::UserPartUnavailable(pc, uc)) => sgp.user_part_unavailable(pc, uc),
-                Some(SgpCommand::Shutdown) | None => return,
+                Some(SgpCommand::Shutdown) | None => {
+                    // What was sent before the shutdown (e.g. the last RLC) still goes out.
+                    for (_, l) in links.drain() {
+                        l.close(Duration::from_secs(1)).await;
+                    }
+                    return;
+                }
             },
             _ = sleep_until_opt(timers.next()) => {
                 for t in timers.due() {

@@ -75,7 +75,9 @@ pub enum SelectionPolicy {
     LeastRecentlyUsed,
     /// Q.764 §2.9.1.3 method 2: circuits this exchange controls first (released longest ago),
     /// then the others (released most recently), so that dual seizures are rare and lost rarely.
+    /// Also accepted as `odd_even`.
     #[default]
+    #[serde(alias = "odd_even")]
     ControlledFirst,
 }
 

@@ -301,7 +301,14 @@ impl CircuitManager {
                         circuit: id,
                         release: false,
                     });
-                    IamVerdict::AcceptAfterDualSeizure
+                    if self.groups[c.group.0].direction == Direction::Outgoing {
+                        // The far end owns the circuit now, but may not call on this group.
+                        IamVerdict::Reject {
+                            cause: CAUSE_CIRCUIT_NOT_AVAILABLE,
+                        }
+                    } else {
+                        IamVerdict::AcceptAfterDualSeizure
+                    }
                 }
             }
             CallState::Outgoing { backward: true } | CallState::Incoming => {
@@ -323,9 +330,11 @@ impl CircuitManager {
                 self.update(i, |c| {
                     // The far end evidently knows the circuit again.
                     c.far_end_unequipped = false;
-                    // Q.764 §2.8.2.3: an IAM on a remotely (maintenance) blocked circuit removes
-                    // the remote blocking.
+                    // Q.764 §2.8.2.3: an IAM on a remotely blocked circuit removes the remote
+                    // blocking. Hardware blocking goes too: Q.763 §3.14 allows no call on a
+                    // hardware-blocked circuit, and the far end evidently uses it again.
                     c.remote_maintenance = false;
+                    c.remote_hardware = false;
                     c.call = CallState::Incoming;
                 });
                 if outgoing_only {
@@ -719,15 +728,26 @@ impl CircuitManager {
     fn on_rsc(&mut self, i: usize) {
         let id = self.circuits[i].id;
         self.take_call(i);
+        // Q.762/Q.764: a reset removes the remote blocking of the circuit.
         self.update(i, |c| {
             c.remote_maintenance = false;
+            c.remote_hardware = false;
             c.far_end_unequipped = false;
         });
         self.send(id, Message::new(MessageType::RLC));
-        if self.circuits[i].local_maintenance && self.circuits[i].reset == Reset::None {
-            // Our blocking was lost at the far end with the reset: re-establish it.
-            let first = self.circuits[i].single != Single::Blo;
+        let c = &self.circuits[i];
+        if c.reset != Reset::None {
+            // Our own reset is outstanding: its acknowledgement re-establishes our blocking.
+            return;
+        }
+        // The far end lost our blocking with the reset: BLO (or hardware CGB) again, "a proper
+        // response to a reset circuit message".
+        if c.local_maintenance {
+            let first = c.single != Single::Blo;
             self.send_blo(i, first);
+        }
+        if self.circuits[i].local_hardware {
+            self.send_group(Procedure::Cgb(BlockingKind::HardwareFailure), &[i]);
         }
     }
 
@@ -930,6 +950,7 @@ impl CircuitManager {
         kind: BlockingKind,
     ) {
         let mut ack = vec![false; range as usize + 1];
+        let mut answered = Vec::new();
         for (k, &m) in members.iter().enumerate() {
             let Some(i) = m else { continue };
             if !bits[k] {
@@ -953,8 +974,15 @@ impl CircuitManager {
                     self.update(i, |c| c.remote_hardware = true);
                 }
             }
+            if self.circuits[i].reset == Reset::Rsc {
+                answered.push(i);
+            }
         }
         self.send(first, group_message(MessageType::CGBA, kind, &ack));
+        // CGB is also "a proper response to a reset circuit message" (Q.763): our RSC is done.
+        for i in answered {
+            self.rsc_acknowledged(i);
+        }
     }
 
     /// Q.764 §2.8.2.2: group unblocking by the far end; CGUA acknowledges.
@@ -1049,6 +1077,9 @@ impl CircuitManager {
         let states: isup::Octets = members
             .iter()
             .map(|m| match m {
+                Some(i) if self.group_procedure_covers(*i) => {
+                    super::circuit_state_indicator(super::RemoteCircuitState::Transient)
+                }
                 Some(i) => self.circuits[*i].state_indicator(),
                 None => super::circuit_state_indicator(super::RemoteCircuitState::Unequipped),
             })

@@ -19,6 +19,43 @@
 //! - §2.9.3 reset of circuits (RSC, T16/T17) and circuit groups (GRS/GRA, T22/T23);
 //! - §2.9.6 failure to receive RLC (T5 expiry → RSC with T17 only);
 //! - §2.12 unequipped CIC (UCIC).
+//!
+//! ```
+//! use mgc::circuits::{Action, CircuitManager, CircuitsConfig, IamVerdict};
+//! use isup::{Message, MessageType, RangeAndStatus};
+//!
+//! let config: CircuitsConfig = toml::from_str(r#"
+//!     own_point_code = 100
+//!     [[trunk_groups]]
+//!     name = "pstn"
+//!     dpc = 200
+//!     cics = "1-31"
+//! "#).unwrap();
+//! let mut circuits = CircuitManager::new(&config).unwrap();
+//!
+//! // M3UA is up: every group is reset with GRS (Q.764 §2.9.3.2).
+//! circuits.transport_up();
+//! let mut grs = None;
+//! while let Some(action) = circuits.poll_action() {
+//!     if let Action::Send { circuit, message } = action {
+//!         assert_eq!(message.message_type, MessageType::GRS);
+//!         grs = Some(circuit);
+//!     }
+//! }
+//! // The far end acknowledges with GRA (no circuit blocked on its side).
+//! let first = grs.unwrap();
+//! let gra = Message::new(MessageType::GRA).with(RangeAndStatus::with_status(&[false; 31]));
+//! circuits.on_message(first.dpc, first.cic, &gra);
+//! assert!(circuits.all_idle());
+//!
+//! // An outgoing call takes a circuit; an IAM from the far end takes another.
+//! let group = circuits.group("pstn").unwrap();
+//! let out = circuits.seize_outgoing(group).unwrap();
+//! assert_eq!(circuits.incoming_iam(200, 2), IamVerdict::Accept);
+//! circuits.call_released(out);
+//! circuits.call_released(mgc::circuits::CircuitId { dpc: 200, cic: 2 });
+//! assert!(circuits.all_idle());
+//! ```
 
 mod config;
 mod manager;
@@ -204,6 +241,36 @@ pub enum Alert {
         message_type: isup::MessageType,
         reason: &'static str,
     },
+}
+
+impl std::fmt::Display for Alert {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Alert::NoAcknowledgement { timer, circuit } => write!(
+                f,
+                "circuit {circuit}: no acknowledgement before {timer:?} expired; request repeated"
+            ),
+            Alert::ReleaseFailed { circuit } => {
+                write!(f, "circuit {circuit}: no RLC before T5, circuit reset")
+            }
+            Alert::QueryNotAnswered { first } => {
+                write!(f, "circuit {first}: no CQR before T28")
+            }
+            Alert::FarEndUnequipped { circuit } => write!(
+                f,
+                "circuit {circuit}: far end answered UCIC, circuit out of service until reset"
+            ),
+            Alert::Unequipped {
+                circuit,
+                message_type,
+            } => write!(f, "circuit {circuit}: {message_type} for an unequipped CIC"),
+            Alert::Discarded {
+                circuit,
+                message_type,
+                reason,
+            } => write!(f, "circuit {circuit}: {message_type} discarded: {reason}"),
+        }
+    }
 }
 
 /// The circuit manager's answer to an incoming IAM ([`CircuitManager::incoming_iam`]).

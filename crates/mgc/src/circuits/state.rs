@@ -202,11 +202,16 @@ impl Circuit {
         }
     }
 
-    /// The Q.763 §3.14 circuit state indicator octet for this circuit.
+    /// The Q.763 §3.14 circuit state indicator octet for this circuit (group procedures awaiting
+    /// acknowledgement are the manager's to check).
     pub fn state_indicator(&self) -> u8 {
-        if self.reset != Reset::None {
-            // Call processing state 00 with maintenance bits 00: transient.
-            return 0;
+        // Q.764 §2.8.3: transient while our IAM awaits its first backward message, while a reset
+        // or a (un)blocking awaits its acknowledgement.
+        if self.reset != Reset::None
+            || self.call == (CallState::Outgoing { backward: false })
+            || self.single != Single::None
+        {
+            return circuit_state_indicator(RemoteCircuitState::Transient);
         }
         let call = match self.call {
             CallState::Incoming => 1,

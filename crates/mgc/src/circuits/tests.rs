@@ -279,6 +279,12 @@ fn config_from_toml() {
     assert!(e.to_string().contains("backwards"), "{e}");
     let too_high = text.replace("1-15,17-31", "4090-4096");
     assert!(toml::from_str::<CircuitsConfig>(&too_high).is_err());
+    let alias = text.replace("controlled_first", "odd_even");
+    let cfg2: CircuitsConfig = toml::from_str(&alias).unwrap();
+    assert_eq!(
+        cfg2.trunk_groups[0].selection,
+        SelectionPolicy::ControlledFirst
+    );
     let bad_dir = text.replace("\"bothway\"", "\"sideways\"");
     assert!(toml::from_str::<CircuitsConfig>(&bad_dir).is_err());
 }
@@ -784,6 +790,20 @@ fn block_group_sends_cgb_and_repeats_on_t18_t19() {
     assert_eq!(range_status(&sent[0].1), (31, vec![true; 32]));
     assert_eq!(range_status(&sent[1].1), (7, vec![true; 8]));
     assert_eq!(h.seize("a"), None);
+    // Q.764 §2.8.3: circuits awaiting CGBA are transient in a CQR.
+    let cqm = Message::new(MessageType::CQM).with(RangeAndStatus {
+        range: 1,
+        status: Default::default(),
+    });
+    h.recv(c(1), cqm);
+    let cqr = h.take_sent().pop().unwrap().1;
+    assert_eq!(
+        cqr.get::<CircuitStateIndicator>()
+            .unwrap()
+            .states
+            .as_slice(),
+        &[0, 0]
+    );
     h.secs(15);
     assert_eq!(
         types(&h.take_sent()),
@@ -912,6 +932,48 @@ fn rsc_received_clears_calls_and_answers_rlc() {
     h.recv(c(4), Message::new(MessageType::BLA));
     assert_eq!(h.state(c(4)).state, CircuitState::LocallyBlocked);
     assert!(h.timers.is_empty());
+    // Remote hardware blocking goes with the reset; our own comes back with a hardware CGB.
+    h.recv(c(1), cgb(BlockingKind::HardwareFailure, &[true, true]));
+    h.take_sent();
+    assert!(h.state(c(1)).remotely_blocked_hardware);
+    h.recv(c(1), Message::new(MessageType::RSC));
+    assert!(!h.state(c(1)).remotely_blocked_hardware);
+    h.take_sent();
+    let g = h.m.group("a").unwrap();
+    h.m.block_group(g, BlockingKind::HardwareFailure);
+    h.pump();
+    for (id, msg) in h.take_sent() {
+        h.peer_answer(id, &msg, &[]);
+    }
+    h.recv(c(2), Message::new(MessageType::RSC));
+    let sent = h.take_sent();
+    assert_eq!(
+        types(&sent),
+        vec![(2, MessageType::RLC), (2, MessageType::CGB)]
+    );
+    assert_eq!(range_status(&sent[1].1), (1, vec![true, false]));
+    // A far end that keeps the circuit blocked may answer our RSC with BLO or CGB. CIC 3 is
+    // hardware-blocked here (the whole group is), so our CGB follows.
+    h.m.reset(c(3));
+    h.pump();
+    h.take_sent();
+    h.recv(c(3), Message::new(MessageType::BLO));
+    assert_eq!(
+        types(&h.take_sent()),
+        vec![(3, MessageType::BLA), (3, MessageType::CGB)]
+    );
+    let s = h.state(c(3));
+    assert!(!s.reset_pending && s.remotely_blocked_maintenance);
+    h.m.reset(c(3));
+    h.pump();
+    h.take_sent();
+    h.recv(c(3), cgb(BlockingKind::HardwareFailure, &[true, false]));
+    assert_eq!(
+        types(&h.take_sent()),
+        vec![(3, MessageType::CGBA), (3, MessageType::CGB)]
+    );
+    let s = h.state(c(3));
+    assert!(!s.reset_pending && s.remotely_blocked_hardware);
     // RLC without RSC outstanding belongs to the call layer.
     assert_eq!(
         h.recv(c(1), Message::new(MessageType::RLC)),
@@ -1084,26 +1146,31 @@ fn grs_received_during_our_rsc_completes_it() {
 
 #[test]
 fn cqm_answered_with_circuit_state_indicators() {
-    let cfg = one_group("1-5,7", SelectionPolicy::Sequential);
+    let cfg = one_group("1-5,7-10", SelectionPolicy::Sequential);
     let mut h = Harness::up(&cfg);
     assert_eq!(h.iam(c(1)), IamVerdict::Accept);
     let out = h.seize("a").unwrap();
     assert_eq!(out, c(2));
+    h.m.first_backward_message(out);
     h.m.block(c(3));
     h.pump();
+    h.recv(c(3), Message::new(MessageType::BLA));
     h.recv(c(4), Message::new(MessageType::BLO));
     h.m.reset(c(5));
+    h.m.block(c(8)); // BLA not yet received
     h.pump();
+    assert_eq!(h.seize("a"), Some(c(7))); // no backward message yet
+    h.recv(c(9), cgb(BlockingKind::HardwareFailure, &[true, true]));
     h.take_sent();
     let cqm = Message::new(MessageType::CQM).with(RangeAndStatus {
-        range: 6,
+        range: 9,
         status: Default::default(),
     });
     h.recv(c(1), cqm);
     let sent = h.take_sent();
     assert_eq!(types(&sent), vec![(1, MessageType::CQR)]);
     let (range, _) = range_status(&sent[0].1);
-    assert_eq!(range, 6);
+    assert_eq!(range, 9);
     assert!(sent[0].1.get::<RangeAndStatus>().unwrap().status.is_empty());
     let csi = sent[0].1.get::<CircuitStateIndicator>().unwrap();
     // Q.763 §3.14: BA maintenance blocking, DC call processing, FE hardware blocking.
@@ -1114,9 +1181,12 @@ fn cqm_answered_with_circuit_state_indicators() {
             0b0000_1000, // 2: outgoing busy
             0b0000_1101, // 3: idle, locally blocked
             0b0000_1110, // 4: idle, remotely blocked
-            0b0000_0000, // 5: transient (reset)
+            0b0000_0000, // 5: transient (RSC sent, no RLC)
             0b0000_0011, // 6: unequipped
-            0b0000_1100, // 7: idle
+            0b0000_0000, // 7: transient (IAM sent, no backward message)
+            0b0000_0000, // 8: transient (BLO sent, no BLA)
+            0b0010_1100, // 9: idle, remotely hardware blocked
+            0b0010_1100, // 10: idle, remotely hardware blocked
         ]
     );
     for o in csi.states.iter() {
@@ -1388,6 +1458,22 @@ fn directions() {
         h.m.call_released(c(cic));
     }
     assert!(h.m.all_idle());
+    // Dual seizure on an outgoing-only group that the far end controls (even CIC): our call
+    // backs off, theirs is refused.
+    assert_eq!(h.seize("out"), Some(c(3)));
+    assert_eq!(h.seize("out"), Some(c(4)));
+    h.take_other();
+    assert_eq!(
+        h.iam(c(4)),
+        IamVerdict::Reject {
+            cause: CAUSE_CIRCUIT_NOT_AVAILABLE
+        }
+    );
+    assert!(h.take_other().contains(&Action::Reattempt {
+        circuit: c(4),
+        release: false
+    }));
+    assert_eq!(h.iam(c(3)), IamVerdict::DualSeizureIgnore);
 }
 
 #[test]
@@ -1521,6 +1607,27 @@ fn counts_by_state_cover_every_circuit() {
 }
 
 #[test]
+fn alerts_read_well() {
+    let a = Alert::NoAcknowledgement {
+        timer: Timer::T13,
+        circuit: c(5),
+    };
+    assert_eq!(
+        a.to_string(),
+        "circuit 200/5: no acknowledgement before T13 expired; request repeated"
+    );
+    let a = Alert::Discarded {
+        circuit: c(1),
+        message_type: MessageType::GRA,
+        reason: "no GRS outstanding",
+    };
+    assert_eq!(
+        a.to_string(),
+        "circuit 200/1: GRA discarded: no GRS outstanding"
+    );
+}
+
+#[test]
 fn stale_timers_are_ignored() {
     let mut h = Harness::up(&one_group("1-3", SelectionPolicy::Sequential));
     h.m.timer_fired(key(Timer::T12, 1));
@@ -1575,17 +1682,50 @@ mod props {
         PcUp,
     }
 
-    /// CICs 1..=40 without 21: two GRS runs, CGB windows across the gap, and unequipped CICs
-    /// inside the ranges.
-    const N: u16 = 40;
-    const CICS: &str = "1-20,22-40";
+    /// Two far ends. A: CICs 1..=40 without 21 (two GRS runs, CGB windows across the gap,
+    /// unequipped CICs inside the ranges). B: an 8-circuit group toward another point code.
+    struct Peer {
+        dpc: u32,
+        cics: &'static str,
+        last: u16,
+        gap: Option<u16>,
+    }
 
-    fn equipped() -> impl Iterator<Item = u16> {
-        (1..=N).filter(|&c| c != 21)
+    const PEERS: [Peer; 2] = [
+        Peer {
+            dpc: PEER,
+            cics: "1-20,22-40",
+            last: 40,
+            gap: Some(21),
+        },
+        Peer {
+            dpc: 300,
+            cics: "1-8",
+            last: 8,
+            gap: None,
+        },
+    ];
+
+    impl Peer {
+        fn equipped(&self) -> impl Iterator<Item = u16> + '_ {
+            (1..=self.last).filter(|&c| Some(c) != self.gap)
+        }
+
+        /// Map a drawn CIC onto this peer's range, one past the end included (unequipped).
+        fn cic(&self, drawn: u16) -> u16 {
+            (drawn - 1) % (self.last + 1) + 1
+        }
+
+        fn id(&self, drawn: u16) -> CircuitId {
+            CircuitId {
+                dpc: self.dpc,
+                cic: self.cic(drawn),
+            }
+        }
     }
 
     fn op() -> impl Strategy<Value = Op> {
-        let cic = 1..=N + 1; // N + 1 is unequipped
+        let cic = 1..=41u16;
         prop_oneof![
             3 => Just(Op::Seize),
             3 => cic.clone().prop_map(Op::Iam),
@@ -1627,7 +1767,8 @@ mod props {
         }
     }
 
-    /// The call layer's view: the circuits it has a call on.
+    /// The manager, the call layer's view (the circuits it has a call on) and the messages on
+    /// their way to the far ends.
     struct World {
         h: Harness,
         calls: BTreeSet<CircuitId>,
@@ -1670,99 +1811,111 @@ mod props {
                 Timer::T21,
                 Timer::T23,
             ];
-            for cic in equipped() {
-                let s = m.state(c(cic)).unwrap();
-                // Nothing waits for an acknowledgement without a timer to repeat the request.
-                if s.awaiting_acknowledgement && m.is_point_code_available(PEER) {
-                    assert!(
-                        m.running_timers().any(|k| long.contains(&k.timer)
-                            && k.circuit.cic <= cic
-                            && cic - k.circuit.cic < 32),
-                        "{s:?} waits with no timer"
+            for peer in &PEERS {
+                for cic in peer.equipped() {
+                    let id = CircuitId { dpc: peer.dpc, cic };
+                    let s = m.state(id).unwrap();
+                    // Q.763 §3.14: a hardware-blocked circuit carries no call.
+                    if s.locally_blocked_hardware || s.remotely_blocked_hardware {
+                        assert_eq!(s.call, CallState::Idle, "{s:?}");
+                    }
+                    // Nothing waits for an acknowledgement without a timer to repeat it.
+                    if s.awaiting_acknowledgement && m.is_point_code_available(peer.dpc) {
+                        assert!(
+                            m.running_timers().any(|k| long.contains(&k.timer)
+                                && k.circuit.dpc == peer.dpc
+                                && k.circuit.cic <= cic
+                                && cic - k.circuit.cic < 32),
+                            "{s:?} waits with no timer"
+                        );
+                    }
+                    assert_eq!(
+                        s.call != CallState::Idle,
+                        self.calls.contains(&id),
+                        "call state of {id} disagrees with the call layer: {s:?}"
                     );
                 }
-                assert_eq!(
-                    s.call != CallState::Idle,
-                    self.calls.contains(&c(cic)),
-                    "call state of {cic} disagrees with the call layer: {s:?}"
-                );
             }
         }
 
-        fn apply(&mut self, op: Op) {
-            let g = TrunkGroupId(0);
+        fn apply(&mut self, which: bool, op: Op) {
+            let p = &PEERS[which as usize];
+            let g = TrunkGroupId(which as usize);
+            let dpc = p.dpc;
             match op {
                 Op::Seize => {
                     if let Some(id) = self.h.m.seize_outgoing(g) {
+                        assert_eq!(id.dpc, dpc);
                         assert!(self.calls.insert(id), "seized a busy circuit");
                     }
                 }
                 Op::Iam(cic) => {
-                    let v = self.h.m.incoming_iam(PEER, cic);
+                    let id = p.id(cic);
+                    let v = self.h.m.incoming_iam(dpc, id.cic);
                     self.settle();
                     match v {
                         IamVerdict::Accept
                         | IamVerdict::AcceptAfterDualSeizure
                         | IamVerdict::Reject { .. } => {
-                            assert!(self.calls.insert(c(cic)));
+                            assert!(self.calls.insert(id));
                         }
                         _ => {}
                     }
                 }
-                Op::Backward(cic) => self.h.m.first_backward_message(c(cic)),
+                Op::Backward(cic) => self.h.m.first_backward_message(p.id(cic)),
                 Op::Release(cic) => {
-                    self.h.m.call_released(c(cic));
-                    self.calls.remove(&c(cic));
+                    self.h.m.call_released(p.id(cic));
+                    self.calls.remove(&p.id(cic));
                 }
                 Op::ReleaseFailed(cic) => {
-                    if self.calls.remove(&c(cic)) {
-                        self.h.m.release_failed(c(cic));
+                    if self.calls.remove(&p.id(cic)) {
+                        self.h.m.release_failed(p.id(cic));
                     }
                 }
                 Op::Blo(cic) => {
                     self.h
                         .m
-                        .on_message(PEER, cic, &Message::new(MessageType::BLO));
+                        .on_message(dpc, p.cic(cic), &Message::new(MessageType::BLO));
                 }
                 Op::Ubl(cic) => {
                     self.h
                         .m
-                        .on_message(PEER, cic, &Message::new(MessageType::UBL));
+                        .on_message(dpc, p.cic(cic), &Message::new(MessageType::UBL));
                 }
                 Op::Rsc(cic) => {
                     self.h
                         .m
-                        .on_message(PEER, cic, &Message::new(MessageType::RSC));
+                        .on_message(dpc, p.cic(cic), &Message::new(MessageType::RSC));
                 }
                 Op::Ucic(cic) => {
                     self.h
                         .m
-                        .on_message(PEER, cic, &Message::new(MessageType::UCIC));
+                        .on_message(dpc, p.cic(cic), &Message::new(MessageType::UCIC));
                 }
                 Op::Grs(cic, range) => {
-                    self.h.m.on_message(PEER, cic, &grs(range));
+                    self.h.m.on_message(dpc, p.cic(cic), &grs(range));
                 }
                 Op::Cgb(hw, cic, bits) => {
-                    self.h.m.on_message(PEER, cic, &cgb(kind(hw), &bits));
+                    self.h.m.on_message(dpc, p.cic(cic), &cgb(kind(hw), &bits));
                 }
                 Op::Cgu(hw, cic, bits) => {
-                    self.h.m.on_message(PEER, cic, &cgu(kind(hw), &bits));
+                    self.h.m.on_message(dpc, p.cic(cic), &cgu(kind(hw), &bits));
                 }
                 Op::Cqm(cic, range) => {
                     let m = Message::new(MessageType::CQM).with(RangeAndStatus {
                         range,
                         status: Default::default(),
                     });
-                    self.h.m.on_message(PEER, cic, &m);
+                    self.h.m.on_message(dpc, p.cic(cic), &m);
                 }
                 Op::Block(cic) => {
-                    self.h.m.block(c(cic));
+                    self.h.m.block(p.id(cic));
                 }
                 Op::Unblock(cic) => {
-                    self.h.m.unblock(c(cic));
+                    self.h.m.unblock(p.id(cic));
                 }
                 Op::Reset(cic) => {
-                    self.h.m.reset(c(cic));
+                    self.h.m.reset(p.id(cic));
                 }
                 Op::ResetGroup => self.h.m.reset_group(g),
                 Op::BlockGroup(hw) => self.h.m.block_group(g, kind(hw)),
@@ -1783,10 +1936,10 @@ mod props {
                 }
                 Op::Up => self.h.m.transport_up(),
                 Op::PcDown => {
-                    self.h.m.point_code_unavailable(PEER);
-                    self.to_peer.clear();
+                    self.h.m.point_code_unavailable(dpc);
+                    self.to_peer.retain(|(id, _)| id.dpc != dpc);
                 }
-                Op::PcUp => self.h.m.point_code_available(PEER),
+                Op::PcUp => self.h.m.point_code_available(dpc),
             }
             self.settle();
             self.check();
@@ -1796,29 +1949,39 @@ mod props {
         /// circuit must end idle with no timer running.
         fn wind_down(&mut self) {
             self.h.m.transport_up();
-            self.h.m.point_code_available(PEER);
+            for peer in &PEERS {
+                self.h.m.point_code_available(peer.dpc);
+            }
             self.settle();
             for id in std::mem::take(&mut self.calls) {
                 self.h.m.call_released(id);
             }
-            let g = TrunkGroupId(0);
-            for cic in equipped() {
-                self.h.m.unblock(c(cic));
-                if self.h.m.state(c(cic)).unwrap().far_end_unequipped {
-                    self.h.m.reset(c(cic));
+            for (g, peer) in PEERS.iter().enumerate() {
+                for cic in peer.equipped() {
+                    let id = CircuitId { dpc: peer.dpc, cic };
+                    self.h.m.unblock(id);
+                    if self.h.m.state(id).unwrap().far_end_unequipped {
+                        self.h.m.reset(id);
+                    }
                 }
-            }
-            self.h.m.unblock_group(g, BlockingKind::HardwareFailure);
-            self.settle();
-            // The far end lifts its own blocking.
-            for cic in equipped() {
                 self.h
                     .m
-                    .on_message(PEER, cic, &Message::new(MessageType::UBL));
+                    .unblock_group(TrunkGroupId(g), BlockingKind::HardwareFailure);
             }
-            for first in [1, 22] {
-                let all = cgu(BlockingKind::HardwareFailure, &[true; 20]);
-                self.h.m.on_message(PEER, first, &all);
+            self.settle();
+            // The far ends lift their own blocking.
+            for peer in &PEERS {
+                for cic in peer.equipped() {
+                    self.h
+                        .m
+                        .on_message(peer.dpc, cic, &Message::new(MessageType::UBL));
+                }
+                let mut first = 1;
+                while first <= peer.last {
+                    let all = cgu(BlockingKind::HardwareFailure, &[true; 20]);
+                    self.h.m.on_message(peer.dpc, first, &all);
+                    first += 20;
+                }
             }
             self.settle();
             // Lost messages come back with the timers (T12, T14, T16, T18, T20, T22, and the
@@ -1836,14 +1999,21 @@ mod props {
             }
             assert!(self.to_peer.is_empty(), "messages keep coming");
             assert!(self.calls.is_empty());
-            let states: Vec<_> = equipped().map(|i| self.h.m.state(c(i)).unwrap()).collect();
+            let states: Vec<_> = PEERS
+                .iter()
+                .flat_map(|p| p.equipped().map(|cic| CircuitId { dpc: p.dpc, cic }))
+                .map(|id| self.h.m.state(id).unwrap())
+                .filter(|s| s.state != CircuitState::Idle || s.awaiting_acknowledgement)
+                .collect();
             assert!(self.h.m.all_idle(), "hung circuits: {states:#?}");
             assert!(self.h.timers.is_empty(), "timers left: {:?}", self.h.timers);
-            // And the circuits are usable again.
-            for _ in equipped() {
-                assert!(self.h.m.seize_outgoing(g).is_some());
+            // And every circuit can be seized again.
+            for (g, peer) in PEERS.iter().enumerate() {
+                for _ in peer.equipped() {
+                    assert!(self.h.m.seize_outgoing(TrunkGroupId(g)).is_some());
+                }
+                assert!(self.h.m.seize_outgoing(TrunkGroupId(g)).is_none());
             }
-            assert!(self.h.m.seize_outgoing(g).is_none());
         }
     }
 
@@ -1851,12 +2021,20 @@ mod props {
         #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
 
         #[test]
-        fn no_hung_circuits(own_higher in any::<bool>(), ops in prop::collection::vec(op(), 0..120)) {
-            let own = if own_higher { 300 } else { OWN };
-            let cfg = config(
-                own,
-                &[("a", PEER, CICS, Direction::Bothway, SelectionPolicy::ControlledFirst)],
-            );
+        fn no_hung_circuits(
+            own_higher in any::<bool>(),
+            ops in prop::collection::vec((any::<bool>(), op()), 0..150),
+        ) {
+            let own = if own_higher { 250 } else { OWN };
+            let groups: Vec<_> = PEERS
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    let name = if i == 0 { "a" } else { "b" };
+                    (name, p.dpc, p.cics, Direction::Bothway, SelectionPolicy::ControlledFirst)
+                })
+                .collect();
+            let cfg = config(own, &groups);
             let mut w = World {
                 h: Harness::new(&cfg),
                 calls: BTreeSet::new(),
@@ -1864,8 +2042,8 @@ mod props {
             };
             w.h.m.transport_up();
             w.settle();
-            for op in ops {
-                w.apply(op);
+            for (which, op) in ops {
+                w.apply(which, op);
             }
             w.wind_down();
         }

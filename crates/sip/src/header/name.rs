@@ -117,11 +117,7 @@ impl Hdr {
                 if c == NONE {
                     break;
                 }
-                if HEADERS[c as usize]
-                    .name
-                    .as_bytes()
-                    .eq_ignore_ascii_case(name)
-                {
+                if eq_fold(HEADERS[c as usize].name.as_bytes(), name) {
                     found = c;
                     break;
                 }
@@ -134,6 +130,30 @@ impl Hdr {
             Some(HEADERS[slot as usize].hdr)
         }
     }
+}
+
+/// Case-insensitive equality of a table name (letters and `-` only) with a candidate of the
+/// same length, eight octets at a time: setting bit 0x20 folds letters, and no other octet of a
+/// header line folds onto a letter or `-` (CR, the only octet that folds onto `-`, ends lines).
+#[inline]
+fn eq_fold(table: &[u8], name: &[u8]) -> bool {
+    if table.len() != name.len() {
+        return false;
+    }
+    const FOLD: u64 = 0x2020_2020_2020_2020;
+    let mut a = table.chunks_exact(8);
+    let mut b = name.chunks_exact(8);
+    for (x, y) in (&mut a).zip(&mut b) {
+        let x = u64::from_le_bytes(x.try_into().unwrap_or([0; 8]));
+        let y = u64::from_le_bytes(y.try_into().unwrap_or([0; 8]));
+        if (x | FOLD) != (y | FOLD) {
+            return false;
+        }
+    }
+    a.remainder()
+        .iter()
+        .zip(b.remainder())
+        .all(|(x, y)| (x | 0x20) == (y | 0x20))
 }
 
 const NONE: u8 = u8::MAX;

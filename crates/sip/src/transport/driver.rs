@@ -51,6 +51,9 @@ pub struct Endpoint {
     ua_index: HashMap<u64, Duration>,
     epoch: Instant,
     pending: VecDeque<Event>,
+    /// Layer actions not yet performed: kept here, not on the stack, so that a caller that
+    /// drops `next_event` in a `select!` loses at most the one send in flight.
+    actions: VecDeque<LayerAction<Peer>>,
     agent: String,
 }
 
@@ -71,6 +74,7 @@ impl Endpoint {
             ua_index: HashMap::new(),
             epoch: Instant::now(),
             pending: VecDeque::new(),
+            actions: VecDeque::new(),
             agent,
         })
     }
@@ -98,8 +102,13 @@ impl Endpoint {
     }
 
     async fn run(&mut self, actions: Vec<LayerAction<Peer>>) {
-        let mut queue: VecDeque<LayerAction<Peer>> = actions.into();
-        while let Some(a) = queue.pop_front() {
+        self.actions.extend(actions);
+        self.drain_actions().await;
+    }
+
+    /// Performs queued layer actions; cancel-safe between actions.
+    async fn drain_actions(&mut self) {
+        while let Some(a) = self.actions.pop_front() {
             match a {
                 LayerAction::Send { peer, message } => {
                     if let Err(e) = self.transport.send(peer, &message).await {
@@ -107,7 +116,7 @@ impl Endpoint {
                         // §17.1.1.2 / §17.1.2.2: transport error ends the client transaction.
                         if let Message::Request(r) = &message {
                             if let Ok(k) = TransactionKey::for_client_request(r) {
-                                queue.extend(self.layer.on_transport_error(&k));
+                                self.actions.extend(self.layer.on_transport_error(&k));
                             }
                         }
                     }
@@ -150,8 +159,11 @@ impl Endpoint {
     }
 
     /// Waits for the next event; `None` when the transport has stopped.
+    /// Cancel-safe: dropping the future (e.g. in `tokio::select!`) loses no event and no queued
+    /// action, at most a datagram being written at that moment.
     pub async fn next_event(&mut self) -> Option<Event> {
         loop {
+            self.drain_actions().await;
             if let Some(e) = self.pending.pop_front() {
                 return Some(e);
             }

@@ -56,7 +56,33 @@ pub struct Incoming {
     pub peer: Peer,
 }
 
+/// Which way a tapped message went, seen from this end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TapDirection {
+    Sent,
+    Received,
+    /// Received, but refused as malformed (answered 400/413/513 when possible); `bytes` are
+    /// what arrived (over TCP, what the framer could delimit).
+    Refused,
+}
+
+/// One SIP message as it crossed a socket, for tracing (e.g. a pcap). Over TCP one message
+/// (framed by Content-Length), not a segment.
 #[derive(Debug, Clone)]
+pub struct Tapped<'a> {
+    pub direction: TapDirection,
+    pub proto: Proto,
+    /// Our socket address (the bound address; an unspecified IP stays unspecified).
+    pub local: SocketAddr,
+    pub peer: SocketAddr,
+    /// The message as sent or received (over TCP, received messages are re-serialised).
+    pub bytes: &'a [u8],
+}
+
+/// Called inline by the transport tasks for every message sent and received; keep it quick.
+pub type Tap = Arc<dyn Fn(&Tapped<'_>) + Send + Sync>;
+
+#[derive(Clone)]
 pub struct TransportConfig {
     pub limits: Limits,
     /// Warning agent in error responses (RFC 3261 §20.43).
@@ -67,6 +93,21 @@ pub struct TransportConfig {
     pub idle_timeout: std::time::Duration,
     /// Accepted TCP connections beyond this are refused.
     pub max_connections: usize,
+    /// Sees every message sent and received (None: no tracing).
+    pub tap: Option<Tap>,
+}
+
+impl std::fmt::Debug for TransportConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TransportConfig")
+            .field("limits", &self.limits)
+            .field("agent", &self.agent)
+            .field("queue", &self.queue)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("max_connections", &self.max_connections)
+            .field("tap", &self.tap.is_some())
+            .finish()
+    }
 }
 
 impl Default for TransportConfig {
@@ -77,11 +118,26 @@ impl Default for TransportConfig {
             queue: 1024,
             idle_timeout: std::time::Duration::from_secs(300),
             max_connections: 4096,
+            tap: None,
         }
     }
 }
 
 type Conns = Arc<Mutex<HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>>>;
+
+/// UDP and TCP sockets on the same port. With port 0 the kernel picks a free UDP port, which
+/// TCP may already use: then another port is tried (a few times) instead of failing.
+async fn bind_pair(addr: SocketAddr) -> io::Result<(UdpSocket, TcpListener)> {
+    let mut attempts = if addr.port() == 0 { 16 } else { 1 };
+    loop {
+        let udp = UdpSocket::bind(addr).await?;
+        match TcpListener::bind(udp.local_addr()?).await {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse && attempts > 1 => attempts -= 1,
+            Err(e) => return Err(e),
+        }
+    }
+}
 
 /// UDP and TCP on one local address.
 #[derive(Debug, Clone)]
@@ -155,9 +211,8 @@ impl Transport {
         addr: SocketAddr,
         cfg: TransportConfig,
     ) -> io::Result<(Transport, mpsc::Receiver<Incoming>)> {
-        let udp = UdpSocket::bind(addr).await?;
+        let (udp, listener) = bind_pair(addr).await?;
         let local = udp.local_addr()?;
-        let listener = TcpListener::bind(local).await?;
         let (tx, rx) = mpsc::channel(cfg.queue);
         let t = Transport {
             udp: Arc::new(udp),
@@ -173,6 +228,25 @@ impl Transport {
 
     pub fn local_addr(&self) -> SocketAddr {
         self.local
+    }
+
+    fn tap(
+        &self,
+        direction: TapDirection,
+        proto: Proto,
+        local: SocketAddr,
+        peer: SocketAddr,
+        bytes: &[u8],
+    ) {
+        if let Some(tap) = &self.cfg.tap {
+            tap(&Tapped {
+                direction,
+                proto,
+                local,
+                peer,
+                bytes,
+            });
+        }
     }
 
     async fn udp_loop(self) {
@@ -191,6 +265,7 @@ impl Transport {
             if data.iter().all(|&b| b == b'\r' || b == b'\n') {
                 continue; // RFC 5626 keep-alive
             }
+            self.tap(TapDirection::Received, Proto::Udp, self.local, src, data);
             match Message::parse_datagram(data, &self.cfg.limits) {
                 Ok(mut m) => {
                     stamp_via(&mut m, src);
@@ -207,8 +282,11 @@ impl Transport {
                 }
                 Err(e) => {
                     warn!("udp {src}: rejected message: {e}");
+                    self.tap(TapDirection::Refused, Proto::Udp, self.local, src, data);
                     if let Some(r) = error_response(data, &e, &self.cfg.agent) {
-                        let _ = self.udp.send_to(&r.to_bytes(), src).await;
+                        let bytes = r.to_bytes();
+                        self.tap(TapDirection::Sent, Proto::Udp, self.local, src, &bytes);
+                        let _ = self.udp.send_to(&bytes, src).await;
                     }
                 }
             }
@@ -241,9 +319,15 @@ impl Transport {
         if let Ok(mut c) = self.conns.lock() {
             c.insert(peer, wtx.clone());
         }
+        // The connection's own address: an outgoing connection has an ephemeral local port.
+        let local = stream.local_addr().unwrap_or(self.local);
         let (mut rd, mut wr) = stream.into_split();
+        let writer = self.clone();
         tokio::spawn(async move {
             while let Some(b) = wrx.recv().await {
+                if !b.iter().all(|&c| c == b'\r' || c == b'\n') {
+                    writer.tap(TapDirection::Sent, Proto::Tcp, local, peer, &b);
+                }
                 if wr.write_all(&b).await.is_err() {
                     break;
                 }
@@ -271,6 +355,10 @@ impl Transport {
                 loop {
                     match framer.next_message() {
                         Ok(Some(mut m)) => {
+                            if self.cfg.tap.is_some() {
+                                let bytes = m.to_bytes();
+                                self.tap(TapDirection::Received, Proto::Tcp, local, peer, &bytes);
+                            }
                             stamp_via(&mut m, peer);
                             let inc = Incoming {
                                 message: m,
@@ -285,8 +373,10 @@ impl Transport {
                         }
                         Ok(None) => break,
                         Err(fe) => {
+                            self.tap(TapDirection::Refused, Proto::Tcp, local, peer, &fe.raw);
                             if let Some(r) = error_response(&fe.raw, &fe.error, &self.cfg.agent) {
-                                let _ = wtx2.send(r.to_bytes()).await;
+                                let bytes = r.to_bytes();
+                                let _ = wtx2.send(bytes).await;
                             }
                             if fe.fatal {
                                 warn!("tcp {peer}: closing after framing error: {}", fe.error);
@@ -316,6 +406,13 @@ impl Transport {
                         ParseError::TooLarge(bytes.len()),
                     ));
                 }
+                self.tap(
+                    TapDirection::Sent,
+                    Proto::Udp,
+                    self.local,
+                    peer.addr,
+                    &bytes,
+                );
                 self.udp.send_to(&bytes, peer.addr).await.map(drop)
             }
             Proto::Tcp => {
