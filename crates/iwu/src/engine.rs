@@ -283,6 +283,31 @@ impl Engine {
                     self.put(now, c);
                 }
             }
+            Event::SignallingLost => {
+                let mut ids: Vec<CallRef> = self.calls.keys().copied().collect();
+                ids.sort_unstable();
+                for id in ids {
+                    let Some(mut c) = self.take(id) else { continue };
+                    // As a reset (Q.764 §2.10.3.1): the call is cleared as if released, without
+                    // REL; the GRS sent when signalling returns frees the circuit on both ends.
+                    self.stop_all(&mut c);
+                    self.detach_circuit(&mut c, false);
+                    let outcome = if c.answered.is_some() {
+                        Outcome::Answered
+                    } else {
+                        Outcome::Failed
+                    };
+                    self.release_sip(
+                        now,
+                        &mut c,
+                        msgs::CAUSE_NETWORK_OUT_OF_ORDER,
+                        LOCATION_TN,
+                        None,
+                        outcome,
+                    );
+                    self.put(now, c);
+                }
+            }
             Event::Reattempt { cic } => {
                 if let Some(mut c) = self.take_by_cic(cic) {
                     self.reattempt(now, &mut c, pool);

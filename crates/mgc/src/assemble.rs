@@ -143,10 +143,9 @@ mod tests {
         }
     }
 
-    /// The runtime names ISUP timers for `isup_timer_expiries_total` and finds the call of an
-    /// input and of a timer for the log span.
-    #[test]
-    fn gateway_names_timers_and_finds_calls() {
+    /// A gateway whose ASP is active and whose start-up GRS the exchange (pc 2) has answered
+    /// with GRA: every circuit idle. The GRS starts T22/T23.
+    fn ready() -> Gateway {
         let cfg = Config::embedded_default();
         let mut gw = gateway_seeded(&cfg, 7).unwrap();
         let out = gw.handle(Duration::ZERO, Input::TransportUp);
@@ -162,8 +161,14 @@ mod tests {
             names.contains(&"T22") && names.contains(&"T23"),
             "{names:?}"
         );
-        // The exchange answers each GRS with a GRA for the same range, all circuits idle.
-        for o in &out {
+        answer_grs(&mut gw, &out);
+        assert_all_idle(&gw);
+        gw
+    }
+
+    /// The exchange answers each GRS with a GRA for the same range, all circuits idle.
+    fn answer_grs(gw: &mut Gateway, out: &[Output]) {
+        for o in out {
             if let Output::Isup {
                 message_type: isup::MessageType::GRS,
                 user_data,
@@ -175,13 +180,135 @@ mod tests {
                 let gra = isup::Message::new(isup::MessageType::GRA).with(
                     isup::RangeAndStatus::with_status(&vec![false; range as usize + 1]),
                 );
-                let mut user_data = Vec::new();
-                isup::Variant::ITU
-                    .emit_with_cic(first, &gra, &mut user_data)
-                    .unwrap();
-                gw.handle(Duration::ZERO, Input::Isup { opc: 2, user_data });
+                exchange_sends(gw, first, &gra);
             }
         }
+    }
+
+    fn exchange_sends(gw: &mut Gateway, cic: u16, msg: &isup::Message) -> Vec<Output> {
+        let mut user_data = Vec::new();
+        isup::Variant::ITU
+            .emit_with_cic(cic, msg, &mut user_data)
+            .unwrap();
+        gw.handle(Duration::from_millis(5), Input::Isup { opc: 2, user_data })
+    }
+
+    fn assert_all_idle(gw: &Gateway) {
+        for (group, state, n) in gw.circuits().counts_by_state() {
+            assert!(
+                n == 0 || state.as_str() == "idle",
+                "{group}: {n} circuits {}",
+                state.as_str()
+            );
+        }
+    }
+
+    /// The CICs of the ISUP messages of type `t` in `out`.
+    fn isup_sent(out: &[Output], t: isup::MessageType) -> Vec<u16> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Isup {
+                    message_type,
+                    user_data,
+                    ..
+                } if *message_type == t => {
+                    Some(u16::from_le_bytes([user_data[0], user_data[1]]) & 0x0FFF)
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn sip_invite(gw: &mut Gateway, call_id: &str) -> u16 {
+        let out = gw.handle(
+            Duration::from_millis(10),
+            Input::SipRequest {
+                peer: "softswitch".into(),
+                request: invite(call_id),
+            },
+        );
+        isup_sent(&out, isup::MessageType::IAM)[0]
+    }
+
+    /// Issue 7 item 4: the M3UA association is lost with an answered call and one in setup.
+    /// Both are cleared toward SIP with Reason cause 38 and nothing goes toward ISUP; the GRS
+    /// when the ASP is active again frees their circuits, and a new call gets a circuit.
+    #[test]
+    fn transport_down_clears_calls_toward_sip_and_grs_frees_their_circuits() {
+        let mut gw = ready();
+        let answered = sip_invite(&mut gw, "up1");
+        exchange_sends(&mut gw, answered, &iwu::msgs::anm());
+        sip_invite(&mut gw, "up2");
+        assert_eq!(gw.active_calls(), 2);
+        let out = gw.handle(Duration::from_secs(1), Input::TransportDown);
+        assert!(
+            !out.iter().any(|o| matches!(o, Output::Isup { .. })),
+            "{out:#?}"
+        );
+        let bye = out
+            .iter()
+            .find_map(|o| match o {
+                Output::SipRequest { request, .. } if request.method == sip::Method::Bye => {
+                    Some(request)
+                }
+                _ => None,
+            })
+            .expect("BYE for the answered call");
+        assert_eq!(bye.headers.q850_cause(), Some(38));
+        let refusal = out
+            .iter()
+            .find_map(|o| match o {
+                Output::SipResponse(r) if r.status >= 300 => Some(r),
+                _ => None,
+            })
+            .expect("final response for the call in setup");
+        assert_eq!(refusal.headers.q850_cause(), Some(38));
+        assert_eq!(gw.active_calls(), 0);
+        // While down: no circuit for a new call.
+        let out = gw.handle(
+            Duration::from_secs(2),
+            Input::SipRequest {
+                peer: "softswitch".into(),
+                request: invite("down"),
+            },
+        );
+        assert!(isup_sent(&out, isup::MessageType::IAM).is_empty());
+        // Up again: GRS covers both circuits; after GRA all idle and usable.
+        let out = gw.handle(Duration::from_secs(3), Input::TransportUp);
+        assert!(!isup_sent(&out, isup::MessageType::GRS).is_empty());
+        answer_grs(&mut gw, &out);
+        assert_all_idle(&gw);
+        sip_invite(&mut gw, "after");
+        assert_eq!(gw.active_calls(), 1);
+    }
+
+    /// Q.764 §2.9.5.1: on an idle circuit, REL gets RLC, RLC is discarded and other call
+    /// messages get RSC; a CIC in no trunk group gets UCIC (§2.12).
+    #[test]
+    fn unreasonable_messages_on_idle_and_unknown_circuits() {
+        let mut gw = ready();
+        let out = exchange_sends(&mut gw, 5, &iwu::msgs::anm());
+        assert_eq!(isup_sent(&out, isup::MessageType::RSC), vec![5]);
+        // The exchange answers the RSC with RLC: idle again.
+        exchange_sends(&mut gw, 5, &isup::Message::new(isup::MessageType::RLC));
+        assert_all_idle(&gw);
+        let out = exchange_sends(&mut gw, 6, &iwu::msgs::rel(16, 1));
+        assert_eq!(isup_sent(&out, isup::MessageType::RLC), vec![6]);
+        let out = exchange_sends(&mut gw, 7, &isup::Message::new(isup::MessageType::RLC));
+        assert!(
+            !out.iter().any(|o| matches!(o, Output::Isup { .. })),
+            "{out:#?}"
+        );
+        let out = exchange_sends(&mut gw, 3000, &iwu::msgs::anm());
+        assert_eq!(isup_sent(&out, isup::MessageType::UCIC), vec![3000]);
+        assert_all_idle(&gw);
+    }
+
+    /// The runtime names ISUP timers for `isup_timer_expiries_total` and finds the call of an
+    /// input and of a timer for the log span.
+    #[test]
+    fn gateway_names_timers_and_finds_calls() {
+        let mut gw = ready();
         let out = gw.handle(
             Duration::from_millis(1),
             Input::SipRequest {

@@ -292,6 +292,9 @@ impl Gateway {
             Input::TransportDown => {
                 self.circuits.transport_down();
                 self.drain_circuits(now);
+                // No REL can reach the far end: the calls are cleared toward SIP (cause 38);
+                // the GRS on `TransportUp` frees their circuits.
+                self.engine_event(now, iwu::Event::SignallingLost);
             }
             Input::PointCode { dpc, available } => {
                 if available {
@@ -340,6 +343,15 @@ impl Gateway {
                             return;
                         }
                     }
+                } else if !matches!(msg.message_type, MessageType::REL | MessageType::RLC)
+                    && !self.engine.cic_in_use(cic)
+                {
+                    // Q.764 §2.9.5.1 d): other unreasonable signalling information on an idle
+                    // circuit: the circuit is reset (RSC). A REL there is still answered with RLC
+                    // and an RLC discarded (a), b)); the engine does both.
+                    self.circuits.reset(id);
+                    self.drain_circuits(now);
+                    return;
                 } else if is_backward(msg.message_type) {
                     self.circuits.first_backward_message(id);
                     self.drain_circuits(now);

@@ -193,6 +193,7 @@ impl Harness {
             Event::CircuitReset { .. } => self.step('P', 'G', "RSC (maintenance reset)".into()),
             Event::Reattempt { cic } => self.step('P', 'G', format!("IAM glare on CIC {cic}")),
             Event::ReleaseCall { .. } => self.step('G', 'G', "operator release".into()),
+            Event::SignallingLost => self.step('P', 'G', "(M3UA association lost)".into()),
         }
         if let Event::Isup { cic, msg } = &ev {
             // The circuit manager marks a circuit seized by the far end busy.
