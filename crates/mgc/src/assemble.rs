@@ -66,7 +66,8 @@ pub fn gateway(cfg: &Config) -> anyhow::Result<Gateway> {
 }
 
 pub fn gateway_seeded(cfg: &Config, seed: u64) -> anyhow::Result<Gateway> {
-    let engine = iwu::Engine::new(iwu_config(cfg), seed)?;
+    let mut engine = iwu::Engine::new(iwu_config(cfg), seed)?;
+    engine.set_admission_limit(cfg.overload.max_calls, cfg.overload.retry_after_s);
     let circuits = CircuitManager::new(&circuits_config(cfg))?;
     Ok(Gateway::new(engine, circuits, cfg.sip.timers()))
 }
@@ -146,8 +147,11 @@ mod tests {
     /// A gateway whose ASP is active and whose start-up GRS the exchange (pc 2) has answered
     /// with GRA: every circuit idle. The GRS starts T22/T23.
     fn ready() -> Gateway {
-        let cfg = Config::embedded_default();
-        let mut gw = gateway_seeded(&cfg, 7).unwrap();
+        ready_with(&Config::embedded_default())
+    }
+
+    fn ready_with(cfg: &Config) -> Gateway {
+        let mut gw = gateway_seeded(cfg, 7).unwrap();
         let out = gw.handle(Duration::ZERO, Input::TransportUp);
         // GRS was sent with T22/T23 running.
         let names: Vec<_> = out
@@ -279,6 +283,85 @@ mod tests {
         answer_grs(&mut gw, &out);
         assert_all_idle(&gw);
         sip_invite(&mut gw, "after");
+        assert_eq!(gw.active_calls(), 1);
+    }
+
+    /// Issue 7 item 3: with `max_calls = 1` and one call up, a new INVITE gets 503 with
+    /// Retry-After and Reason cause 42, a new IAM REL cause 42 with the automatic congestion
+    /// level (Q.764 §2.11), and neither reaches the other side; the admitted call goes on.
+    #[test]
+    fn admission_limit_refuses_new_calls_with_503_and_rel_42() {
+        let mut cfg = Config::embedded_default();
+        cfg.overload.max_calls = Some(1);
+        cfg.overload.retry_after_s = 7;
+        let mut gw = ready_with(&cfg);
+        let out = gw.handle(
+            Duration::from_millis(10),
+            Input::SipRequest {
+                peer: "softswitch".into(),
+                request: invite("admitted"),
+            },
+        );
+        let (admitted, iam) = out
+            .iter()
+            .find_map(|o| match o {
+                Output::Isup {
+                    message_type: isup::MessageType::IAM,
+                    user_data,
+                    ..
+                } => isup::Variant::ITU.parse_with_cic(user_data).ok(),
+                _ => None,
+            })
+            .expect("the first call is admitted");
+        let out = gw.handle(
+            Duration::from_millis(20),
+            Input::SipRequest {
+                peer: "softswitch".into(),
+                request: invite("over"),
+            },
+        );
+        assert!(isup_sent(&out, isup::MessageType::IAM).is_empty());
+        let r = out
+            .iter()
+            .find_map(|o| match o {
+                Output::SipResponse(r) => Some(r),
+                _ => None,
+            })
+            .expect("a response to the INVITE over the limit");
+        assert_eq!(r.status, 503);
+        assert_eq!(r.headers.get(sip::header::Hdr::RetryAfter), Some("7"));
+        assert_eq!(r.headers.q850_cause(), Some(42));
+        // The same IAM from the exchange on another circuit: refused before any INVITE.
+        let cic = if admitted == 10 { 11 } else { 10 };
+        let out = exchange_sends(&mut gw, cic, &iam);
+        assert!(!out.iter().any(|o| matches!(o, Output::SipRequest { .. })));
+        let rel = out
+            .iter()
+            .find_map(|o| match o {
+                Output::Isup {
+                    message_type: isup::MessageType::REL,
+                    user_data,
+                    ..
+                } => isup::Variant::ITU.parse_with_cic(user_data).ok(),
+                _ => None,
+            })
+            .expect("REL for the IAM over the limit");
+        assert_eq!(rel.0, cic);
+        assert_eq!(iwu::msgs::cause_of(&rel.1).map(|c| c.0), Some(42));
+        assert_eq!(
+            rel.1
+                .get::<isup::AutomaticCongestionLevel>()
+                .map(|a| a.level),
+            Some(1)
+        );
+        exchange_sends(&mut gw, cic, &iwu::msgs::rlc());
+        // The admitted call is untouched: ANM → 200.
+        let out = exchange_sends(&mut gw, admitted, &iwu::msgs::anm());
+        assert!(
+            out.iter()
+                .any(|o| matches!(o, Output::SipResponse(r) if r.status == 200)),
+            "{out:#?}"
+        );
         assert_eq!(gw.active_calls(), 1);
     }
 

@@ -68,6 +68,7 @@ fn every_config_key_is_documented_in_its_section() {
             "#### [[simulator.answer]]",
         ),
         ("[metrics]\nbogus = 1\n", "### [metrics]"),
+        ("[overload]\nbogus = 1\n", "### [overload]"),
         ("[log]\nbogus = 1\n", "### [log]"),
         ("[trace]\nbogus = 1\n", "### [trace]"),
         ("[call_timers]\nbogus = 1\n", "### [call_timers]"),
