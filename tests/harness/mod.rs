@@ -63,6 +63,8 @@ pub struct GwConfig {
     /// `Some(rules)`: the embedded simulator on `m3ua`, with these `[[simulator.answer]]` bodies.
     pub embedded: Option<Vec<&'static str>>,
     pub t9: u64,
+    /// The peer is inside the trust domain (RFC 3325).
+    pub trusted: bool,
     /// Extra lines for the `[sip]` table (e.g. `t1_ms = 50`).
     pub sip_extra: String,
     /// Extra lines for the `[[peers]]` table.
@@ -82,6 +84,7 @@ impl GwConfig {
             cause_profile: "rfc3398",
             embedded: None,
             t9: 90,
+            trusted: true,
             sip_extra: String::new(),
             peer_extra: String::new(),
             extra: String::new(),
@@ -109,7 +112,7 @@ host = "127.0.0.1"
 port = {peer}
 trunk_group = "pstn"
 profile = "{profile}"
-trusted = true
+trusted = {trusted}
 uri_form = "sip-user-phone"
 cause_profile = "{cause_profile}"
 {peer_extra}
@@ -151,6 +154,7 @@ listen = "127.0.0.1:{m3ua}"
             metrics = self.metrics,
             t9 = self.t9,
             enabled = self.embedded.is_some(),
+            trusted = self.trusted,
             sip_extra = self.sip_extra,
             peer_extra = self.peer_extra,
         );
