@@ -103,3 +103,65 @@ answer_after = "100ms""#,
         Some(0.0)
     );
 }
+
+/// The ISUP side of the admission limit: with `max_calls = 2`, ss7sim sends 6 IAMs within
+/// 0.3 s, each answered call held 2 s. Exactly 2 calls are admitted and answered; the other 4
+/// get REL cause 42 (switching equipment congestion) carrying the automatic congestion level
+/// (Q.764 §2.11, Q.763 §3.4), decoded by ss7sim from the wire; all circuits end idle.
+#[test]
+fn iams_over_the_limit_get_rel_42_with_the_congestion_level() {
+    require_sipp!();
+    let dir = Scratch::new("overload_iam");
+    let uas_port = free_port();
+    let mut cfg = GwConfig::new(uas_port);
+    cfg.extra = "\n[overload]\nmax_calls = 2\n".into();
+    let gw = Gateway::start(&dir, "mgc", cfg);
+    let mut sim = Sim::start(
+        &dir,
+        "ss7sim",
+        gw.cfg.m3ua,
+        AWAIT_RESET,
+        &[
+            "call",
+            "--calls",
+            "6",
+            "--rate",
+            "20",
+            "--hold",
+            "2s",
+            "--called",
+            "4930123456",
+            "--calling",
+            "4940111222",
+            "--max-time",
+            "20s",
+        ],
+    );
+    let mut uas = Sipp::start(&dir, "uas", &["-sn", "uas"], uas_port, None, 2, &[]);
+    // ss7sim reports failure (4 calls were refused); it must still end, with the circuits idle.
+    assert!(
+        sim.proc.wait_timeout(Duration::from_secs(40)).is_some(),
+        "ss7sim did not end\n{}",
+        sim.proc.dump()
+    );
+    uas.expect_success(Duration::from_secs(10));
+    let messages = sim.messages();
+    let rels: Vec<&Value> = messages
+        .iter()
+        .filter(|(d, m)| d == "received" && m["message_type"] == "REL")
+        .map(|(_, m)| m)
+        .collect();
+    assert_eq!(rels.len(), 4, "{:?}", sim.call_ladder());
+    for rel in rels {
+        assert_eq!(cause_of(rel), 42, "{rel}");
+        let acl = param(rel, "automatic_congestion_level")
+            .unwrap_or_else(|| panic!("no automatic congestion level in {rel}"));
+        assert_eq!(acl["level"], 1, "{rel}");
+    }
+    let answered = messages
+        .iter()
+        .filter(|(d, m)| d == "received" && m["message_type"] == "ANM")
+        .count();
+    assert_eq!(answered, 2);
+    gw.assert_circuits_idle(SETTLE);
+}
