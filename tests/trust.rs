@@ -157,3 +157,146 @@ fn trusted_peer_gets_isup_and_pai_with_privacy_id() {
     );
     assert!(lower.contains("from: \"anonymous\""), "{invite}");
 }
+
+/// Send `req` from `sock` to `to` and return the first final response (1xx skipped).
+fn final_response(sock: &UdpSocket, to: &str, req: &str) -> String {
+    sock.send_to(req.as_bytes(), to).unwrap();
+    let mut buf = [0u8; 65536];
+    loop {
+        let n = sock.recv(&mut buf).expect("a response");
+        let r = String::from_utf8_lossy(&buf[..n]).to_string();
+        if !r.starts_with("SIP/2.0 1") {
+            return r;
+        }
+    }
+}
+
+/// A header's value in a message's text (first occurrence, name case-insensitive).
+fn header<'a>(msg: &'a str, name: &str) -> Option<&'a str> {
+    msg.lines().find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+/// A quoted parameter of a challenge (`nonce="…"`).
+fn quoted<'a>(challenge: &'a str, name: &str) -> &'a str {
+    let start = challenge
+        .find(&format!("{name}=\""))
+        .unwrap_or_else(|| panic!("no {name} in {challenge}"))
+        + name.len()
+        + 2;
+    let len = challenge[start..].find('"').unwrap();
+    &challenge[start..start + len]
+}
+
+/// A peer configured with digest credentials (RFC 3261 §22.4, SHA-256 per RFC 8760): an
+/// INVITE without credentials gets 401 with a SHA-256 challenge, one with a wrong password 401
+/// again, and neither reaches the SS7 side; the INVITE with valid credentials does (one IAM;
+/// the far end refuses it with cause 17 → 486, so the run is short). All circuits idle.
+#[test]
+fn digest_peer_is_challenged_and_only_valid_credentials_reach_ss7() {
+    let dir = Scratch::new("trust_digest");
+    let mut cfg = GwConfig::new(free_port());
+    cfg.embedded = Some(vec![
+        r#"prefix = ""
+reject_cause = 17"#,
+    ]);
+    cfg.peer_extra =
+        r#"digest = { username = "softswitch", password = "s3cret", realm = "gw.test" }"#.into();
+    let mut gw = Gateway::start(&dir, "mgc", cfg);
+    gw.wait_ready(START);
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let port = sock.local_addr().unwrap().port();
+    let target = gw.sip_addr();
+    let uri = format!("sip:4930123456@{target}");
+    let body = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+                m=audio 40000 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\n";
+    let invite = |cseq: u32, auth: Option<String>| {
+        format!(
+            "INVITE {uri} SIP/2.0\r\n\
+             Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKdigest{cseq}\r\n\
+             From: <sip:4940111222@127.0.0.1>;tag=d1\r\nTo: <{uri}>\r\n\
+             Call-ID: digest-1@127.0.0.1\r\nCSeq: {cseq} INVITE\r\nMax-Forwards: 70\r\n\
+             Contact: <sip:4940111222@127.0.0.1:{port}>\r\n{}\
+             Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
+            auth.map(|a| format!("Authorization: {a}\r\n"))
+                .unwrap_or_default(),
+            body.len()
+        )
+    };
+    let ack = |cseq: u32, resp: &str| {
+        format!(
+            "ACK {uri} SIP/2.0\r\n\
+             Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKdigest{cseq}\r\n\
+             From: <sip:4940111222@127.0.0.1>;tag=d1\r\nTo: {}\r\n\
+             Call-ID: digest-1@127.0.0.1\r\nCSeq: {cseq} ACK\r\nMax-Forwards: 70\r\n\
+             Content-Length: 0\r\n\r\n",
+            header(resp, "To").unwrap()
+        )
+    };
+    let credentials = |nonce: &str, password: &str| {
+        let response = sip::auth::response(
+            "softswitch",
+            "gw.test",
+            password,
+            "INVITE",
+            &uri,
+            nonce,
+            Some(("00000001", "0a4f113b", "auth")),
+        );
+        format!(
+            "Digest username=\"softswitch\", realm=\"gw.test\", nonce=\"{nonce}\", \
+             uri=\"{uri}\", algorithm=SHA-256, qop=auth, nc=00000001, cnonce=\"0a4f113b\", \
+             response=\"{response}\""
+        )
+    };
+    // 1. No credentials: 401 with a SHA-256 challenge.
+    let r = final_response(&sock, &target, &invite(1, None));
+    assert!(r.starts_with("SIP/2.0 401 "), "{r}");
+    sock.send_to(ack(1, &r).as_bytes(), &target).unwrap();
+    let challenge = header(&r, "WWW-Authenticate").unwrap_or_else(|| panic!("{r}"));
+    assert!(challenge.starts_with("Digest "), "{challenge}");
+    assert!(challenge.contains("algorithm=SHA-256"), "{challenge}");
+    assert_eq!(quoted(challenge, "realm"), "gw.test");
+    let nonce = quoted(challenge, "nonce").to_string();
+    // 2. A wrong password: challenged again.
+    let r = final_response(
+        &sock,
+        &target,
+        &invite(2, Some(credentials(&nonce, "guess"))),
+    );
+    assert!(r.starts_with("SIP/2.0 401 "), "{r}");
+    sock.send_to(ack(2, &r).as_bytes(), &target).unwrap();
+    // 3. Valid credentials: the call reaches the PSTN, which refuses it (17 → 486).
+    let r = final_response(
+        &sock,
+        &target,
+        &invite(3, Some(credentials(&nonce, "s3cret"))),
+    );
+    assert!(r.starts_with("SIP/2.0 486 "), "{r}\n{}", gw.proc.dump());
+    sock.send_to(ack(3, &r).as_bytes(), &target).unwrap();
+    let text = gw.wait_circuits_idle(SETTLE);
+    assert_eq!(
+        sample(
+            &text,
+            "isup_messages_total",
+            &[("direction", "out"), ("message_type", "IAM")]
+        ),
+        Some(1.0),
+        "only the authenticated INVITE reached the SS7 side"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "sip_responses_total",
+            &[
+                ("direction", "out"),
+                ("status_class", "4xx"),
+                ("method", "INVITE")
+            ]
+        ),
+        Some(3.0)
+    );
+}

@@ -78,6 +78,10 @@ fn every_config_key_is_documented_in_its_section() {
         ),
         ("[[peers]]\nbogus = 1\n", "### [[peers]]"),
         (
+            "[[peers]]\nname = \"a\"\n[peers.digest]\nbogus = 1\n",
+            "#### [peers.digest]",
+        ),
+        (
             "[[peers]]\nname = \"a\"\n[peers.cause_overrides]\nbogus = 1\n",
             "#### [peers.cause_overrides]",
         ),
