@@ -382,6 +382,13 @@ mod tests {
             !out.iter().any(|o| matches!(o, Output::Isup { .. })),
             "{out:#?}"
         );
+        // Messages with a meaning outside a call are no reason to reset (CFN, CCR).
+        let mut cfn = iwu::msgs::rel(97, 1);
+        cfn.message_type = isup::MessageType::CFN;
+        for m in [cfn, isup::Message::new(isup::MessageType::CCR)] {
+            let out = exchange_sends(&mut gw, 8, &m);
+            assert!(isup_sent(&out, isup::MessageType::RSC).is_empty(), "{m:?}");
+        }
         let out = exchange_sends(&mut gw, 3000, &iwu::msgs::anm());
         assert_eq!(isup_sent(&out, isup::MessageType::UCIC), vec![3000]);
         assert_all_idle(&gw);

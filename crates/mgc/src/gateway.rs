@@ -343,12 +343,11 @@ impl Gateway {
                             return;
                         }
                     }
-                } else if !matches!(msg.message_type, MessageType::REL | MessageType::RLC)
-                    && !self.engine.cic_in_use(cic)
-                {
+                } else if IN_CALL_ONLY.contains(&msg.message_type) && !self.engine.cic_in_use(cic) {
                     // Q.764 §2.9.5.1 d): other unreasonable signalling information on an idle
                     // circuit: the circuit is reset (RSC). A REL there is still answered with RLC
-                    // and an RLC discarded (a), b)); the engine does both.
+                    // and an RLC discarded (a), b)); the engine does both. Messages with a
+                    // meaning outside a call (CCR, CFN, unrecognised types…) are not "unreasonable".
                     self.circuits.reset(id);
                     self.drain_circuits(now);
                     return;
@@ -547,6 +546,30 @@ impl Gateway {
         }
     }
 }
+
+/// Call-control messages that only make sense within a call (Q.763 Table 1): received on an
+/// idle circuit they are unreasonable signalling information (Q.764 §2.9.5.1 d)).
+const IN_CALL_ONLY: [MessageType; 19] = [
+    MessageType::SAM,
+    MessageType::INR,
+    MessageType::INF,
+    MessageType::COT,
+    MessageType::ACM,
+    MessageType::CON,
+    MessageType::FOT,
+    MessageType::ANM,
+    MessageType::SUS,
+    MessageType::RES,
+    MessageType::CPG,
+    MessageType::USR,
+    MessageType::FAR,
+    MessageType::FAA,
+    MessageType::FRJ,
+    MessageType::FAC,
+    MessageType::IDR,
+    MessageType::IRS,
+    MessageType::APM,
+];
 
 /// Backward call-control messages: the first one ends the dual-seizure window (Q.764 §2.9.1.4).
 fn is_backward(t: MessageType) -> bool {
