@@ -254,6 +254,24 @@ pub struct PeerConfig {
     pub isup_version: String,
     #[serde(default = "default_handling")]
     pub isup_handling: IsupHandling,
+    /// Digest authentication of the peer (RFC 3261 §22.4 with SHA-256, RFC 8760), on top of
+    /// its address: checked by the runtime, not by the engine.
+    #[serde(default)]
+    pub digest: Option<PeerDigest>,
+}
+
+/// `[peers.digest]`: the credentials a peer must prove in its out-of-dialog requests.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerDigest {
+    pub username: String,
+    pub password: String,
+    #[serde(default = "default_realm")]
+    pub realm: String,
+}
+
+fn default_realm() -> String {
+    "mgc".into()
 }
 
 fn default_profile() -> Encapsulation {

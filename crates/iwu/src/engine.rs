@@ -133,6 +133,11 @@ struct Parsed {
 /// [`Engine::handle`] with the current monotonic time and the circuit pool, and perform the
 /// returned [`Action`]s in order.
 pub struct Engine {
+    /// Admission limit (issue 7 item 3): calls beyond it are refused, INVITE with 503 and
+    /// Retry-After, IAM with REL cause 42 and the automatic congestion level.
+    max_calls: Option<usize>,
+    /// Seconds for Retry-After on a 503 for overload (RFC 3261 §20.33).
+    retry_after_s: u32,
     local: LocalEndpoint,
     timers: crate::config::IsupTimers,
     tgs: Vec<TrunkGroupConfig>,
@@ -187,6 +192,8 @@ impl Engine {
             by_cic: HashMap::new(),
             by_call_id: HashMap::new(),
             ids: IdGen::new(seed),
+            max_calls: None,
+            retry_after_s: 5,
             media: Box::new(StaticMediaGateway),
             next_call: 1,
             event_seq: 0,
@@ -213,6 +220,19 @@ impl Engine {
                     .find(|p| p.cfg.host.eq_ignore_ascii_case(host))
             })
             .map(|p| p.cfg.name.as_str())
+    }
+
+    /// Admit at most `max_calls` calls at once (`None`: no limit); an INVITE beyond it gets
+    /// 503 with `Retry-After: retry_after_s`, an IAM REL cause 42 with the automatic
+    /// congestion level (Q.764 §2.11). Calls in progress are never touched.
+    pub fn set_admission_limit(&mut self, max_calls: Option<usize>, retry_after_s: u32) {
+        self.max_calls = max_calls;
+        self.retry_after_s = retry_after_s;
+    }
+
+    /// True when a new call would exceed the admission limit.
+    fn overloaded(&self) -> bool {
+        self.max_calls.is_some_and(|m| self.calls.len() >= m)
     }
 
     /// Number of calls in progress (any state).
@@ -283,6 +303,31 @@ impl Engine {
                     self.detach_circuit(&mut c, false);
                     c.isup = IsupState::Idle;
                     self.release_sip(now, &mut c, 41, LOCATION_TN, None, Outcome::Failed);
+                    self.put(now, c);
+                }
+            }
+            Event::SignallingLost => {
+                let mut ids: Vec<CallRef> = self.calls.keys().copied().collect();
+                ids.sort_unstable();
+                for id in ids {
+                    let Some(mut c) = self.take(id) else { continue };
+                    // As a reset (Q.764 §2.10.3.1): the call is cleared as if released, without
+                    // REL; the GRS sent when signalling returns frees the circuit on both ends.
+                    self.stop_all(&mut c);
+                    self.detach_circuit(&mut c, false);
+                    let outcome = if c.answered.is_some() {
+                        Outcome::Answered
+                    } else {
+                        Outcome::Failed
+                    };
+                    self.release_sip(
+                        now,
+                        &mut c,
+                        msgs::CAUSE_NETWORK_OUT_OF_ORDER,
+                        LOCATION_TN,
+                        None,
+                        outcome,
+                    );
                     self.put(now, c);
                 }
             }
@@ -626,6 +671,7 @@ impl Engine {
         let Some(peer_i) = self.peers.iter().position(|p| p.cfg.name == tg.sip_peer) else {
             return;
         };
+        let overloaded = self.overloaded();
         let mut c = self.new_call(now, CallModel::PstnOrigination, tg_i, peer_i);
         c.cic = Some(cic);
         c.call_id = self.ids.call_id(&self.local.host.to_string());
@@ -661,7 +707,9 @@ impl Engine {
         // (G.711); 64 kbit/s unrestricted and multirate bearers are refused with cause 65.
         let tmr = msgs::typed::<isup::TransmissionMediumRequirement>(&iam).map_or(3, |t| t.value);
         let called = msgs::typed::<CalledPartyNumber>(&iam);
-        let cause = if !matches!(tmr, 0 | 3..=6) {
+        let cause = if overloaded {
+            Some(msgs::CAUSE_SWITCHING_EQUIPMENT_CONGESTION)
+        } else if !matches!(tmr, 0 | 3..=6) {
             Some(65)
         } else if called.is_none() {
             Some(28)
@@ -674,7 +722,12 @@ impl Engine {
         };
         let Some(media) = media else {
             let cause = cause.unwrap_or(47);
-            self.release_isup(&mut c, cause, LOCATION_TN, None);
+            // Q.764 §2.11 / Q.763 §3.4: an exchange refusing for congestion says how congested
+            // it is (level 1: the admission limit is reached).
+            let rel = (cause == msgs::CAUSE_SWITCHING_EQUIPMENT_CONGESTION).then(|| {
+                msgs::rel(cause, LOCATION_TN).with(isup::AutomaticCongestionLevel { level: 1 })
+            });
+            self.release_isup(&mut c, cause, LOCATION_TN, rel);
             Self::set_outcome(&mut c, Outcome::Failed, cause);
             c.sip = SipState::Done;
             self.put(now, c);
@@ -1453,6 +1506,26 @@ impl Engine {
             );
             return;
         };
+        if self.overloaded() {
+            // RFC 3261 §21.5.4 / §20.33: 503 with Retry-After; the Reason carries cause 42.
+            self.reject_invite(
+                now,
+                &req,
+                Some(peer_i),
+                503,
+                Some((399, "Overload")),
+                Some(msgs::CAUSE_SWITCHING_EQUIPMENT_CONGESTION),
+                Outcome::Failed,
+            );
+            let after = self.retry_after_s.to_string();
+            if let Some(r) = self.out.iter_mut().rev().find_map(|a| match a {
+                Action::SendResponse(r) => Some(r),
+                _ => None,
+            }) {
+                r.headers.push(Hdr::RetryAfter, &after);
+            }
+            return;
+        }
         let pc = self.peers[peer_i].cfg.clone();
         let Some(tg_i) = self.tgs.iter().position(|t| t.name == pc.trunk_group) else {
             self.reject_invite(

@@ -39,6 +39,12 @@ pub enum Event {
     /// SIP without REL (Q.764 §2.10.3: reset clears the call as if released); the circuit
     /// manager owns the circuit from now on, so no `CircuitIdle` follows.
     CircuitReset { cic: Cic },
+    /// The signalling route to the far end is lost (M3UA association down, no ASP active): no
+    /// REL can be sent or received any more, so every call is cleared toward SIP with cause 38
+    /// (network out of order, Q.850 §2.2.7) and no REL/RLC; the circuits stay with the circuit
+    /// manager, whose GRS on recovery realigns both ends (Q.764 §2.10.3.1 d)), so no
+    /// `CircuitIdle` follows.
+    SignallingLost,
     /// Dual seizure (Q.764 §2.10.1.4): the outgoing call on `cic` lost; it seizes another
     /// circuit and re-sends its IAM (automatic repeat attempt). The runtime passes the winning
     /// incoming IAM afterwards as an ordinary `Isup` event.

@@ -57,7 +57,7 @@ pub mod sdp;
 pub use cause::{CauseMap, CauseProfile};
 pub use config::{
     ConfigError, Encapsulation, IsupTimers, IwuConfig, LocalSip, MediaConfig, PeerConfig,
-    TrunkGroupConfig, UriForm,
+    PeerDigest, TrunkGroupConfig, UriForm,
 };
 pub use engine::Engine;
 pub use event::{

@@ -71,6 +71,11 @@ pub const LOCATION_BI: u8 = 10;
 /// Q.850 location for causes the gateway generates itself: transit network.
 pub const LOCATION_TN: u8 = 3;
 
+/// Q.850 cause 42, switching equipment congestion: refused by the admission limit.
+pub const CAUSE_SWITCHING_EQUIPMENT_CONGESTION: u8 = 42;
+/// Q.850 cause 38, network out of order: the signalling toward the PSTN is lost.
+pub const CAUSE_NETWORK_OUT_OF_ORDER: u8 = 38;
+
 pub fn rel(cause: u8, location: u8) -> Message {
     Message::new(MessageType::REL).with(CauseIndicators::new(cause & 0x7F, location))
 }

@@ -1133,6 +1133,38 @@ ladder_tests! {
     ladder_ip_circuit_reset => ip_circuit_reset,
 }
 
+/// M3UA association lost (`SignallingLost`): every call is cleared toward SIP with Q.850
+/// cause 38 — BYE for the answered call, a final response for the one in setup — and nothing
+/// is sent toward ISUP (no REL, no CircuitIdle: the GRS on recovery frees the circuits).
+#[test]
+fn signalling_lost_clears_every_call_toward_sip_with_cause_38() {
+    let mut h = Harness::new();
+    let answered = plain_invite("lost-answered");
+    let acts = h.request(answered);
+    let (cic, _) = find_isup(&acts, MessageType::IAM).unwrap();
+    h.isup(cic, iwu::msgs::anm());
+    let acts = h.request(plain_invite("lost-setup"));
+    let (cic2, _) = find_isup(&acts, MessageType::IAM).unwrap();
+    h.isup(cic2, iwu::msgs::acm(1, false));
+    assert_eq!(h.engine.active_calls(), 2);
+    let acts = h.feed(Event::SignallingLost);
+    let bye = find_request(&acts, Method::Bye).expect("BYE for the answered call");
+    assert_eq!(bye.headers.q850_cause(), Some(38));
+    let final_response = acts
+        .iter()
+        .find_map(|a| match a {
+            Action::SendResponse(r) if r.status >= 300 => Some(r),
+            _ => None,
+        })
+        .expect("a final response for the call in setup");
+    assert_eq!(final_response.headers.q850_cause(), Some(38));
+    assert!(find_isup(&acts, MessageType::REL).is_none());
+    assert!(!acts.iter().any(|a| matches!(a, Action::CircuitIdle { .. })));
+    assert!(!h.engine.cic_in_use(cic) && !h.engine.cic_in_use(cic2));
+    assert_eq!(h.engine.active_calls(), 0);
+    assert!(h.timers.is_empty(), "no call timer survives");
+}
+
 #[test]
 fn ip_bye_in_early_dialog_terminates_the_invite() {
     let mut h = Harness::new();

@@ -54,6 +54,8 @@ enum Op {
     Reattempt {
         slot: u8,
     },
+    /// The M3UA association is lost: every call is cleared toward SIP.
+    SignallingLost,
     Admin {
         slot: u8,
         cause: u8,
@@ -61,6 +63,11 @@ enum Op {
 }
 
 fn op() -> impl Strategy<Value = Op> {
+    // Losing the association clears everything: rare, so that calls still get deep.
+    prop_oneof![20 => call_op(), 1 => Just(Op::SignallingLost)]
+}
+
+fn call_op() -> impl Strategy<Value = Op> {
     prop_oneof![
         (
             prop_oneof![1u16..=6, 33u16..=34, 900u16..=901],
@@ -393,6 +400,23 @@ fn run(ops: Vec<Op>) {
                 }
                 None => vec![],
             },
+            Op::SignallingLost => {
+                let held: Vec<Cic> = w
+                    .cics
+                    .iter()
+                    .copied()
+                    .filter(|&c| h.engine.cic_in_use(c))
+                    .collect();
+                let a = h.feed(Event::SignallingLost);
+                assert!(w.cics.iter().all(|&c| !h.engine.cic_in_use(c)));
+                // The GRS on recovery frees every circuit the lost calls held.
+                for cic in held {
+                    h.pool.release(cic);
+                    w.tick += 1;
+                    w.last_free.insert(cic, w.tick);
+                }
+                a
+            }
             Op::Admin { slot, cause } => match w.cic(slot) {
                 Some(cic) => h.feed(Event::ReleaseCall { cic, cause }),
                 None => vec![],

@@ -66,7 +66,8 @@ pub fn gateway(cfg: &Config) -> anyhow::Result<Gateway> {
 }
 
 pub fn gateway_seeded(cfg: &Config, seed: u64) -> anyhow::Result<Gateway> {
-    let engine = iwu::Engine::new(iwu_config(cfg), seed)?;
+    let mut engine = iwu::Engine::new(iwu_config(cfg), seed)?;
+    engine.set_admission_limit(cfg.overload.max_calls, cfg.overload.retry_after_s);
     let circuits = CircuitManager::new(&circuits_config(cfg))?;
     Ok(Gateway::new(engine, circuits, cfg.sip.timers()))
 }
@@ -143,12 +144,14 @@ mod tests {
         }
     }
 
-    /// The runtime names ISUP timers for `isup_timer_expiries_total` and finds the call of an
-    /// input and of a timer for the log span.
-    #[test]
-    fn gateway_names_timers_and_finds_calls() {
-        let cfg = Config::embedded_default();
-        let mut gw = gateway_seeded(&cfg, 7).unwrap();
+    /// A gateway whose ASP is active and whose start-up GRS the exchange (pc 2) has answered
+    /// with GRA: every circuit idle. The GRS starts T22/T23.
+    fn ready() -> Gateway {
+        ready_with(&Config::embedded_default())
+    }
+
+    fn ready_with(cfg: &Config) -> Gateway {
+        let mut gw = gateway_seeded(cfg, 7).unwrap();
         let out = gw.handle(Duration::ZERO, Input::TransportUp);
         // GRS was sent with T22/T23 running.
         let names: Vec<_> = out
@@ -162,8 +165,14 @@ mod tests {
             names.contains(&"T22") && names.contains(&"T23"),
             "{names:?}"
         );
-        // The exchange answers each GRS with a GRA for the same range, all circuits idle.
-        for o in &out {
+        answer_grs(&mut gw, &out);
+        assert_all_idle(&gw);
+        gw
+    }
+
+    /// The exchange answers each GRS with a GRA for the same range, all circuits idle.
+    fn answer_grs(gw: &mut Gateway, out: &[Output]) {
+        for o in out {
             if let Output::Isup {
                 message_type: isup::MessageType::GRS,
                 user_data,
@@ -175,13 +184,221 @@ mod tests {
                 let gra = isup::Message::new(isup::MessageType::GRA).with(
                     isup::RangeAndStatus::with_status(&vec![false; range as usize + 1]),
                 );
-                let mut user_data = Vec::new();
-                isup::Variant::ITU
-                    .emit_with_cic(first, &gra, &mut user_data)
-                    .unwrap();
-                gw.handle(Duration::ZERO, Input::Isup { opc: 2, user_data });
+                exchange_sends(gw, first, &gra);
             }
         }
+    }
+
+    fn exchange_sends(gw: &mut Gateway, cic: u16, msg: &isup::Message) -> Vec<Output> {
+        let mut user_data = Vec::new();
+        isup::Variant::ITU
+            .emit_with_cic(cic, msg, &mut user_data)
+            .unwrap();
+        gw.handle(Duration::from_millis(5), Input::Isup { opc: 2, user_data })
+    }
+
+    fn assert_all_idle(gw: &Gateway) {
+        for (group, state, n) in gw.circuits().counts_by_state() {
+            assert!(
+                n == 0 || state.as_str() == "idle",
+                "{group}: {n} circuits {}",
+                state.as_str()
+            );
+        }
+    }
+
+    /// The CICs of the ISUP messages of type `t` in `out`.
+    fn isup_sent(out: &[Output], t: isup::MessageType) -> Vec<u16> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Isup {
+                    message_type,
+                    user_data,
+                    ..
+                } if *message_type == t => {
+                    Some(u16::from_le_bytes([user_data[0], user_data[1]]) & 0x0FFF)
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn sip_invite(gw: &mut Gateway, call_id: &str) -> u16 {
+        let out = gw.handle(
+            Duration::from_millis(10),
+            Input::SipRequest {
+                peer: "softswitch".into(),
+                request: invite(call_id),
+            },
+        );
+        isup_sent(&out, isup::MessageType::IAM)[0]
+    }
+
+    /// Issue 7 item 4: the M3UA association is lost with an answered call and one in setup.
+    /// Both are cleared toward SIP with Reason cause 38 and nothing goes toward ISUP; the GRS
+    /// when the ASP is active again frees their circuits, and a new call gets a circuit.
+    #[test]
+    fn transport_down_clears_calls_toward_sip_and_grs_frees_their_circuits() {
+        let mut gw = ready();
+        let answered = sip_invite(&mut gw, "up1");
+        exchange_sends(&mut gw, answered, &iwu::msgs::anm());
+        sip_invite(&mut gw, "up2");
+        assert_eq!(gw.active_calls(), 2);
+        let out = gw.handle(Duration::from_secs(1), Input::TransportDown);
+        assert!(
+            !out.iter().any(|o| matches!(o, Output::Isup { .. })),
+            "{out:#?}"
+        );
+        let bye = out
+            .iter()
+            .find_map(|o| match o {
+                Output::SipRequest { request, .. } if request.method == sip::Method::Bye => {
+                    Some(request)
+                }
+                _ => None,
+            })
+            .expect("BYE for the answered call");
+        assert_eq!(bye.headers.q850_cause(), Some(38));
+        let refusal = out
+            .iter()
+            .find_map(|o| match o {
+                Output::SipResponse(r) if r.status >= 300 => Some(r),
+                _ => None,
+            })
+            .expect("final response for the call in setup");
+        assert_eq!(refusal.headers.q850_cause(), Some(38));
+        assert_eq!(gw.active_calls(), 0);
+        // While down: no circuit for a new call.
+        let out = gw.handle(
+            Duration::from_secs(2),
+            Input::SipRequest {
+                peer: "softswitch".into(),
+                request: invite("down"),
+            },
+        );
+        assert!(isup_sent(&out, isup::MessageType::IAM).is_empty());
+        // Up again: GRS covers both circuits; after GRA all idle and usable.
+        let out = gw.handle(Duration::from_secs(3), Input::TransportUp);
+        assert!(!isup_sent(&out, isup::MessageType::GRS).is_empty());
+        answer_grs(&mut gw, &out);
+        assert_all_idle(&gw);
+        sip_invite(&mut gw, "after");
+        assert_eq!(gw.active_calls(), 1);
+    }
+
+    /// Issue 7 item 3: with `max_calls = 1` and one call up, a new INVITE gets 503 with
+    /// Retry-After and Reason cause 42, a new IAM REL cause 42 with the automatic congestion
+    /// level (Q.764 §2.11), and neither reaches the other side; the admitted call goes on.
+    #[test]
+    fn admission_limit_refuses_new_calls_with_503_and_rel_42() {
+        let mut cfg = Config::embedded_default();
+        cfg.overload.max_calls = Some(1);
+        cfg.overload.retry_after_s = 7;
+        let mut gw = ready_with(&cfg);
+        let out = gw.handle(
+            Duration::from_millis(10),
+            Input::SipRequest {
+                peer: "softswitch".into(),
+                request: invite("admitted"),
+            },
+        );
+        let (admitted, iam) = out
+            .iter()
+            .find_map(|o| match o {
+                Output::Isup {
+                    message_type: isup::MessageType::IAM,
+                    user_data,
+                    ..
+                } => isup::Variant::ITU.parse_with_cic(user_data).ok(),
+                _ => None,
+            })
+            .expect("the first call is admitted");
+        let out = gw.handle(
+            Duration::from_millis(20),
+            Input::SipRequest {
+                peer: "softswitch".into(),
+                request: invite("over"),
+            },
+        );
+        assert!(isup_sent(&out, isup::MessageType::IAM).is_empty());
+        let r = out
+            .iter()
+            .find_map(|o| match o {
+                Output::SipResponse(r) => Some(r),
+                _ => None,
+            })
+            .expect("a response to the INVITE over the limit");
+        assert_eq!(r.status, 503);
+        assert_eq!(r.headers.get(sip::header::Hdr::RetryAfter), Some("7"));
+        assert_eq!(r.headers.q850_cause(), Some(42));
+        // The same IAM from the exchange on another circuit: refused before any INVITE.
+        let cic = if admitted == 10 { 11 } else { 10 };
+        let out = exchange_sends(&mut gw, cic, &iam);
+        assert!(!out.iter().any(|o| matches!(o, Output::SipRequest { .. })));
+        let rel = out
+            .iter()
+            .find_map(|o| match o {
+                Output::Isup {
+                    message_type: isup::MessageType::REL,
+                    user_data,
+                    ..
+                } => isup::Variant::ITU.parse_with_cic(user_data).ok(),
+                _ => None,
+            })
+            .expect("REL for the IAM over the limit");
+        assert_eq!(rel.0, cic);
+        assert_eq!(iwu::msgs::cause_of(&rel.1).map(|c| c.0), Some(42));
+        assert_eq!(
+            rel.1
+                .get::<isup::AutomaticCongestionLevel>()
+                .map(|a| a.level),
+            Some(1)
+        );
+        exchange_sends(&mut gw, cic, &iwu::msgs::rlc());
+        // The admitted call is untouched: ANM → 200.
+        let out = exchange_sends(&mut gw, admitted, &iwu::msgs::anm());
+        assert!(
+            out.iter()
+                .any(|o| matches!(o, Output::SipResponse(r) if r.status == 200)),
+            "{out:#?}"
+        );
+        assert_eq!(gw.active_calls(), 1);
+    }
+
+    /// Q.764 §2.9.5.1: on an idle circuit, REL gets RLC, RLC is discarded and other call
+    /// messages get RSC; a CIC in no trunk group gets UCIC (§2.12).
+    #[test]
+    fn unreasonable_messages_on_idle_and_unknown_circuits() {
+        let mut gw = ready();
+        let out = exchange_sends(&mut gw, 5, &iwu::msgs::anm());
+        assert_eq!(isup_sent(&out, isup::MessageType::RSC), vec![5]);
+        // The exchange answers the RSC with RLC: idle again.
+        exchange_sends(&mut gw, 5, &isup::Message::new(isup::MessageType::RLC));
+        assert_all_idle(&gw);
+        let out = exchange_sends(&mut gw, 6, &iwu::msgs::rel(16, 1));
+        assert_eq!(isup_sent(&out, isup::MessageType::RLC), vec![6]);
+        let out = exchange_sends(&mut gw, 7, &isup::Message::new(isup::MessageType::RLC));
+        assert!(
+            !out.iter().any(|o| matches!(o, Output::Isup { .. })),
+            "{out:#?}"
+        );
+        // Messages with a meaning outside a call are no reason to reset (CFN, CCR).
+        let mut cfn = iwu::msgs::rel(97, 1);
+        cfn.message_type = isup::MessageType::CFN;
+        for m in [cfn, isup::Message::new(isup::MessageType::CCR)] {
+            let out = exchange_sends(&mut gw, 8, &m);
+            assert!(isup_sent(&out, isup::MessageType::RSC).is_empty(), "{m:?}");
+        }
+        let out = exchange_sends(&mut gw, 3000, &iwu::msgs::anm());
+        assert_eq!(isup_sent(&out, isup::MessageType::UCIC), vec![3000]);
+        assert_all_idle(&gw);
+    }
+
+    /// The runtime names ISUP timers for `isup_timer_expiries_total` and finds the call of an
+    /// input and of a timer for the log span.
+    #[test]
+    fn gateway_names_timers_and_finds_calls() {
+        let mut gw = ready();
         let out = gw.handle(
             Duration::from_millis(1),
             Input::SipRequest {

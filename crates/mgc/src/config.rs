@@ -46,6 +46,9 @@ pub struct Config {
     pub simulator: SimulatorConfig,
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// Overload control: the admission limit.
+    #[serde(default)]
+    pub overload: OverloadConfig,
     #[serde(default)]
     pub log: LogConfig,
     #[serde(default)]
@@ -207,6 +210,27 @@ impl Default for SimulatorConfig {
             enabled: false,
             listen: "127.0.0.1:2905".parse().expect("literal address"),
             answer: Vec::new(),
+        }
+    }
+}
+
+/// `[overload]`: admission control (issue 7 item 3). Beyond `max_calls` calls in progress a
+/// new INVITE gets 503 with Retry-After and a new IAM REL cause 42 with the automatic
+/// congestion level; calls in progress are not affected.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OverloadConfig {
+    /// `None`: no limit (the circuits are the only one).
+    pub max_calls: Option<usize>,
+    /// Seconds in the Retry-After of the 503 (RFC 3261 §20.33).
+    pub retry_after_s: u32,
+}
+
+impl Default for OverloadConfig {
+    fn default() -> Self {
+        OverloadConfig {
+            max_calls: None,
+            retry_after_s: 5,
         }
     }
 }

@@ -300,6 +300,9 @@ impl Gateway {
             Input::TransportDown => {
                 self.circuits.transport_down();
                 self.drain_circuits(now);
+                // No REL can reach the far end: the calls are cleared toward SIP (cause 38);
+                // the GRS on `TransportUp` frees their circuits.
+                self.engine_event(now, iwu::Event::SignallingLost);
             }
             Input::PointCode { dpc, available } => {
                 if available {
@@ -348,6 +351,14 @@ impl Gateway {
                             return;
                         }
                     }
+                } else if IN_CALL_ONLY.contains(&msg.message_type) && !self.engine.cic_in_use(cic) {
+                    // Q.764 §2.9.5.1 d): other unreasonable signalling information on an idle
+                    // circuit: the circuit is reset (RSC). A REL there is still answered with RLC
+                    // and an RLC discarded (a), b)); the engine does both. Messages with a
+                    // meaning outside a call (CCR, CFN, unrecognised types…) are not "unreasonable".
+                    self.circuits.reset(id);
+                    self.drain_circuits(now);
+                    return;
                 } else if is_backward(msg.message_type) {
                     self.circuits.first_backward_message(id);
                     self.drain_circuits(now);
@@ -543,6 +554,30 @@ impl Gateway {
         }
     }
 }
+
+/// Call-control messages that only make sense within a call (Q.763 Table 1): received on an
+/// idle circuit they are unreasonable signalling information (Q.764 §2.9.5.1 d)).
+const IN_CALL_ONLY: [MessageType; 19] = [
+    MessageType::SAM,
+    MessageType::INR,
+    MessageType::INF,
+    MessageType::COT,
+    MessageType::ACM,
+    MessageType::CON,
+    MessageType::FOT,
+    MessageType::ANM,
+    MessageType::SUS,
+    MessageType::RES,
+    MessageType::CPG,
+    MessageType::USR,
+    MessageType::FAR,
+    MessageType::FAA,
+    MessageType::FRJ,
+    MessageType::FAC,
+    MessageType::IDR,
+    MessageType::IRS,
+    MessageType::APM,
+];
 
 /// Backward call-control messages: the first one ends the dual-seizure window (Q.764 §2.9.1.4).
 fn is_backward(t: MessageType) -> bool {

@@ -35,6 +35,10 @@ struct Runtime {
     /// Configured SIP peers: where requests go, and how a source address is recognised.
     peers: HashMap<String, SocketAddr>,
     peer_by_ip: HashMap<IpAddr, String>,
+    /// Peers that must also prove digest credentials (RFC 3261 §22.4, RFC 8760), by name.
+    digest: HashMap<String, iwu::PeerDigest>,
+    /// Keys the stateless nonces of our digest challenges.
+    nonce_key: sip::auth::NonceKey,
     /// Our client transactions: which call and method a timeout belongs to.
     client_tx: HashMap<TransactionKey, (String, Method)>,
     /// Where each call's SIP requests came from (2xx retransmissions after the server
@@ -135,7 +139,11 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     info!(remote = %cfg.m3ua.remote, "M3UA ASP connecting");
     let mut peers = HashMap::new();
     let mut peer_by_ip = HashMap::new();
+    let mut digest = HashMap::new();
     for p in &cfg.peers {
+        if let Some(d) = &p.digest {
+            digest.insert(p.name.clone(), d.clone());
+        }
         let addr = resolve(&p.host, p.port)?;
         peer_by_ip.insert(addr.ip(), p.name.clone());
         peers.insert(p.name.clone(), addr);
@@ -150,6 +158,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         epoch: Instant::now(),
         peers,
         peer_by_ip,
+        digest,
+        nonce_key: sip::auth::NonceKey::new(random_secret()),
         client_tx: HashMap::new(),
         sources: HashMap::new(),
         asp_state: AspState::Down,
@@ -219,6 +229,21 @@ async fn shutdown_signal() {
     }
 }
 
+/// 256 bits from the standard library's per-process random hash keys (seeded by the OS).
+fn random_secret() -> [u8; 32] {
+    use std::hash::{BuildHasher, Hasher};
+    let mut secret = [0u8; 32];
+    for (i, chunk) in secret.chunks_mut(8).enumerate() {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_usize(i);
+        chunk.copy_from_slice(&h.finish().to_le_bytes());
+    }
+    secret
+}
+
+/// How long a digest nonce stays valid (then `stale=true`, RFC 7616 §3.3).
+const NONCE_MAX_AGE_S: u64 = 300;
+
 fn resolve(host: &str, port: u16) -> anyhow::Result<SocketAddr> {
     use std::net::ToSocketAddrs;
     (host, port)
@@ -230,6 +255,43 @@ fn resolve(host: &str, port: u16) -> anyhow::Result<SocketAddr> {
 impl Runtime {
     fn now(&self) -> Duration {
         Instant::now().saturating_duration_since(self.epoch)
+    }
+
+    /// Digest check of a request from a peer with credentials: `Ok` for in-dialog requests, ACK
+    /// and CANCEL (RFC 3261 §22.1: they cannot be challenged; the dialog was authenticated by
+    /// its INVITE) and for valid credentials; `Err(stale)` asks for a (new) challenge.
+    fn authenticate(&self, request: &sip::Request, d: &iwu::PeerDigest) -> Result<(), bool> {
+        let in_dialog = request
+            .headers
+            .to()
+            .is_ok_and(|t| t.tag().is_some_and(|t| !t.is_empty()));
+        if in_dialog || matches!(request.method, Method::Ack | Method::Cancel) {
+            return Ok(());
+        }
+        let Some(c) = request
+            .headers
+            .get(sip::header::Hdr::Authorization)
+            .and_then(|v| sip::auth::Credentials::parse(v).ok())
+        else {
+            return Err(false);
+        };
+        // RFC 7616 §3.4.6: the digest-uri must be the request's target.
+        let uri = request.uri.to_string();
+        if c.username != d.username || c.realm != d.realm || c.uri != uri {
+            return Err(false);
+        }
+        if !c.verify(request.method.as_str(), &d.password) {
+            return Err(false);
+        }
+        use sip::auth::NonceState;
+        match self
+            .nonce_key
+            .check(&c.nonce, self.now().as_secs(), NONCE_MAX_AGE_S)
+        {
+            NonceState::Valid => Ok(()),
+            NonceState::Stale => Err(true),
+            NonceState::Invalid => Err(false),
+        }
     }
 
     fn call_key(&self, input: &Input) -> CallKey {
@@ -333,6 +395,25 @@ impl Runtime {
                     warn!(src = %peer.addr, method = %request.method.as_str(), "request from an unknown source refused (403)");
                     return;
                 };
+                if let (Some(d), Some(key)) = (self.digest.get(&name), &key)
+                    && let Err(stale) = self.authenticate(&request, d)
+                {
+                    // RFC 3261 §22.4 / RFC 8760: challenge with SHA-256; never reaches SS7.
+                    let challenge = sip::auth::Challenge {
+                        realm: d.realm.clone(),
+                        nonce: self.nonce_key.issue(self.now().as_secs()),
+                        stale,
+                    };
+                    let mut r =
+                        Response::for_request(&request, 401, Some(&sip::transaction::new_tag()));
+                    r.headers
+                        .push(sip::header::Hdr::WwwAuthenticate, &challenge.to_string());
+                    self.metrics
+                        .sip_response(Direction::Out, 401, request.method.as_str());
+                    let _ = self.endpoint.send_response(key, r).await;
+                    info!(%name, method = %request.method.as_str(), stale, "digest challenge (401)");
+                    return;
+                }
                 if let Ok(id) = request.headers.call_id() {
                     self.sources.insert(id.to_string(), peer);
                 }

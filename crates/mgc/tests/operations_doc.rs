@@ -68,6 +68,7 @@ fn every_config_key_is_documented_in_its_section() {
             "#### [[simulator.answer]]",
         ),
         ("[metrics]\nbogus = 1\n", "### [metrics]"),
+        ("[overload]\nbogus = 1\n", "### [overload]"),
         ("[log]\nbogus = 1\n", "### [log]"),
         ("[trace]\nbogus = 1\n", "### [trace]"),
         ("[call_timers]\nbogus = 1\n", "### [call_timers]"),
@@ -76,6 +77,10 @@ fn every_config_key_is_documented_in_its_section() {
             "### [maintenance_timers]",
         ),
         ("[[peers]]\nbogus = 1\n", "### [[peers]]"),
+        (
+            "[[peers]]\nname = \"a\"\n[peers.digest]\nbogus = 1\n",
+            "#### [peers.digest]",
+        ),
         (
             "[[peers]]\nname = \"a\"\n[peers.cause_overrides]\nbogus = 1\n",
             "#### [peers.cause_overrides]",

@@ -5,6 +5,7 @@
 //!
 //! This crate knows nothing of ISUP: it carries ISUP as bytes.
 
+pub mod auth;
 pub mod body;
 pub mod dialog;
 pub mod grammar;

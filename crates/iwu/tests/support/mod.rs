@@ -196,6 +196,7 @@ impl Harness {
                 self.step('P', 'G', format!("BLO after IAM on CIC {cic}"))
             }
             Event::ReleaseCall { .. } => self.step('G', 'G', "operator release".into()),
+            Event::SignallingLost => self.step('P', 'G', "(M3UA association lost)".into()),
         }
         if let Event::Isup { cic, msg } = &ev {
             // The circuit manager marks a circuit seized by the far end busy.
