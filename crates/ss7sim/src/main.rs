@@ -310,18 +310,16 @@ async fn run(cli: Cli) -> ExitCode {
         },
         ..opts
     };
-    let (sim, task) = match Simulator::spawn(opts).await {
+    // Subscribed before the simulator runs: a scenario's first expectation, or the peer's
+    // start-up reset awaited by --await-reset, may come as soon as the peer is up.
+    let (sim, early_rx, task) = match Simulator::spawn_subscribed(opts).await {
         Ok(x) => x,
         Err(e) => {
             eprintln!("ss7sim: cannot start: {e}");
             return ExitCode::from(2);
         }
     };
-    // Subscribed before the peer comes up: a scenario sees the peer's first message too.
-    // Subscribed at once: a scenario's first expectation, or the peer's start-up reset awaited
-    // by --await-reset, may come as soon as the peer is up.
-    let mut scenario_rx =
-        (scenario.is_some() || cli.await_reset.is_some()).then(|| sim.subscribe());
+    let mut scenario_rx = (scenario.is_some() || cli.await_reset.is_some()).then_some(early_rx);
     if let Some(a) = sim.local_addr() {
         eprintln!(
             "ss7sim: SGP listening on {a} (pc {}, peer pc {})",
