@@ -401,3 +401,60 @@ async fn taps_see_every_message_both_ways_with_addresses() {
         && e.3 == 1
         && matches!(Message::parse(&e.4), Ok(Message::Data(_)))));
 }
+
+/// A peer that stops reading must not make the ASP buffer without bound: once
+/// `MAX_QUEUED_MESSAGES` are queued behind a full socket the association is failed, and the ASP
+/// comes up again on a new connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_that_stops_reading_fails_the_association_instead_of_growing_memory() {
+    let listener = tokio::net::TcpListener::bind(LOOPBACK).await.unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    let peer = tokio::spawn(async move {
+        let mut held = Vec::new();
+        for _ in 0..2 {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = BytesMut::new();
+            let dec = FrameDecoder::default();
+            for _ in 0..2 {
+                let frame = loop {
+                    if let Some(f) = dec.decode(&mut buf).unwrap() {
+                        break f;
+                    }
+                    assert!(s.read_buf(&mut buf).await.unwrap() > 0);
+                };
+                let reply = match Message::parse(&frame).unwrap() {
+                    Message::AspUp(_) => Message::AspUpAck(AspUp::default()),
+                    Message::AspActive(a) => Message::AspActiveAck(AspActive {
+                        info_string: None,
+                        ..a
+                    }),
+                    other => panic!("unexpected {other:?}"),
+                };
+                s.write_all(&reply.to_vec()).await.unwrap();
+            }
+            held.push(s); // never read again
+        }
+    });
+    let cfg = AspConfig {
+        beat_interval: None,
+        ..asp_cfg()
+    };
+    let (asp, mut ev, task) = spawn_asp(cfg, AspTransportConfig::tcp(addr));
+    wait_asp(&mut ev, active).await;
+    let sent = timeout(LIMIT, async {
+        let mut n = 0usize;
+        while asp.transfer(pd(2, 1, vec![0x5A; 1000])).await.is_ok() {
+            n += 1;
+        }
+        n
+    })
+    .await
+    .expect("the association failed within the time limit");
+    assert!(
+        sent >= m3ua::transport::MAX_QUEUED_MESSAGES,
+        "failed after only {sent} messages"
+    );
+    wait_asp(&mut ev, active).await;
+    timeout(LIMIT, peer).await.unwrap().unwrap();
+    task.abort();
+}

@@ -214,9 +214,17 @@ enum Inbound {
     },
 }
 
+/// Messages queued toward one peer at most. TCP and SCTP give no M3UA-level flow control, so a
+/// peer that stops reading would otherwise grow this queue without bound: beyond it the
+/// association is failed (and, on the ASP side, re-established with backoff).
+pub const MAX_QUEUED_MESSAGES: usize = 65_536;
+
 /// A running association; dropping it closes the socket.
 struct Link {
-    out: mpsc::UnboundedSender<(u16, Bytes)>,
+    out: mpsc::Sender<(u16, Bytes)>,
+    /// To report a failed association from the sending side.
+    inbound: mpsc::Sender<Inbound>,
+    id: u64,
     reader: JoinHandle<()>,
     writer: JoinHandle<()>,
     tap: Option<(Tap, SocketAddr, SocketAddr)>,
@@ -234,10 +242,7 @@ impl Link {
     /// down and ends (bounded by `limit`). Dropping a link instead discards the queue.
     async fn close(mut self, limit: Duration) {
         // The writer ends once its queue is empty and every sender is gone.
-        drop(std::mem::replace(
-            &mut self.out,
-            mpsc::unbounded_channel().0,
-        ));
+        drop(std::mem::replace(&mut self.out, mpsc::channel(1).0));
         self.reader.abort();
         let _ = tokio::time::timeout(limit, &mut self.writer).await;
     }
@@ -255,7 +260,16 @@ impl Link {
             });
         }
         // A closed writer reports itself through Inbound::Closed.
-        let _ = self.out.send((stream, b.freeze()));
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.out.try_send((stream, b.freeze())) {
+            // The peer has stopped reading: fail the association rather than buffer without
+            // bound; the driver handles it like any other loss.
+            self.reader.abort();
+            self.writer.abort();
+            let _ = self.inbound.try_send(Inbound::Closed {
+                link: self.id,
+                reason: format!("{MAX_QUEUED_MESSAGES} messages queued: peer not reading"),
+            });
+        }
     }
 }
 
@@ -275,7 +289,8 @@ fn start_link(
     max_len: usize,
     tap: Option<Tap>,
 ) -> Link {
-    let (out, mut rx) = mpsc::unbounded_channel::<(u16, Bytes)>();
+    let (out, mut rx) = mpsc::channel::<(u16, Bytes)>(MAX_QUEUED_MESSAGES);
+    let link_inbound = inbound.clone();
     let (local, peer) = conn.addrs();
     let tap = tap.map(|t| (t, local, peer));
     let reader_tap = tap.clone();
@@ -345,6 +360,8 @@ fn start_link(
             });
             Link {
                 out,
+                inbound: link_inbound,
+                id: link,
                 reader,
                 writer,
                 tap,
@@ -385,6 +402,8 @@ fn start_link(
             });
             Link {
                 out,
+                inbound: link_inbound,
+                id: link,
                 reader,
                 writer,
                 tap,
