@@ -37,6 +37,9 @@ pub enum Error {
         parameter: &'static str,
         reason: &'static str,
     },
+    /// The optional part holds more parameters than [`crate::view::MAX_OPTIONAL_PARAMETERS`].
+    #[error("{message}: more than {limit} optional parameters")]
+    TooManyParameters { message: &'static str, limit: usize },
 }
 
 impl Error {
@@ -48,6 +51,7 @@ impl Error {
             | Error::LengthMismatch { parameter, .. }
             | Error::MissingMandatory { parameter, .. }
             | Error::BadValue { parameter, .. } => parameter,
+            Error::TooManyParameters { .. } => "optional part",
         }
     }
 
@@ -58,7 +62,8 @@ impl Error {
             | Error::BadPointer { message, .. }
             | Error::LengthMismatch { message, .. }
             | Error::MissingMandatory { message, .. }
-            | Error::BadValue { message, .. } => message,
+            | Error::BadValue { message, .. }
+            | Error::TooManyParameters { message, .. } => message,
         }
     }
 }

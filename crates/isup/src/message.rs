@@ -5,7 +5,7 @@ use crate::codes::{MessageType, ParameterCode};
 use crate::error::Error;
 use crate::param::Parameter;
 use crate::tables::{MessageFormat, Variant};
-use crate::view::{MessageView, Part};
+use crate::view::{MAX_OPTIONAL_PARAMETERS, MessageView, Part};
 
 /// An ISUP message (without CIC): the message type and its parameters in wire order — mandatory
 /// fixed, mandatory variable, then optional — each typed or raw.
@@ -263,6 +263,13 @@ fn emit_parameters(fmt: &MessageFormat, msg: &Message, out: &mut Vec<u8>) -> Res
     let rest = params.as_slice();
     if fmt.optional_part {
         if !rest.is_empty() || msg.empty_optional_part {
+            // Nothing is emitted that `parse` would refuse.
+            if rest.len() > MAX_OPTIONAL_PARAMETERS {
+                return Err(Error::TooManyParameters {
+                    message: m,
+                    limit: MAX_OPTIONAL_PARAMETERS,
+                });
+            }
             pointer(out, fmt.variable.len(), "optional part")?;
             for p in rest {
                 if p.code() == ParameterCode::END_OF_OPTIONAL_PARAMETERS {

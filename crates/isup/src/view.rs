@@ -8,6 +8,12 @@ use crate::tables::{Fixed, MessageFormat, Variant};
 /// The most mandatory variable parameters any message type has (CQR has two).
 pub const MAX_VARIABLE: usize = 4;
 
+/// The most optional parameters a message may carry. Q.763 Table 32 gives the IAM, the richest
+/// message, about 55 optional parameters, nearly all at most once; real traffic carries fewer
+/// than 20. Without a bound a 64 KiB M3UA frame could hold 32 000 empty parameters, each a
+/// 56-byte slot in the decoded message.
+pub const MAX_OPTIONAL_PARAMETERS: usize = 64;
+
 /// Which part of the message a parameter was found in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Part {
@@ -124,6 +130,12 @@ impl<'a> MessageView<'a> {
                     };
                     if pc == 0 {
                         break;
+                    }
+                    if view.optional_count == MAX_OPTIONAL_PARAMETERS {
+                        return Err(Error::TooManyParameters {
+                            message: msg,
+                            limit: MAX_OPTIONAL_PARAMETERS,
+                        });
                     }
                     let name = ParameterCode(pc).name();
                     let Some(&len) = data.get(p + 1) else {
