@@ -1,7 +1,7 @@
 # Developer entry points. `make test` is exactly what CI runs (after .ci/run installs the peers).
 CARGO ?= cargo
 
-.PHONY: all build run test lint fmt bench conformance fuzz clean
+.PHONY: all build run test lint fmt bench bench-calls conformance fuzz clean
 
 all: build
 
@@ -32,6 +32,11 @@ bench:
 	$(CARGO) bench -p isup --bench codec
 	$(CARGO) bench -p m3ua --bench m3ua
 	$(CARGO) bench -p ss7sim --bench exchange
+
+# Call-load benchmark against SIPp and Kamailio (bench/bench-calls.sh; needs sip-tester and kamailio):
+# the highest zero-failure call rate per call model, latency, peak RSS → bench/results/.
+bench-calls:
+	bash bench/bench-calls.sh
 
 clean:
 	$(CARGO) clean

@@ -1,0 +1,250 @@
+#!/usr/bin/env bash
+# Call-load benchmark (issue 7 item 1): the highest call rate with zero failed calls, for
+#   ip     SIPp uac → mgc (SIP-I) → M3UA → ss7sim auto-answering          (IP origination)
+#   pstn   ss7sim load → M3UA → mgc → SIPp uas                             (PSTN origination)
+#   kam    SIPp uac → Kamailio (tm, t_relay) → SIPp uas                    (the anchor)
+# Every step runs RATE calls/s for DUR seconds (RATE·DUR calls, bounded by -m, -timeout and an
+# outer timeout); the ramp stops at the first step with a failed call. Loopback only.
+#
+#   bench/bench-calls.sh                    # all three, default rates
+#   RATES="500 1000" DUR=10 bench/bench-calls.sh ip
+#
+# Results: bench/results/calls-<date>.json and bench/results/calls-latest.json; a summary on stdout.
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+RATES="${RATES:-500 1000 1500 2000 2500 3000 3500 4000}"
+DUR="${DUR:-30}"            # seconds per step (the issue: a 30 s run, ≤ 60 s per step)
+HOLD_MS="${HOLD_MS:-1000}"  # answered call held this long before BYE / REL
+PROFILE="${PROFILE:-sip-i}" # encapsulation toward the SIP peer
+MODES="${*:-ip pstn kam}"
+BIN="${BIN:-$ROOT/target/release}"  # BIN=DIR: use prebuilt mgc and ss7sim (no build)
+WORK="$(mktemp -d /tmp/bench-calls.XXXXXX)"
+STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
+OUT="$ROOT/bench/results/calls-$STAMP.json"
+
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  wait 2>/dev/null
+}
+trap cleanup EXIT INT TERM
+
+die() { echo "bench-calls: $*" >&2; exit 2; }
+for tool in sipp python3 curl; do command -v "$tool" >/dev/null || die "$tool not found (apt-get install sip-tester python3 curl)"; done
+if [[ " $MODES " == *" kam "* ]] && ! command -v kamailio >/dev/null; then
+  die "kamailio not found: apt-get install kamailio (or run without 'kam')"
+fi
+
+if [ "$BIN" = "$ROOT/target/release" ]; then
+  echo "building release binaries…" >&2
+  (cd "$ROOT" && cargo build --release -q -p mgc -p ss7sim) || die "build failed"
+fi
+
+free_port() {
+  python3 - <<'PY'
+import socket
+while True:
+    t = socket.socket(); t.bind(("127.0.0.1", 0)); p = t.getsockname()[1]
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        u.bind(("127.0.0.1", p)); print(p); break
+    except OSError:
+        pass
+    finally:
+        u.close(); t.close()
+PY
+}
+SIP_PORT=$(free_port); M3UA_PORT=$(free_port); METRICS_PORT=$(free_port)
+UAS_PORT=$(free_port); KAM_PORT=$(free_port); UAC_PORT=$(free_port)
+
+peak_rss_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+# Kamailio forks workers that share memory: the sum of their proportional set sizes.
+pss_tree_kib() {
+  local total=0 p
+  for p in "$1" $(pgrep -P "$1"); do
+    total=$((total + $(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
+metric() { curl -s "http://127.0.0.1:$METRICS_PORT/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+circuits_not_idle() {
+  curl -s "http://127.0.0.1:$METRICS_PORT/metrics" |
+    awk '/^circuits\{/ && !/state="idle"/ && !/state="unequipped"/ {s += $2} END {print s + 0}'
+}
+wait_idle() {
+  local i
+  for i in $(seq 100); do [ "$(circuits_not_idle)" = 0 ] && return 0; sleep 0.1; done
+  return 1
+}
+
+start_mgc() {
+  sed -e "s/@SIP_PORT@/$SIP_PORT/; s/@M3UA_PORT@/$M3UA_PORT/; s/@UAS_PORT@/$UAS_PORT/" \
+      -e "s/@METRICS_PORT@/$METRICS_PORT/; s/@PROFILE@/$PROFILE/" \
+      "$ROOT/bench/mgc-calls.toml" > "$WORK/mgc.toml"
+  "$BIN/mgc" run --config "$WORK/mgc.toml" > "$WORK/mgc-$1.log" 2>&1 &
+  MGC_PID=$!; PIDS+=("$MGC_PID")
+  local i
+  for i in $(seq 100); do [ "$(metric m3ua_asp_state)" = 2 ] && break; sleep 0.1; done
+  [ "$(metric m3ua_asp_state)" = 2 ] || die "mgc's M3UA ASP did not become active (see $WORK/mgc-$1.log)"
+  wait_idle || die "circuits not idle after start-up"
+}
+stop_pid() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
+
+# One SIPp uac step toward $1. Prints "pass created ok failed retrans p50 p99" (latency in ms,
+# INVITE → 200 from -trace_rtt).
+sipp_step() {
+  local target=$1 rate=$2 dir="$WORK/$3-$2" rc f m
+  m=$((rate * DUR))
+  mkdir -p "$dir"
+  (cd "$dir" && timeout $((DUR + HOLD_MS / 1000 + 40)) sipp -sn uac "$target" -s 4930123456 \
+      -i 127.0.0.1 -p "$UAC_PORT" -r "$rate" -rp 1000 -m "$m" -d "$HOLD_MS" -l $((rate * (HOLD_MS / 1000 + 2) + 1000)) \
+      -nostdin -timeout $((DUR + HOLD_MS / 1000 + 25))s -timeout_error \
+      -trace_stat -stf stat.csv -fd 1 -trace_rtt -rtt_freq 100 > sipp.out 2>&1)
+  rc=$?
+  IFS=';' read -ra f <<< "$(tail -1 "$dir/stat.csv")"
+  local lat
+  lat=$(cat "$dir"/uac_*_rtt.csv 2>/dev/null | python3 -c '
+import sys
+v = sorted(float(l.split(";")[1]) for l in sys.stdin if l[:1].isdigit())
+r = lambda p: v[max(1, min(len(v), -(-int(p * len(v) * 1000) // 1000))) - 1] if v else -1
+print(r(0.50), r(0.99))')
+  local pass=0
+  [ "$rc" = 0 ] && [ "${f[12]}" = "$m" ] && [ "${f[15]}" = "$m" ] && [ "${f[17]}" = 0 ] && pass=1
+  echo "$pass ${f[12]:-0} ${f[15]:-0} ${f[17]:--1} ${f[57]:-0} ${lat:--1 -1}"
+}
+
+RESULTS="$WORK/results.jsonl"
+record() { echo "$1" >> "$RESULTS"; }
+
+run_ip() {
+  "$BIN/ss7sim" --listen "127.0.0.1:$M3UA_PORT" --cics 1-4000 --answer "=answer,after=0ms" \
+    answer --duration 3600s > "$WORK/sim-ip.log" 2>&1 &
+  local sim=$!; PIDS+=("$sim")
+  start_mgc ip
+  local r best=0 line
+  for r in $RATES; do
+    read -r pass created ok failed retrans p50 p99 <<< "$(sipp_step "127.0.0.1:$SIP_PORT" "$r" ip)"
+    wait_idle; local idle=$?
+    [ "$idle" = 0 ] || pass=0
+    line="{\"mode\":\"ip\",\"rate\":$r,\"pass\":$pass,\"created\":$created,\"successful\":$ok,\"failed\":$failed,\"retransmissions\":$retrans,\"p50_ms\":$p50,\"p99_ms\":$p99,\"circuits_idle_after\":$([ "$idle" = 0 ] && echo true || echo false),\"peak_rss_kib\":$(peak_rss_kib "$MGC_PID")}"
+    record "$line"; echo "ip   $r cps: $([ "$pass" = 1 ] && echo PASS || echo FAIL) created $created ok $ok failed $failed retrans $retrans p50 ${p50} ms p99 ${p99} ms rss $(peak_rss_kib "$MGC_PID") KiB" >&2
+    [ "$pass" = 1 ] || break
+    best=$r; sleep 2
+  done
+  record "{\"mode\":\"ip\",\"best_rate\":$best,\"peak_rss_kib\":$(peak_rss_kib "$MGC_PID")}"
+  stop_pid "$MGC_PID"; stop_pid "$sim"
+}
+
+run_pstn() {
+  (cd "$WORK" && sipp -sn uas -i 127.0.0.1 -p "$UAS_PORT" -nostdin -timeout 3600s > uas-pstn.out 2>&1) &
+  local uas=$!; PIDS+=("$uas")
+  local r best=0 json
+  for r in $RATES; do
+    # A fresh simulator per step (its load mode ends with the run); the gateway keeps running.
+    json="$WORK/pstn-$r.json"
+    timeout $((DUR + HOLD_MS / 1000 + 45)) "$BIN/ss7sim" --listen "127.0.0.1:$M3UA_PORT" --cics 1-4000 \
+      --json "$json" --await-reset 30s --wait 30s load --calls $((r * DUR)) --rate "$r" \
+      --hold "${HOLD_MS}ms" --called 4930123456 > "$WORK/sim-pstn-$r.log" 2>&1 &
+    local sim=$!
+    if [ -z "${MGC_PID_PSTN:-}" ]; then start_mgc pstn; MGC_PID_PSTN=$MGC_PID; fi
+    wait "$sim"; local rc=$?
+    wait_idle; local idle=$?
+    local line
+    line=$(python3 - "$json" "$r" "$rc" "$idle" "$(peak_rss_kib "$MGC_PID_PSTN")" <<'PY'
+import json, sys
+path, rate, rc, idle, rss = sys.argv[1:]
+try:
+    j = json.load(open(path))
+except Exception:
+    j = {"outgoing": {"attempted": 0, "answered": 0, "failed": -1, "setup_latency": {}}}
+o = j["outgoing"]; s = o.get("setup_latency", {})
+ok = rc == "0" and idle == "0" and o.get("failed", 1) == 0 and o.get("attempted") == o.get("answered")
+print(json.dumps({"mode": "pstn", "rate": int(rate), "pass": int(ok), "created": o.get("attempted"),
+                  "successful": o.get("answered"), "failed": o.get("failed"),
+                  "failed_by_cause": o.get("failed_by_cause", {}),
+                  "p50_ms": s.get("p50_ms"), "p90_ms": s.get("p90_ms"), "p99_ms": s.get("p99_ms"),
+                  "circuits_idle_after": idle == "0", "peak_rss_kib": int(rss)}))
+PY
+)
+    record "$line"
+    echo "pstn $r cps: $line" >&2
+    [[ "$line" == *'"pass": 1'* ]] || break
+    best=$r; sleep 2
+  done
+  record "{\"mode\":\"pstn\",\"best_rate\":$best,\"peak_rss_kib\":$(peak_rss_kib "${MGC_PID_PSTN:-0}")}"
+  stop_pid "${MGC_PID_PSTN:-0}"; stop_pid "$uas"
+}
+
+run_kam() {
+  # KAM_UAS=builtin: SIPp's own uas (180 then 200), which Kamailio may reorder (see the scenario).
+  local scen=(-sf "$ROOT/bench/sipp/uas_answer.xml")
+  [ "${KAM_UAS:-}" = builtin ] && scen=(-sn uas)
+  (cd "$WORK" && sipp "${scen[@]}" -i 127.0.0.1 -p "$UAS_PORT" -nostdin -timeout 3600s > uas-kam.out 2>&1) &
+  local uas=$!; PIDS+=("$uas")
+  mkdir -p "$WORK/kam"
+  sed -e "s/@KAM_PORT@/$KAM_PORT/; s/@UAS_PORT@/$UAS_PORT/" "$ROOT/bench/kamailio.cfg" > "$WORK/kam/kamailio.cfg"
+  kamailio -f "$WORK/kam/kamailio.cfg" -DD -E -Y "$WORK/kam" -P "$WORK/kam/kamailio.pid" -m 256 -M 16 \
+    > "$WORK/kam/kamailio.log" 2>&1 &
+  local kam=$!; PIDS+=("$kam")
+  sleep 1.5
+  local r best=0 pss=0 line
+  for r in $RATES; do
+    read -r pass created ok failed retrans p50 p99 <<< "$(sipp_step "127.0.0.1:$KAM_PORT" "$r" kam)"
+    pss=$(pss_tree_kib "$kam")
+    line="{\"mode\":\"kamailio\",\"rate\":$r,\"pass\":$pass,\"created\":$created,\"successful\":$ok,\"failed\":$failed,\"retransmissions\":$retrans,\"p50_ms\":$p50,\"p99_ms\":$p99,\"pss_kib\":$pss}"
+    record "$line"; echo "kam  $r cps: $([ "$pass" = 1 ] && echo PASS || echo FAIL) created $created ok $ok failed $failed retrans $retrans p50 ${p50} ms p99 ${p99} ms pss $pss KiB" >&2
+    [ "$pass" = 1 ] || break
+    best=$r; sleep 2
+  done
+  record "{\"mode\":\"kamailio\",\"best_rate\":$best,\"pss_kib\":$pss}"
+  stop_pid "$kam"; stop_pid "$uas"
+}
+
+for m in $MODES; do
+  case "$m" in
+    ip) run_ip ;;
+    pstn) run_pstn ;;
+    kam) run_kam ;;
+    *) die "unknown mode $m (ip, pstn, kam)" ;;
+  esac
+done
+
+python3 - "$RESULTS" "$OUT" "$DUR" "$HOLD_MS" "$PROFILE" "$RATES" <<'PY'
+import json, os, platform, subprocess, sys, time
+src, out, dur, hold, profile, rates = sys.argv[1:]
+rows = [json.loads(l) for l in open(src)]
+best = {r["mode"]: r for r in rows if "best_rate" in r}
+steps = [r for r in rows if "best_rate" not in r]
+def ver(cmd):
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=5).stdout.splitlines()[0]
+    except Exception:
+        return None
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+doc = {
+    "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    "machine": {"cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(),
+                "load_average_at_end": os.getloadavg()},
+    "parameters": {"step_seconds": int(dur), "hold_ms": int(hold), "profile": profile, "rates": rates.split()},
+    "peers": {"sipp": ver(["sipp", "-v"]) , "kamailio": ver(["kamailio", "-v"])},
+    "best": best, "steps": steps,
+}
+k = best.get("kamailio", {}).get("best_rate")
+for mode in ("ip", "pstn"):
+    if mode in best and k:
+        doc[f"ratio_{mode}_to_kamailio"] = round(best[mode]["best_rate"] / k, 2)
+json.dump(doc, open(out, "w"), indent=1)
+latest = os.path.join(os.path.dirname(out), "calls-latest.json")
+json.dump(doc, open(latest, "w"), indent=1)
+print("\n== bench-calls: highest rate with zero failed calls (%s s steps, hold %s ms, %s) ==" % (dur, hold, profile))
+for mode, b in best.items():
+    ok = [s for s in steps if s["mode"] == mode and s["rate"] == b["best_rate"]]
+    lat = f"p50 {ok[0].get('p50_ms')} ms, p99 {ok[0].get('p99_ms')} ms" if ok else "no passing step"
+    mem = b.get("peak_rss_kib") or b.get("pss_kib")
+    print(f"{mode:9} {b['best_rate']:5} calls/s   {lat}   memory {mem} KiB")
+for key in ("ratio_ip_to_kamailio", "ratio_pstn_to_kamailio"):
+    if key in doc:
+        print(f"{key}: {doc[key]}")
+print("results:", out)
+PY
