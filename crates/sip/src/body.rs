@@ -15,6 +15,40 @@ pub enum BodyError {
     Multipart(#[from] MultipartError),
 }
 
+impl BodyError {
+    /// The response to a request whose body this is: 413 (RFC 3261 §21.4.11) for a body beyond
+    /// [`BodyLimits`], which is well-formed but more than we are willing to process; 400
+    /// (§21.4.1) for a malformed one.
+    pub fn status(&self) -> u16 {
+        match self {
+            BodyError::Multipart(MultipartError::TooManyParts(_) | MultipartError::TooDeep(_)) => {
+                413
+            }
+            _ => 400,
+        }
+    }
+}
+
+/// Bounds on reading a body (RFC 3261 and RFC 5621 set none). Every MIME part of every
+/// multipart body counts, nested multiparts included, so the work is bounded whatever the
+/// nesting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyLimits {
+    /// Parts in all, at every level (a SIP-I body has 2: SDP and ISUP).
+    pub max_parts: usize,
+    /// Multipart levels: 1 is a multipart of leaf parts (Q.1912.5 SIP-I), each nesting adds one.
+    pub max_depth: usize,
+}
+
+impl Default for BodyLimits {
+    fn default() -> Self {
+        BodyLimits {
+            max_parts: 16,
+            max_depth: 4,
+        }
+    }
+}
+
 /// One leaf part of a body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BodyPart<'a> {
@@ -43,11 +77,19 @@ pub struct SipBody<'a> {
     pub parts: Vec<BodyPart<'a>>,
 }
 
-const MAX_DEPTH: usize = 4;
-
 impl<'a> SipBody<'a> {
-    /// Reads the body of a message with these headers. An empty body gives no parts.
+    /// Reads the body of a message with these headers within the default [`BodyLimits`]. An
+    /// empty body gives no parts.
     pub fn parse(headers: &Headers, body: &'a [u8]) -> Result<SipBody<'a>, BodyError> {
+        Self::parse_limited(headers, body, &BodyLimits::default())
+    }
+
+    /// Reads a body within `limits`: the part beyond them is not parsed.
+    pub fn parse_limited(
+        headers: &Headers,
+        body: &'a [u8],
+        limits: &BodyLimits,
+    ) -> Result<SipBody<'a>, BodyError> {
         let mut out = SipBody::default();
         if body.is_empty() {
             return Ok(out);
@@ -58,7 +100,8 @@ impl<'a> SipBody<'a> {
         let cd = headers
             .content_disposition()
             .map_err(|e| BodyError::Disposition(e.to_string()))?;
-        out.add(ct, cd, body, 0)?;
+        let mut seen = 0;
+        out.add(ct, cd, body, 0, limits, &mut seen)?;
         Ok(out)
     }
 
@@ -68,13 +111,20 @@ impl<'a> SipBody<'a> {
         cd: Option<ContentDisposition>,
         data: &'a [u8],
         depth: usize,
+        limits: &BodyLimits,
+        seen: &mut usize,
     ) -> Result<(), BodyError> {
         if let Some(m) = ct.as_ref().filter(|m| m.is_multipart()) {
-            if depth >= MAX_DEPTH {
-                return Err(MultipartError::TooDeep.into());
+            if depth >= limits.max_depth {
+                return Err(MultipartError::TooDeep(limits.max_depth).into());
             }
             let b = m.boundary().ok_or(MultipartError::NoBoundary)?;
-            for p in multipart::split(data, &b)? {
+            for p in multipart::parts(data, &b)? {
+                if *seen == limits.max_parts {
+                    return Err(MultipartError::TooManyParts(limits.max_parts).into());
+                }
+                *seen += 1;
+                let p = p?;
                 // RFC 2046 §5.1: a part without Content-Type is text/plain.
                 let pct = match p.headers.content_type() {
                     Ok(Some(t)) => t,
@@ -85,7 +135,7 @@ impl<'a> SipBody<'a> {
                     .headers
                     .content_disposition()
                     .map_err(|e| BodyError::Disposition(e.to_string()))?;
-                self.add(Some(pct), pcd, p.body, depth + 1)?;
+                self.add(Some(pct), pcd, p.body, depth + 1, limits, seen)?;
             }
             return Ok(());
         }
@@ -200,5 +250,67 @@ mod tests {
         let mut bad = Headers::new();
         bad.push(Hdr::ContentType, "multipart/mixed");
         assert!(SipBody::parse(&bad, b"x").is_err());
+    }
+
+    /// A multipart/mixed body of `n` text parts, nested `depth` levels deep (the innermost
+    /// level holds the text parts; each outer level one part, the next level). Returns the
+    /// Content-Type and the octets.
+    fn nested(n: usize, depth: usize) -> (String, Vec<u8>) {
+        let leaves: Vec<OwnedPart> = (0..n)
+            .map(|i| OwnedPart::new("text/plain", format!("part {i}").into_bytes()))
+            .collect();
+        let (b, mut body) = multipart::build(&leaves);
+        let mut ct = format!("multipart/mixed;boundary={b}");
+        for level in 1..depth {
+            let outer = format!("outer-{level}");
+            let mut o = format!("--{outer}\r\nContent-Type: {ct}\r\n\r\n").into_bytes();
+            o.extend_from_slice(&body);
+            o.extend_from_slice(format!("\r\n--{outer}--\r\n").as_bytes());
+            body = o;
+            ct = format!("multipart/mixed;boundary={outer}");
+        }
+        (ct, body)
+    }
+
+    fn parse_nested(n: usize, depth: usize, limits: &BodyLimits) -> Result<usize, BodyError> {
+        let (ct, body) = nested(n, depth);
+        let mut h = Headers::new();
+        h.push(Hdr::ContentType, &ct);
+        SipBody::parse_limited(&h, &body, limits).map(|b| b.parts.len())
+    }
+
+    #[test]
+    fn part_count_limit_is_exact() {
+        let l = BodyLimits::default();
+        assert_eq!(parse_nested(16, 1, &l), Ok(16));
+        let e = parse_nested(17, 1, &l).unwrap_err();
+        assert_eq!(e, BodyError::Multipart(MultipartError::TooManyParts(16)));
+        assert_eq!(e.to_string(), "multipart body has more than 16 parts");
+        assert_eq!(e.status(), 413);
+        // Nested multiparts count as parts: 2 levels, 15 leaves + 1 container = 16.
+        assert_eq!(parse_nested(15, 2, &l), Ok(15));
+        assert!(matches!(
+            parse_nested(16, 2, &l),
+            Err(BodyError::Multipart(MultipartError::TooManyParts(16)))
+        ));
+        let two = BodyLimits { max_parts: 2, ..l };
+        assert_eq!(parse_nested(2, 1, &two), Ok(2));
+        assert!(parse_nested(3, 1, &two).is_err());
+    }
+
+    #[test]
+    fn nesting_limit_is_exact() {
+        let l = BodyLimits::default();
+        assert_eq!(parse_nested(1, 4, &l), Ok(1));
+        let e = parse_nested(1, 5, &l).unwrap_err();
+        assert_eq!(e, BodyError::Multipart(MultipartError::TooDeep(4)));
+        assert_eq!(e.status(), 413);
+        // A malformed body is 400, not 413.
+        let mut h = Headers::new();
+        h.push(Hdr::ContentType, "multipart/mixed;boundary=x");
+        assert_eq!(
+            SipBody::parse(&h, b"no delimiter").unwrap_err().status(),
+            400
+        );
     }
 }

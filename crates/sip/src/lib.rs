@@ -20,7 +20,7 @@ pub mod transaction;
 pub mod transport;
 pub mod uri;
 
-pub use body::{BodyPart, IsupPart, SipBody};
+pub use body::{BodyError, BodyLimits, BodyPart, IsupPart, SipBody};
 pub use header::{Hdr, HeaderError, HeaderName, Headers};
 pub use mediatype::MediaType;
 pub use message::{Limits, Message, ParseError, Request, Response, error_response};

@@ -831,6 +831,39 @@ v=0\n";
         ));
     }
 
+    /// Each limit accepts a message exactly at it and refuses one octet, header or line more.
+    #[test]
+    fn limits_are_exact() {
+        let text = std::str::from_utf8(INVITE).unwrap();
+        let head = &text[..text.find("\r\n\r\n").unwrap()];
+        let headers = head.lines().count() - 1;
+        let longest = head.lines().map(str::len).max().unwrap();
+        let exact = Limits {
+            max_message_size: INVITE.len(),
+            max_headers: headers,
+            max_line_len: longest,
+        };
+        assert!(Message::parse_datagram(INVITE, &exact).is_ok());
+        assert!(Message::parse_stream(INVITE, &exact).unwrap().is_some());
+        let less = |f: fn(&mut Limits)| {
+            let mut l = exact;
+            f(&mut l);
+            Message::parse_datagram(INVITE, &l).unwrap_err()
+        };
+        assert_eq!(
+            less(|l| l.max_message_size -= 1),
+            ParseError::TooLarge(INVITE.len() - 1)
+        );
+        assert_eq!(
+            less(|l| l.max_headers -= 1),
+            ParseError::TooManyHeaders(headers - 1)
+        );
+        assert_eq!(
+            less(|l| l.max_line_len -= 1),
+            ParseError::LineTooLong(longest - 1)
+        );
+    }
+
     #[test]
     fn error_response_for_bad_request() {
         let bad = b"INVITE sip:u@h SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:u@h>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\nMax-Forwards: 300\r\nContent-Length: 0\r\n\r\n";

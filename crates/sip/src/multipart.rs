@@ -18,8 +18,10 @@ pub enum MultipartError {
     Unterminated,
     #[error("malformed part header: {0}")]
     PartHeader(&'static str),
-    #[error("multipart nested too deeply")]
-    TooDeep,
+    #[error("multipart nested deeper than {0} levels")]
+    TooDeep(usize),
+    #[error("multipart body has more than {0} parts")]
+    TooManyParts(usize),
 }
 
 /// One body part: its MIME headers and its exact content octets.
@@ -41,27 +43,49 @@ pub fn valid_boundary(b: &str) -> bool {
 /// Splits a multipart body at `boundary`. The CRLF before each delimiter
 /// belongs to the delimiter, not to the part (RFC 2046 §5.1.1).
 pub fn split<'a>(body: &'a [u8], boundary: &str) -> Result<Vec<Part<'a>>, MultipartError> {
+    parts(body, boundary)?.collect()
+}
+
+/// The parts of a multipart body one at a time, so a caller can stop (e.g. at a limit)
+/// before the rest are parsed.
+pub fn parts<'a>(body: &'a [u8], boundary: &str) -> Result<Parts<'a>, MultipartError> {
     if !valid_boundary(boundary) {
         return Err(MultipartError::BadBoundary);
     }
-    let dash = {
-        let mut d = Vec::with_capacity(boundary.len() + 4);
-        d.extend_from_slice(b"\r\n--");
-        d.extend_from_slice(boundary.as_bytes());
-        d
-    };
-    let finder = memmem::Finder::new(&dash);
+    let mut dash = Vec::with_capacity(boundary.len() + 4);
+    dash.extend_from_slice(b"\r\n--");
+    dash.extend_from_slice(boundary.as_bytes());
+    let finder = memmem::Finder::new(&dash).into_owned();
     // The first delimiter may sit at the very start (no preamble, no CRLF).
-    let mut pos = if body.starts_with(&dash[2..]) {
+    let pos = if body.starts_with(&dash[2..]) {
         dash.len() - 2
     } else {
         finder.find(body).ok_or(MultipartError::NoFirstDelimiter)? + dash.len()
     };
-    let mut parts = Vec::new();
-    loop {
-        let rest = &body[pos..];
+    Ok(Parts {
+        body,
+        finder,
+        pos: Some(pos),
+    })
+}
+
+/// Iterator over the parts of a multipart body ([`parts`]); ends after the first error.
+pub struct Parts<'a> {
+    body: &'a [u8],
+    finder: memmem::Finder<'static>,
+    /// Just after the last delimiter seen; `None` once done.
+    pos: Option<usize>,
+}
+
+impl<'a> Iterator for Parts<'a> {
+    type Item = Result<Part<'a>, MultipartError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let pos = self.pos.take()?;
+        let body = self.body;
+        let rest = body.get(pos..)?;
         if rest.starts_with(b"--") {
-            return Ok(parts); // close-delimiter; the epilogue is ignored
+            return None; // close-delimiter; the epilogue is ignored
         }
         // transport-padding then CRLF
         let pad = rest
@@ -74,14 +98,17 @@ pub fn split<'a>(body: &'a [u8], boundary: &str) -> Result<Vec<Part<'a>>, Multip
         } else if after.starts_with(b"\n") {
             pos + pad + 1
         } else {
-            return Err(MultipartError::Unterminated);
+            return Some(Err(MultipartError::Unterminated));
         };
-        let end = start
-            + finder
-                .find(&body[start..])
-                .ok_or(MultipartError::Unterminated)?;
-        parts.push(parse_part(&body[start..end])?);
-        pos = end + dash.len();
+        let Some(len) = self.finder.find(&body[start..]) else {
+            return Some(Err(MultipartError::Unterminated));
+        };
+        let end = start + len;
+        let part = parse_part(&body[start..end]);
+        if part.is_ok() {
+            self.pos = Some(end + self.finder.needle().len());
+        }
+        Some(part)
     }
 }
 
@@ -105,8 +132,16 @@ fn parse_part(p: &[u8]) -> Result<Part<'_>, MultipartError> {
             let Some((_, v)) = current.as_mut() else {
                 return Err(MultipartError::PartHeader("continuation without header"));
             };
-            v.push(' ');
-            v.push_str(line.trim());
+            // RFC 5322 §2.2.3 unfolding (RFC 2046 §5.1: part headers are RFC 822 fields), as the
+            // message parser does (RFC 3261 §7.3.1): a fold becomes one SP between non-empty
+            // pieces, so the value stays trimmed, e.g. `Content-Type:` CRLF SP `text/plain`.
+            let cont = line.trim();
+            if !cont.is_empty() {
+                if !v.is_empty() {
+                    v.push(' ');
+                }
+                v.push_str(cont);
+            }
             continue;
         }
         if let Some((n, v)) = current.take() {

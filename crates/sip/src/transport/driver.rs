@@ -3,19 +3,21 @@
 
 use super::{Incoming, Peer, Proto, Transport, TransportConfig};
 use crate::dialog::LocalEndpoint;
+use crate::header::{Hdr, Warning};
 use crate::message::{Message, Request, Response};
+use crate::method::Method;
 use crate::transaction::{
     Delivery, LayerAction, TimerConfig, TimerQueue, TransactionError, TransactionKey,
     TransactionLayer,
 };
 use crate::uri::Host;
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque, hash_map};
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tracing::debug;
+use tracing::{debug, warn};
 
 /// What the UA core sees.
 #[derive(Debug, Clone)]
@@ -41,6 +43,54 @@ pub enum Event {
     Timer(u64),
 }
 
+/// Server transactions in progress (no final response yet, RFC 3261 §17.2) by source IP.
+/// Answered ones (Completed, Confirmed, Accepted) only absorb retransmissions for 64·T1 and do
+/// not count: a busy peer has thousands of those. By IP, not IP:port: a source picks its ports
+/// freely (a new UDP port or TCP connection per request would bypass a per-port bound), and a
+/// peer is recognised by its IP anyway. Only sources with one in progress have an entry.
+#[derive(Debug, Default)]
+struct PerSource {
+    sources: HashMap<IpAddr, Source>,
+    of: HashMap<TransactionKey, IpAddr>,
+}
+
+#[derive(Debug, Default)]
+struct Source {
+    in_progress: usize,
+    /// Refused since it last had none in progress (to log the first refusal only).
+    refusing: bool,
+}
+
+impl PerSource {
+    /// `Ok` if `ip` may open another server transaction, else `Err(first refusal)`.
+    fn admit(&mut self, ip: IpAddr, max: usize) -> Result<(), bool> {
+        match self.sources.get_mut(&ip) {
+            Some(s) if s.in_progress >= max => Err(!std::mem::replace(&mut s.refusing, true)),
+            Some(_) => Ok(()),
+            None if max == 0 => Err(false),
+            None => Ok(()),
+        }
+    }
+
+    fn add(&mut self, key: TransactionKey, ip: IpAddr) {
+        self.of.insert(key, ip);
+        self.sources.entry(ip).or_default().in_progress += 1;
+    }
+
+    /// The transaction got its final response or ended.
+    fn done(&mut self, key: &TransactionKey) {
+        let Some(ip) = self.of.remove(key) else {
+            return;
+        };
+        if let hash_map::Entry::Occupied(mut e) = self.sources.entry(ip) {
+            e.get_mut().in_progress -= 1;
+            if e.get().in_progress == 0 {
+                e.remove();
+            }
+        }
+    }
+}
+
 /// Transport + transaction layer + timers for one UA.
 pub struct Endpoint {
     pub transport: Transport,
@@ -55,6 +105,9 @@ pub struct Endpoint {
     /// drops `next_event` in a `select!` loses at most the one send in flight.
     actions: VecDeque<LayerAction<Peer>>,
     agent: String,
+    per_source: PerSource,
+    max_per_source: usize,
+    retry_after_s: u32,
 }
 
 impl Endpoint {
@@ -64,6 +117,8 @@ impl Endpoint {
         timers: TimerConfig,
     ) -> io::Result<Endpoint> {
         let agent = tcfg.agent.clone();
+        let (max_per_source, retry_after_s) =
+            (tcfg.max_transactions_per_source, tcfg.retry_after_s);
         let (transport, incoming) = Transport::bind(addr, tcfg).await?;
         Ok(Endpoint {
             transport,
@@ -76,6 +131,9 @@ impl Endpoint {
             pending: VecDeque::new(),
             actions: VecDeque::new(),
             agent,
+            per_source: PerSource::default(),
+            max_per_source,
+            retry_after_s,
         })
     }
 
@@ -151,6 +209,7 @@ impl Endpoint {
                     Delivery::Terminated => {
                         if let Some(k) = key {
                             self.timers.stop_all(&k);
+                            self.per_source.done(&k);
                         }
                     }
                 },
@@ -200,19 +259,34 @@ impl Endpoint {
                             let m = Message::Request(r);
                             if let Err(e) = m.check_mandatory() {
                                 let Message::Request(r) = m else { continue };
-                                if r.method != crate::method::Method::Ack && r.headers.top_via().is_ok() {
-                                    let mut resp = Response::for_request(&r, 400, Some(&crate::transaction::new_tag()));
+                                if r.method != Method::Ack && r.headers.top_via().is_ok() {
+                                    let mut resp = self.refusal(&r, 400, &e.to_string());
                                     resp.reason = format!("Bad Request ({e})");
-                                    resp.headers.push(
-                                        crate::header::Hdr::Warning,
-                                        &crate::header::Warning::new(399, &self.agent, &e.to_string()).to_string(),
-                                    );
                                     let _ = self.transport.send(to, &Message::Response(resp)).await;
                                 }
                                 continue;
                             }
                             let Message::Request(r) = m else { continue };
-                            self.layer.on_request(r, to, reliable)
+                            let ip = inc.peer.addr.ip();
+                            // Retransmissions and ACK match what exists; only a new server
+                            // transaction counts against its source.
+                            let new = TransactionKey::for_server_request(&r)
+                                .ok()
+                                .filter(|k| r.method != Method::Ack && self.layer.request(k).is_none());
+                            // A CANCEL of a live INVITE always passes (§9.2): one per INVITE
+                            // (same branch), and it ends work rather than adding it.
+                            let cancels = r.method == Method::Cancel && self.layer.cancel_target(&r).is_some();
+                            if new.is_some() && !cancels {
+                                if let Err(first) = self.per_source.admit(ip, self.max_per_source) {
+                                    self.refuse_busy_source(&r, to, ip, first).await;
+                                    continue;
+                                }
+                            }
+                            let a = self.layer.on_request(r, to, reliable);
+                            if let Some(k) = new.filter(|k| self.layer.request(k).is_some()) {
+                                self.per_source.add(k, ip);
+                            }
+                            a
                         }
                         Message::Response(r) => self.layer.on_response(r, inc.peer),
                     };
@@ -221,6 +295,36 @@ impl Endpoint {
                 _ = tokio::time::sleep_until(sleep_until) => {}
             }
         }
+    }
+
+    /// A final response outside any transaction, with `Warning: 399` (RFC 3261 §20.43).
+    fn refusal(&self, r: &Request, status: u16, warning: &str) -> Response {
+        let mut resp = Response::for_request(r, status, Some(&crate::transaction::new_tag()));
+        resp.headers.push(
+            Hdr::Warning,
+            &Warning::new(399, &self.agent, warning).to_string(),
+        );
+        resp
+    }
+
+    /// 503 + Retry-After (RFC 3261 §21.5.4) to a source at its transaction limit, sent
+    /// statelessly (§8.2.7): no transaction is created, a retransmission gets another 503, the
+    /// ACK matches nothing and goes up like an ACK for a 2xx, which a UA core ignores.
+    async fn refuse_busy_source(&mut self, r: &Request, to: Peer, ip: IpAddr, first: bool) {
+        let limit = self.max_per_source;
+        if first {
+            warn!(%ip, limit, "source at its server transaction limit: new requests get 503");
+        } else {
+            debug!(%ip, method = r.method.as_str(), "503: source at its transaction limit");
+        }
+        let mut resp = self.refusal(
+            r,
+            503,
+            &format!("more than {limit} transactions in progress from this source"),
+        );
+        resp.headers
+            .push(Hdr::RetryAfter, &self.retry_after_s.to_string());
+        let _ = self.transport.send(to, &Message::Response(resp)).await;
     }
 
     /// Sends a request through a new client transaction (ACK goes without one).
@@ -242,7 +346,11 @@ impl Endpoint {
         key: &TransactionKey,
         resp: Response,
     ) -> Result<(), TransactionError> {
+        let last = resp.status >= 200;
         let a = self.layer.send_response(key, resp)?;
+        if last {
+            self.per_source.done(key);
+        }
         self.run(a).await;
         Ok(())
     }

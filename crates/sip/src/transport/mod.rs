@@ -95,6 +95,12 @@ pub struct TransportConfig {
     pub max_connections: usize,
     /// Sees every message sent and received (None: no tracing).
     pub tap: Option<Tap>,
+    /// [`Endpoint`]: server transactions in progress (not yet answered with a final response)
+    /// one source IP may have; a new request beyond them gets 503 with Retry-After (RFC 3261
+    /// §21.5.4), statelessly.
+    pub max_transactions_per_source: usize,
+    /// Seconds in that 503's Retry-After (RFC 3261 §20.33).
+    pub retry_after_s: u32,
 }
 
 impl std::fmt::Debug for TransportConfig {
@@ -106,6 +112,11 @@ impl std::fmt::Debug for TransportConfig {
             .field("idle_timeout", &self.idle_timeout)
             .field("max_connections", &self.max_connections)
             .field("tap", &self.tap.is_some())
+            .field(
+                "max_transactions_per_source",
+                &self.max_transactions_per_source,
+            )
+            .field("retry_after_s", &self.retry_after_s)
             .finish()
     }
 }
@@ -119,6 +130,8 @@ impl Default for TransportConfig {
             idle_timeout: std::time::Duration::from_secs(300),
             max_connections: 4096,
             tap: None,
+            max_transactions_per_source: 4096,
+            retry_after_s: 5,
         }
     }
 }
