@@ -93,7 +93,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
             }
             Ok(ev) = events.recv() => {
-                if let SimEvent::Exchange(ss7sim::Event::CallEnded { call, direction, outcome, .. }) = ev {
+                if let SimEvent::Exchange { event: ss7sim::Event::CallEnded { call, direction, outcome, .. }, .. } = ev {
                     println!("call {call} ({direction:?}) ended: {outcome:?}");
                     ended += 1;
                 }

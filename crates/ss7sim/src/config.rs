@@ -374,6 +374,20 @@ impl AnswerRule {
     }
 }
 
+/// One far-end exchange of several behind the same SGP (`[[exchanges]]`): its own signalling
+/// point code and the circuits between it and the peer. CICs are scoped per signalling relation
+/// (Q.763 §1.2: the CIC identifies a circuit between two point codes), so two exchanges may use
+/// the same CIC numbers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeConfig {
+    /// The exchange's signalling point code (the DPC of the DATA routed to it).
+    pub local_pc: u32,
+    /// Its circuits towards the peer; absent or empty: the top-level `cics`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cics: Vec<CicRange>,
+}
+
 /// The whole simulator configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -386,6 +400,10 @@ pub struct Config {
     pub ni: u8,
     /// Circuits towards the peer.
     pub cics: Vec<CicRange>,
+    /// Several far-end exchanges behind the one SGP, each with its own point code and CICs.
+    /// Empty (the default): one exchange, `local_pc` with `cics`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exchanges: Vec<ExchangeConfig>,
     /// M3UA Routing Context of the AS the SGP serves.
     pub routing_context: u32,
     /// Send GRS for every circuit range once the peer is active.
@@ -407,6 +425,7 @@ impl Default for Config {
             remote_pc: 1,
             ni: 2,
             cics: vec![CicRange::new(1, 31)],
+            exchanges: Vec::new(),
             routing_context: 1,
             reset_on_start: false,
             auto_maintenance: true,
@@ -429,17 +448,33 @@ impl Config {
     /// Checks values the wire cannot carry.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |s: String| Err(ConfigError::Invalid(s));
-        if self.local_pc > 0x3FFF || self.remote_pc > 0x3FFF {
+        if self.remote_pc > 0x3FFF {
             return bad("point codes are 14 bits (0..=16383) in ITU MTP3".into());
-        }
-        if self.local_pc == self.remote_pc {
-            return bad("local_pc and remote_pc must differ (dual seizure control)".into());
         }
         if self.ni > 3 {
             return bad("ni is 0..=3".into());
         }
-        if self.cics.is_empty() {
-            return bad("at least one CIC range is needed".into());
+        let exchanges = self.exchanges();
+        let mut seen = std::collections::BTreeSet::new();
+        for x in &exchanges {
+            if x.local_pc > 0x3FFF {
+                return bad(format!(
+                    "point code {} is not 14 bits (0..=16383) in ITU MTP3",
+                    x.local_pc
+                ));
+            }
+            if x.local_pc == self.remote_pc {
+                return bad(format!(
+                    "local_pc {} must differ from remote_pc (dual seizure control)",
+                    x.local_pc
+                ));
+            }
+            if !seen.insert(x.local_pc) {
+                return bad(format!("exchange point code {} is given twice", x.local_pc));
+            }
+            if x.cics.is_empty() {
+                return bad("at least one CIC range is needed".into());
+            }
         }
         let o = &self.originate;
         for (what, n) in [("called", &o.called), ("calling", &o.calling)] {
@@ -466,7 +501,44 @@ impl Config {
         Ok(())
     }
 
-    /// Every configured CIC, in order, without duplicates.
+    /// The far-end exchanges this simulator plays, in order, each with its CICs resolved: the
+    /// `[[exchanges]]`, or the one exchange `local_pc` with `cics`.
+    pub fn exchanges(&self) -> Vec<ExchangeConfig> {
+        if self.exchanges.is_empty() {
+            return vec![ExchangeConfig {
+                local_pc: self.local_pc,
+                cics: self.cics.clone(),
+            }];
+        }
+        self.exchanges
+            .iter()
+            .map(|x| ExchangeConfig {
+                local_pc: x.local_pc,
+                cics: if x.cics.is_empty() {
+                    self.cics.clone()
+                } else {
+                    x.cics.clone()
+                },
+            })
+            .collect()
+    }
+
+    /// The configuration of one exchange: this one with `local_pc` and `cics` of `x` and no
+    /// `exchanges` (what [`crate::Exchange::new`] takes).
+    pub fn for_exchange(&self, x: &ExchangeConfig) -> Config {
+        Config {
+            local_pc: x.local_pc,
+            cics: if x.cics.is_empty() {
+                self.cics.clone()
+            } else {
+                x.cics.clone()
+            },
+            exchanges: Vec::new(),
+            ..self.clone()
+        }
+    }
+
+    /// Every configured CIC of this (single) exchange, in order, without duplicates.
     pub fn all_cics(&self) -> Vec<u16> {
         let mut v: Vec<u16> = self.cics.iter().flat_map(|r| r.iter()).collect();
         v.sort_unstable();
@@ -528,5 +600,41 @@ mod tests {
         assert!(Config::from_toml("local_pc = 1\nremote_pc = 1").is_err());
         assert!(Config::from_toml("bogus = 1").is_err());
         assert!(Config::from_toml("[timers]\nt1 = \"5 parsecs\"").is_err());
+        // Exchanges: distinct point codes, none equal to the peer's.
+        let two = "[[exchanges]]\nlocal_pc = 3\n[[exchanges]]\nlocal_pc = ";
+        assert!(Config::from_toml(&format!("{two}3")).is_err());
+        assert!(Config::from_toml(&format!("{two}1")).is_err());
+        assert!(Config::from_toml(&format!("{two}16384")).is_err());
+        assert!(Config::from_toml(&format!("{two}4")).is_ok());
+    }
+
+    #[test]
+    fn exchanges_resolve_their_circuits() {
+        let c = Config::from_toml(
+            r#"
+            cics = ["1-31"]
+            [[exchanges]]
+            local_pc = 2
+            [[exchanges]]
+            local_pc = 3
+            cics = ["1-4095"]
+            "#,
+        )
+        .unwrap();
+        let x = c.exchanges();
+        assert_eq!(x.len(), 2);
+        assert_eq!(
+            (x[0].local_pc, x[0].cics.clone()),
+            (2, vec![CicRange::new(1, 31)])
+        );
+        assert_eq!(x[1].cics, vec![CicRange::new(1, 4095)]);
+        let one = c.for_exchange(&x[1]);
+        assert_eq!((one.local_pc, one.all_cics().len()), (3, 4095));
+        assert!(one.exchanges.is_empty());
+        // Without [[exchanges]]: the one exchange local_pc with cics.
+        let d = Config::default().exchanges();
+        assert_eq!((d.len(), d[0].local_pc), (1, 2));
+        let back = Config::from_toml(&toml::to_string(&c).unwrap()).unwrap();
+        assert_eq!(back, c);
     }
 }

@@ -356,6 +356,18 @@ pub struct CircuitCounts {
     pub remotely_blocked: usize,
 }
 
+impl std::ops::AddAssign for CircuitCounts {
+    /// Totals over several exchanges.
+    fn add_assign(&mut self, o: CircuitCounts) {
+        self.total += o.total;
+        self.idle += o.idle;
+        self.busy += o.busy;
+        self.releasing += o.releasing;
+        self.locally_blocked += o.locally_blocked;
+        self.remotely_blocked += o.remotely_blocked;
+    }
+}
+
 /// The far-end exchange for one trunk.
 #[derive(Debug)]
 pub struct Exchange {
@@ -368,6 +380,9 @@ pub struct Exchange {
     cursor: usize,
     calls: HashMap<CallId, u16>,
     next_call: CallId,
+    /// Call ids go `next_call`, `next_call + call_id_step`, …: several exchanges behind one
+    /// simulator hand out disjoint ids ([`Exchange::with_call_ids`]).
+    call_id_step: CallId,
     groups: HashMap<(MT, u16), GroupOp>,
     cqm: HashMap<u16, u8>,
     actions: VecDeque<Action>,
@@ -387,10 +402,20 @@ impl Exchange {
             cursor: 0,
             calls: HashMap::new(),
             next_call: 1,
+            call_id_step: 1,
             groups: HashMap::new(),
             cqm: HashMap::new(),
             actions: VecDeque::new(),
         }
+    }
+
+    /// Call ids `first`, `first + step`, `first + 2·step`, … (default 1, 2, 3, …), so that the
+    /// `step` exchanges of one simulator, given `first` = 1..=`step`, never share an id and the
+    /// exchange of a call is `(id - 1) % step`.
+    pub fn with_call_ids(mut self, first: CallId, step: CallId) -> Self {
+        self.next_call = first.max(1);
+        self.call_id_step = step.max(1);
+        self
     }
 
     pub fn config(&self) -> &Config {
@@ -421,6 +446,11 @@ impl Exchange {
             c.remotely_blocked += (k.remote_block || k.remote_hw_block) as usize;
         }
         c
+    }
+
+    /// True if the CIC is one of this exchange's circuits.
+    pub fn equips(&self, cic: u16) -> bool {
+        self.circuits.contains_key(&cic)
     }
 
     /// True if the circuit is idle and unblocked.
@@ -465,7 +495,7 @@ impl Exchange {
     }
     fn new_call(&mut self, cic: u16) -> CallId {
         let id = self.next_call;
-        self.next_call += 1;
+        self.next_call += self.call_id_step;
         self.calls.insert(id, cic);
         id
     }

@@ -1,7 +1,8 @@
 //! `ss7sim`: an SS7 signalling simulator, the ISUP counterpart of SIPp.
 //!
 //! It listens as an M3UA SGP (default `127.0.0.1:2905`, TCP), accepts the gateway as ASP and
-//! plays the far-end exchange for one trunk (own point code, the gateway's point code, CIC ranges):
+//! plays the far-end exchange for one trunk (own point code, the gateway's point code, CIC ranges),
+//! or several exchanges behind the one SGP (`[[exchanges]]`, each its own point code and CICs):
 //! it originates calls (IAM/SAM, release after a hold time, T1/T5), terminates calls by answer
 //! rules per called-number prefix (ACM, CPG, ANM after a delay, or REL with a cause), answers
 //! circuit maintenance (GRS/GRA, RSC, BLO/UBL, CGB/CGU, CQM/CQR) and runs scripted scenarios and
@@ -30,7 +31,7 @@ pub mod scenario;
 pub mod sim;
 pub mod stats;
 
-pub use config::{AnswerRule, CicRange, Config, Originate, Timers};
+pub use config::{AnswerRule, CicRange, Config, ExchangeConfig, Originate, Timers};
 pub use exchange::{CallId, CallOutcome, CallRequest, Direction, Event, Exchange, Maintenance};
 pub use m3ua::transport::Transport;
 pub use sim::{

@@ -43,9 +43,10 @@ struct Cli {
     /// Write the end-of-run summary as JSON to this file.
     #[arg(long, global = true)]
     json: Option<PathBuf>,
-    /// Own point code (overrides the config).
+    /// Own point code, or several (`2,3,4`, `2-14`): one far-end exchange per point code, each
+    /// with the CICs of `--cics` (or the config's). Replaces the config's exchanges.
     #[arg(long = "local-pc", global = true)]
-    local_pc: Option<u32>,
+    local_pc: Option<PointCodes>,
     /// The peer's point code (overrides the config).
     #[arg(long = "remote-pc", global = true)]
     remote_pc: Option<u32>,
@@ -158,6 +159,35 @@ struct CallArgs {
     max_time: Option<Duration>,
 }
 
+/// `--local-pc`: point codes and ranges of them, `2`, `2,3,4`, `2-14,20`.
+#[derive(Debug, Clone)]
+struct PointCodes(Vec<u32>);
+
+impl std::str::FromStr for PointCodes {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let num = |t: &str| {
+            t.trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|pc| *pc <= 0x3FFF)
+                .ok_or_else(|| format!("bad point code {t:?} (0..=16383, ITU 14-bit)"))
+        };
+        let mut v = Vec::new();
+        for part in s.split(',') {
+            let (a, b) = match part.split_once('-') {
+                Some((a, b)) => (num(a)?, num(b)?),
+                None => (num(part)?, num(part)?),
+            };
+            if a > b {
+                return Err(format!("point code range {part:?} is empty"));
+            }
+            v.extend(a..=b);
+        }
+        Ok(PointCodes(v))
+    }
+}
+
 fn parse_answer_rule(s: &str) -> Result<AnswerRule, String> {
     let (prefix, rest) = s
         .split_once('=')
@@ -206,14 +236,28 @@ fn load_config(cli: &Cli) -> Result<Config, String> {
         }
         None => Config::default(),
     };
-    if let Some(pc) = cli.local_pc {
-        cfg.local_pc = pc;
+    if let Some(PointCodes(pcs)) = &cli.local_pc {
+        cfg.local_pc = pcs[0];
+        cfg.exchanges = match pcs.len() {
+            1 => Vec::new(),
+            _ => pcs
+                .iter()
+                .map(|&local_pc| ss7sim::ExchangeConfig {
+                    local_pc,
+                    cics: Vec::new(),
+                })
+                .collect(),
+        };
     }
     if let Some(pc) = cli.remote_pc {
         cfg.remote_pc = pc;
     }
     if !cli.cics.is_empty() {
+        // Every exchange's circuits.
         cfg.cics = cli.cics.clone();
+        for x in &mut cfg.exchanges {
+            x.cics.clear();
+        }
     }
     for a in &cli.answer {
         cfg.answer.push(parse_answer_rule(a)?);
@@ -321,9 +365,11 @@ async fn run(cli: Cli) -> ExitCode {
     };
     let mut scenario_rx = (scenario.is_some() || cli.await_reset.is_some()).then_some(early_rx);
     if let Some(a) = sim.local_addr() {
+        let pcs: Vec<String> = sim.point_codes().iter().map(u32::to_string).collect();
         eprintln!(
             "ss7sim: SGP listening on {a} (pc {}, peer pc {})",
-            cfg.local_pc, cfg.remote_pc
+            pcs.join(","),
+            cfg.remote_pc
         );
     }
     if cli.verbose {
@@ -332,17 +378,24 @@ async fn run(cli: Cli) -> ExitCode {
             while let Ok(ev) = rx.recv().await {
                 match ev {
                     SimEvent::Message {
-                        dir, cic, message, ..
+                        dir,
+                        opc,
+                        dpc,
+                        cic,
+                        message,
                     } => {
-                        let arrow = if dir == ss7sim::MsgDir::Sent {
-                            "->"
+                        let (arrow, pc) = if dir == ss7sim::MsgDir::Sent {
+                            ("->", opc)
                         } else {
-                            "<-"
+                            ("<-", dpc)
                         };
-                        eprintln!("{arrow} cic {cic:4} {}", message.message_type);
+                        eprintln!("{arrow} pc {pc} cic {cic:4} {}", message.message_type);
                     }
-                    SimEvent::Exchange(e @ (Event::Maintenance(_) | Event::Unexpected { .. })) => {
-                        eprintln!("   {e:?}")
+                    SimEvent::Exchange {
+                        pc,
+                        event: e @ (Event::Maintenance(_) | Event::Unexpected { .. }),
+                    } => {
+                        eprintln!("   pc {pc} {e:?}")
                     }
                     _ => {}
                 }
@@ -363,7 +416,7 @@ async fn run(cli: Cli) -> ExitCode {
     }
     if let (Some(rx), Some(limit)) = (scenario_rx.as_mut(), cli.await_reset)
         && needs_peer
-        && !await_peer_reset(rx, &cfg.cics, limit).await
+        && !await_peer_reset(rx, &cfg.exchanges(), limit).await
     {
         eprintln!(
             "ss7sim: the peer did not reset every circuit within {}; starting anyway",
@@ -439,6 +492,13 @@ async fn run(cli: Cli) -> ExitCode {
         eprintln!("ss7sim: {not_idle} circuit(s) not idle at the end");
         passed = false;
     }
+    if stats.misrouted > 0 {
+        eprintln!(
+            "ss7sim: {} DATA message(s) for a point code this simulator does not play, or not ISUP",
+            stats.misrouted
+        );
+        passed = false;
+    }
     if stats.decode_errors > 0 {
         eprintln!(
             "ss7sim: {} undecodable ISUP message(s) received",
@@ -447,8 +507,17 @@ async fn run(cli: Cli) -> ExitCode {
         passed = false;
     }
     let elapsed = started.elapsed();
-    let summary = summary_json(mode, passed, elapsed, &stats, &circuits, extra);
-    print_summary(&stats, &circuits, elapsed, passed);
+    let by_exchange = sim.circuits_by_exchange().await.unwrap_or_default();
+    let summary = summary_json(
+        mode,
+        passed,
+        elapsed,
+        &stats,
+        &circuits,
+        &by_exchange,
+        extra,
+    );
+    print_summary(&stats, &circuits, by_exchange.len(), elapsed, passed);
     if let Some(p) = &cli.json
         && let Err(e) = std::fs::write(p, format!("{summary:#}\n"))
     {
@@ -464,14 +533,21 @@ async fn run(cli: Cli) -> ExitCode {
     }
 }
 
-/// Wait until the peer has reset (GRS or RSC) every CIC in `cics`, at most `limit`.
+/// Wait until the peer has reset (GRS or RSC) every circuit of every exchange, at most `limit`.
 async fn await_peer_reset(
     rx: &mut tokio::sync::broadcast::Receiver<SimEvent>,
-    cics: &[ss7sim::config::CicRange],
+    exchanges: &[ss7sim::ExchangeConfig],
     limit: Duration,
 ) -> bool {
     use ss7sim::exchange::Maintenance;
-    let mut pending: std::collections::BTreeSet<u16> = cics.iter().flat_map(|r| r.iter()).collect();
+    let mut pending: std::collections::BTreeSet<(u32, u16)> = exchanges
+        .iter()
+        .flat_map(|x| {
+            x.cics
+                .iter()
+                .flat_map(|r| r.iter().map(|c| (x.local_pc, c)))
+        })
+        .collect();
     let deadline = Instant::now() + limit;
     while !pending.is_empty() {
         let ev = match tokio::time::timeout_at(deadline, rx.recv()).await {
@@ -482,16 +558,19 @@ async fn await_peer_reset(
         };
         match ev {
             // Q.763 §3.43: the range field is the number of circuits after `cic`.
-            SimEvent::Exchange(Event::Maintenance(Maintenance::GroupResetByPeer {
-                cic,
-                range,
-            })) => {
+            SimEvent::Exchange {
+                pc,
+                event: Event::Maintenance(Maintenance::GroupResetByPeer { cic, range }),
+            } => {
                 for c in cic..=cic.saturating_add(u16::from(range)) {
-                    pending.remove(&c);
+                    pending.remove(&(pc, c));
                 }
             }
-            SimEvent::Exchange(Event::Maintenance(Maintenance::ResetByPeer { cic })) => {
-                pending.remove(&cic);
+            SimEvent::Exchange {
+                pc,
+                event: Event::Maintenance(Maintenance::ResetByPeer { cic }),
+            } => {
+                pending.remove(&(pc, cic));
             }
             _ => {}
         }
@@ -529,7 +608,7 @@ async fn run_answer(sim: &ss7sim::SimHandle, duration: Option<Duration>, calls: 
             _ = &mut sleep => break,
             _ = &mut signal => break,
             ev = rx.recv() => match ev {
-                Ok(SimEvent::Exchange(Event::CallEnded { direction: ss7sim::Direction::Incoming, .. })) => {
+                Ok(SimEvent::Exchange { event: Event::CallEnded { direction: ss7sim::Direction::Incoming, .. }, .. }) => {
                     ended += 1;
                     if calls.is_some_and(|n| ended >= n) {
                         break;
@@ -669,8 +748,13 @@ fn summary_json(
     elapsed: Duration,
     s: &Stats,
     c: &CircuitCounts,
+    by_exchange: &[(u32, CircuitCounts)],
     scenario: Value,
 ) -> Value {
+    let exchanges: Vec<Value> = by_exchange
+        .iter()
+        .map(|(pc, c)| json!({"local_pc": pc, "circuits": c}))
+        .collect();
     let secs = elapsed.as_secs_f64();
     let mut v = json!({
         "mode": mode,
@@ -690,6 +774,7 @@ fn summary_json(
         "maintenance_alerts": s.maintenance_alerts,
         "circuits": c,
         "circuits_not_idle": c.busy + c.releasing,
+        "exchanges": exchanges,
     });
     if !scenario.is_null() {
         v["scenario"] = scenario;
@@ -697,7 +782,7 @@ fn summary_json(
     v
 }
 
-fn print_summary(s: &Stats, c: &CircuitCounts, elapsed: Duration, passed: bool) {
+fn print_summary(s: &Stats, c: &CircuitCounts, exchanges: usize, elapsed: Duration, passed: bool) {
     println!("--- ss7sim summary ({:.1} s) ---", elapsed.as_secs_f64());
     for (name, d) in [("outgoing", &s.outgoing), ("incoming", &s.incoming)] {
         let r = d.report();
@@ -733,8 +818,12 @@ fn print_summary(s: &Stats, c: &CircuitCounts, elapsed: Duration, passed: bool) 
         s.unexpected,
         s.misrouted
     );
+    let of = match exchanges {
+        0 | 1 => String::new(),
+        n => format!(" in {n} exchanges"),
+    };
     println!(
-        "circuits: {} total, {} idle, {} not idle, {} locally blocked, {} remotely blocked",
+        "circuits: {} total{of}, {} idle, {} not idle, {} locally blocked, {} remotely blocked",
         c.total,
         c.idle,
         c.busy + c.releasing,

@@ -26,6 +26,10 @@
 //!   must hold, within `timeout`. Message types in `ignore` (scenario or step) are skipped while
 //!   waiting; any other message fails the step. `any_cic = true` accepts any CIC and makes it the
 //!   CIC of the following steps (for calls the peer originates).
+//! - `pc` (scenario or step): the exchange of the step when the simulator plays several: sends
+//!   come from that point code, and `expect` takes only messages to it. Without it, sends come
+//!   from the first exchange and `expect` takes messages to any of them. An `any_cic` match
+//!   also makes its point code that of the following steps.
 //! - `pause`: wait.
 //!
 //! The run passes only if every step held.
@@ -64,6 +68,9 @@ pub struct Scenario {
     pub name: String,
     #[serde(default = "one")]
     pub cic: u16,
+    /// The exchange (own point code) of the steps, when the simulator plays several.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pc: Option<u32>,
     #[serde(default = "five_s", with = "dur")]
     pub timeout: Duration,
     #[serde(default = "default_ignore")]
@@ -92,6 +99,9 @@ pub struct Step {
     #[serde(default, with = "dur::option", skip_serializing_if = "Option::is_none")]
     pub pause: Option<Duration>,
     pub cic: Option<u16>,
+    /// The step's exchange (own point code); default: the scenario's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pc: Option<u32>,
     #[serde(default)]
     pub any_cic: bool,
     #[serde(default)]
@@ -204,21 +214,28 @@ pub async fn run_from(
     cfg: &Config,
 ) -> Report {
     let mut cic = sc.cic;
+    let mut pc = sc.pc;
     let mut steps = Vec::new();
     for (i, step) in sc.steps.iter().enumerate() {
         let t0 = Instant::now();
         let step_cic = step.cic.unwrap_or(cic);
+        let step_pc = step.pc.or(pc);
+        let at = step_pc.map(|p| format!("pc {p} ")).unwrap_or_default();
         let (what, res) = if let Some(p) = step.pause {
             tokio::time::sleep(p).await;
             (format!("pause {}", dur::format(&p)), Ok(String::new()))
         } else if step.send.is_some() || step.message.is_some() {
             let built = build(step, step_cic, cfg);
             let what = match &built {
-                Ok((c, m)) => format!("send {} cic {c}", m.message_type),
+                Ok((c, m)) => format!("send {} {at}cic {c}", m.message_type),
                 Err(_) => "send".into(),
             };
+            let from = match step_pc {
+                Some(p) => sim.exchange(p),
+                None => sim.clone(),
+            };
             let r = match built {
-                Ok((c, m)) => sim
+                Ok((c, m)) => from
                     .send(c, m)
                     .await
                     .map(|_| String::new())
@@ -229,17 +246,18 @@ pub async fn run_from(
         } else {
             let want = step.expect.clone().unwrap_or_default();
             let what = if step.any_cic {
-                format!("expect {want} any cic")
+                format!("expect {want} {at}any cic")
             } else {
-                format!("expect {want} cic {step_cic}")
+                format!("expect {want} {at}cic {step_cic}")
             };
-            let r = expect(&mut rx, sc, step, &want, step_cic).await;
-            if let Ok((c, _)) = &r
+            let r = expect(&mut rx, sc, step, &want, step_pc, step_cic).await;
+            if let Ok((p, c, _)) = &r
                 && step.any_cic
             {
                 cic = *c;
+                pc = Some(*p);
             }
-            (what, r.map(|(_, d)| d))
+            (what, r.map(|(_, _, d)| d))
         };
         let ok = res.is_ok();
         steps.push(StepResult {
@@ -283,8 +301,9 @@ async fn expect(
     sc: &Scenario,
     step: &Step,
     want: &str,
+    pc: Option<u32>,
     cic: u16,
-) -> Result<(u16, String), String> {
+) -> Result<(u32, u16, String), String> {
     let want_t: MessageType = Variant::ITU
         .message_type_by_abbreviation(want)
         .ok_or_else(|| format!("unknown message type {want}"))?;
@@ -303,13 +322,14 @@ async fn expect(
             Ok(Err(RecvError::Closed)) => return Err("simulator stopped".into()),
             Ok(Ok(ev)) => ev,
         };
-        let (c, m) = match ev {
+        let (p, c, m) = match ev {
             SimEvent::Message {
                 dir: MsgDir::Received,
+                dpc,
                 cic,
                 message,
                 ..
-            } => (cic, message),
+            } if pc.is_none_or(|pc| pc == dpc) => (dpc, cic, message),
             SimEvent::BadMessage { error, .. } => {
                 return Err(format!("undecodable message received: {error}"));
             }
@@ -318,7 +338,8 @@ async fn expect(
         let cic_ok = step.any_cic || c == cic;
         if m.message_type == want_t && cic_ok {
             check_fields(&m, &step.fields)?;
-            return Ok((c, format!("{} cic {c}", m.message_type)));
+            let at = pc.map(|p| format!("pc {p} ")).unwrap_or_default();
+            return Ok((p, c, format!("{} {at}cic {c}", m.message_type)));
         }
         if ignored(m.message_type) {
             continue;

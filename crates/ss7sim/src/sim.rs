@@ -1,7 +1,8 @@
-//! The tokio driver: runs an [`Exchange`] over M3UA (as SGP by default, or as an ASP for tests),
-//! on the caller's runtime. [`Simulator::spawn`] returns a [`SimHandle`] to originate calls, send
-//! messages, run maintenance and read statistics; [`SimHandle::subscribe`] gives every ISUP
-//! message sent and received and every exchange event.
+//! The tokio driver: runs one [`Exchange`] per configured far-end exchange (point code) over one
+//! M3UA association (as SGP by default, or as an ASP for tests), on the caller's runtime. DATA is
+//! routed to the exchange whose point code is its DPC. [`Simulator::spawn`] returns a
+//! [`SimHandle`] to originate calls, send messages, run maintenance and read statistics;
+//! [`SimHandle::subscribe`] gives every ISUP message sent and received and every exchange event.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -88,6 +89,8 @@ pub const DEFAULT_LISTEN: SocketAddr =
 pub enum SimError {
     #[error("the M3UA peer is not active")]
     PeerNotActive,
+    #[error("no exchange with point code {0}")]
+    UnknownPointCode(u32),
     #[error(transparent)]
     Originate(#[from] OriginateError),
     #[error("ISUP encode: {0}")]
@@ -117,8 +120,8 @@ pub enum SimEvent {
     },
     /// User data that is not decodable ISUP.
     BadMessage { opc: u32, error: String },
-    /// A report of the exchange.
-    Exchange(Event),
+    /// A report of the exchange with own point code `pc`.
+    Exchange { pc: u32, event: Event },
     /// The M3UA peer became active (true) or not (false).
     Peer(bool),
 }
@@ -144,6 +147,7 @@ enum Command {
     },
     Query(u16, u8),
     Stats(oneshot::Sender<(Stats, CircuitCounts)>),
+    Circuits(oneshot::Sender<Vec<(u32, CircuitCounts)>>),
     Counts(oneshot::Sender<Counts>),
     Shutdown,
 }
@@ -157,12 +161,18 @@ pub struct Counts {
 }
 
 /// Controls a running simulator; cheap to clone.
+///
+/// Requests go to the exchange chosen with [`SimHandle::exchange`]. Without one, `originate`
+/// spreads the calls over every exchange, `reset_all` resets them all, and the other requests
+/// go to the first (or only) exchange.
 #[derive(Clone)]
 pub struct SimHandle {
-    cmd: mpsc::Sender<Command>,
+    cmd: mpsc::Sender<(Option<u32>, Command)>,
     events: broadcast::Sender<SimEvent>,
     active: watch::Receiver<bool>,
     local_addr: Option<SocketAddr>,
+    point_codes: Arc<[u32]>,
+    target: Option<u32>,
 }
 
 /// Entry point.
@@ -242,8 +252,25 @@ impl Simulator {
         let (cmd_tx, cmd_rx) = mpsc::channel(4096);
         let (ev_tx, events) = broadcast::channel(1 << 16);
         let (active_tx, active_rx) = watch::channel(false);
+        let specs = opts.config.exchanges();
+        let n = specs.len() as CallId;
+        let exchanges: Vec<Exchange> = specs
+            .iter()
+            .zip(1..)
+            .map(|(x, first)| {
+                Exchange::new(opts.config.for_exchange(x), opts.auto_calls).with_call_ids(first, n)
+            })
+            .collect();
+        let point_codes: Arc<[u32]> = specs.iter().map(|x| x.local_pc).collect();
         let driver = Driver {
-            exchange: Exchange::new(opts.config.clone(), opts.auto_calls),
+            by_pc: point_codes
+                .iter()
+                .zip(0..)
+                .map(|(&pc, i)| (pc, i))
+                .collect(),
+            point_codes: point_codes.clone(),
+            exchanges,
+            next_exchange: 0,
             cfg: opts.config,
             peer,
             out: Some(out),
@@ -263,6 +290,8 @@ impl Simulator {
                 events: ev_tx,
                 active: active_rx,
                 local_addr,
+                point_codes,
+                target: None,
             },
             events,
             task,
@@ -274,6 +303,21 @@ impl SimHandle {
     /// The SGP's listening address (SGP role).
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.local_addr
+    }
+
+    /// The own point codes of the exchanges this simulator plays, in configuration order.
+    pub fn point_codes(&self) -> &[u32] {
+        &self.point_codes
+    }
+
+    /// The same simulator, with requests addressed to the exchange with own point code `pc`
+    /// (unknown point codes: `originate` and `send` fail with [`SimError::UnknownPointCode`],
+    /// the maintenance requests are dropped with a warning).
+    pub fn exchange(&self, pc: u32) -> SimHandle {
+        SimHandle {
+            target: Some(pc),
+            ..self.clone()
+        }
     }
 
     /// Every message and event from now on. Slow subscribers lose the oldest (lagged).
@@ -299,15 +343,23 @@ impl SimHandle {
         f: impl FnOnce(oneshot::Sender<T>) -> Command,
     ) -> Result<T, SimError> {
         let (tx, rx) = oneshot::channel();
-        self.cmd.send(f(tx)).await.map_err(|_| SimError::Stopped)?;
+        self.cmd
+            .send((self.target, f(tx)))
+            .await
+            .map_err(|_| SimError::Stopped)?;
         rx.await.map_err(|_| SimError::Stopped)
     }
 
     async fn command(&self, c: Command) -> Result<(), SimError> {
-        self.cmd.send(c).await.map_err(|_| SimError::Stopped)
+        self.cmd
+            .send((self.target, c))
+            .await
+            .map_err(|_| SimError::Stopped)
     }
 
-    /// Originates a call (IAM now); returns the call id and its CIC.
+    /// Originates a call (IAM now); returns the call id and its CIC. Without a chosen exchange,
+    /// the calls go round the exchanges in turn, skipping those without an idle circuit (a
+    /// request with a CIC goes to the first exchange that has it).
     pub async fn originate(&self, req: CallRequest) -> Result<(CallId, u16), SimError> {
         self.request(|tx| Command::Originate(req, tx)).await?
     }
@@ -333,7 +385,7 @@ impl SimHandle {
     pub async fn reset_group(&self, cic: u16, range: u8) -> Result<(), SimError> {
         self.command(Command::ResetGroup(cic, range)).await
     }
-    /// GRS for every configured circuit.
+    /// GRS for every configured circuit (of every exchange, unless one was chosen).
     pub async fn reset_all(&self) -> Result<(), SimError> {
         self.command(Command::ResetAll).await
     }
@@ -364,7 +416,13 @@ impl SimHandle {
         self.command(Command::Query(cic, range)).await
     }
 
-    /// Statistics (with every latency sample) and circuit states now.
+    /// The circuit states of each exchange: (own point code, counts), in configuration order.
+    pub async fn circuits_by_exchange(&self) -> Result<Vec<(u32, CircuitCounts)>, SimError> {
+        self.request(Command::Circuits).await
+    }
+
+    /// Statistics (with every latency sample) and circuit states now (totals over the
+    /// exchanges).
     pub async fn stats(&self) -> Result<(Stats, CircuitCounts), SimError> {
         self.request(Command::Stats).await
     }
@@ -376,7 +434,7 @@ impl SimHandle {
 
     /// Stops the simulator: flushes the traces and closes the M3UA side.
     pub async fn shutdown(&self) {
-        let _ = self.cmd.send(Command::Shutdown).await;
+        let _ = self.cmd.send((None, Command::Shutdown)).await;
     }
 }
 
@@ -489,11 +547,14 @@ impl Outbound {
     }
 }
 
+/// A timer of the exchange at this index.
+type TimerKey = (usize, Timer);
+
 /// Deadlines with lazy cancellation: a restarted or stopped timer's old entry is skipped.
 #[derive(Default)]
 struct TimerQueue {
-    heap: BinaryHeap<Reverse<(Instant, u64, Timer)>>,
-    live: HashMap<Timer, u64>,
+    heap: BinaryHeap<Reverse<(Instant, u64, TimerKey)>>,
+    live: HashMap<TimerKey, u64>,
     seq: u64,
 }
 
@@ -503,12 +564,12 @@ impl TimerQueue {
         (self.heap.len(), self.live.len())
     }
 
-    fn start(&mut self, t: Timer, at: Instant) {
+    fn start(&mut self, t: TimerKey, at: Instant) {
         self.seq += 1;
         self.live.insert(t, self.seq);
         self.heap.push(Reverse((at, self.seq, t)));
     }
-    fn stop(&mut self, t: Timer) {
+    fn stop(&mut self, t: TimerKey) {
         if self.live.remove(&t).is_some() && self.heap.len() > 2 * self.live.len() + 1024 {
             // Stopped timers (T5 is stopped by nearly every RLC) would otherwise stay in the
             // heap until their deadline: drop them once they are the majority.
@@ -526,7 +587,7 @@ impl TimerQueue {
         }
         None
     }
-    fn pop_due(&mut self, now: Instant) -> Option<Timer> {
+    fn pop_due(&mut self, now: Instant) -> Option<TimerKey> {
         while let Some(Reverse((at, seq, t))) = self.heap.peek().copied() {
             if self.live.get(&t) != Some(&seq) {
                 self.heap.pop();
@@ -544,7 +605,14 @@ impl TimerQueue {
 }
 
 struct Driver {
-    exchange: Exchange,
+    /// One per far-end exchange, in configuration order.
+    exchanges: Vec<Exchange>,
+    /// Their own point codes (the OPC of what they send), by index.
+    point_codes: Arc<[u32]>,
+    /// Own point code → index: received DATA goes to the exchange its DPC names.
+    by_pc: HashMap<u32, usize>,
+    /// Where the next spread originate starts looking.
+    next_exchange: usize,
     cfg: Config,
     peer: Peer,
     out: Option<Outbound>,
@@ -583,7 +651,19 @@ impl Driver {
         }
     }
 
-    async fn send_isup(&mut self, cic: u16, m: Message) -> Result<(), SimError> {
+    /// The exchange a request is for: the chosen one, else the first.
+    fn target(&self, pc: Option<u32>) -> Result<usize, SimError> {
+        match pc {
+            None => Ok(0),
+            Some(pc) => self
+                .by_pc
+                .get(&pc)
+                .copied()
+                .ok_or(SimError::UnknownPointCode(pc)),
+        }
+    }
+
+    async fn send_isup(&mut self, x: usize, cic: u16, m: Message) -> Result<(), SimError> {
         let mut ud = Vec::with_capacity(64);
         m.emit_with_cic(cic, &mut ud)
             .map_err(|e| SimError::Encode(e.to_string()))?;
@@ -591,8 +671,9 @@ impl Driver {
             self.stats.send_failures += 1;
             return Err(SimError::PeerNotActive);
         }
+        let opc = self.point_codes[x];
         let pd = ProtocolData {
-            opc: self.cfg.local_pc,
+            opc,
             dpc: self.cfg.remote_pc,
             si: SI_ISUP,
             ni: self.cfg.ni,
@@ -607,7 +688,7 @@ impl Driver {
             return Err(SimError::PeerNotActive);
         }
         self.stats.messages_sent += 1;
-        let (opc, dpc) = (self.cfg.local_pc, self.cfg.remote_pc);
+        let dpc = self.cfg.remote_pc;
         self.log_line(MsgDir::Sent, opc, dpc, cic, &m);
         let _ = self.events.send(SimEvent::Message {
             dir: MsgDir::Sent,
@@ -620,38 +701,48 @@ impl Driver {
     }
 
     async fn drain(&mut self) {
-        while let Some(a) = self.exchange.poll_action() {
-            match a {
-                Action::Send { cic, message } => {
-                    if let Err(e) = self.send_isup(cic, message).await {
-                        tracing::debug!(cic, error = %e, "ISUP message not sent");
+        for x in 0..self.exchanges.len() {
+            while let Some(a) = self.exchanges[x].poll_action() {
+                match a {
+                    Action::Send { cic, message } => {
+                        if let Err(e) = self.send_isup(x, cic, message).await {
+                            tracing::debug!(cic, error = %e, "ISUP message not sent");
+                        }
                     }
-                }
-                Action::StartTimer { timer, after } => {
-                    self.timers.start(timer, Instant::now() + after)
-                }
-                Action::StopTimer(t) => self.timers.stop(t),
-                Action::Event(e) => {
-                    self.stats.record(&e);
-                    let _ = self.events.send(SimEvent::Exchange(e));
+                    Action::StartTimer { timer, after } => {
+                        self.timers.start((x, timer), Instant::now() + after)
+                    }
+                    Action::StopTimer(t) => self.timers.stop((x, t)),
+                    Action::Event(event) => {
+                        self.stats.record(&event);
+                        let pc = self.point_codes[x];
+                        let _ = self.events.send(SimEvent::Exchange { pc, event });
+                    }
                 }
             }
         }
     }
 
-    fn on_data(&mut self, pd: ProtocolData) -> Option<(u16, Message)> {
+    /// Received DATA: the exchange its DPC names, the CIC and the message; `None` if it is not
+    /// ISUP from the peer to one of our point codes (counted as misrouted), or undecodable.
+    fn on_data(&mut self, pd: ProtocolData) -> Option<(usize, u16, Message)> {
         if pd.si != SI_ISUP {
+            self.stats.misrouted += 1;
             tracing::debug!(si = pd.si, "non-ISUP user data ignored");
             return None;
         }
-        if pd.dpc != self.cfg.local_pc || pd.opc != self.cfg.remote_pc {
-            tracing::debug!(
-                opc = pd.opc,
-                dpc = pd.dpc,
-                "ISUP for another point code ignored"
-            );
-            return None;
-        }
+        let x = match self.by_pc.get(&pd.dpc) {
+            Some(&x) if pd.opc == self.cfg.remote_pc => x,
+            _ => {
+                self.stats.misrouted += 1;
+                tracing::debug!(
+                    opc = pd.opc,
+                    dpc = pd.dpc,
+                    "ISUP for another point code ignored"
+                );
+                return None;
+            }
+        };
         match isup::Variant::ITU.parse_with_cic(&pd.user_data) {
             Ok((cic, m)) => {
                 self.stats.messages_received += 1;
@@ -664,7 +755,7 @@ impl Driver {
                     cic,
                     message: m.clone(),
                 });
-                Some((cic, Arc::unwrap_or_clone(m)))
+                Some((x, cic, Arc::unwrap_or_clone(m)))
             }
             Err(e) => {
                 self.stats.decode_errors += 1;
@@ -694,7 +785,7 @@ impl Driver {
         }
     }
 
-    async fn run(mut self, mut cmd_rx: mpsc::Receiver<Command>) {
+    async fn run(mut self, mut cmd_rx: mpsc::Receiver<(Option<u32>, Command)>) {
         // Traces reach the disk at least once a second (readable while the simulator runs).
         let mut flush = tokio::time::interval(Duration::from_secs(1));
         flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -705,9 +796,9 @@ impl Driver {
                 _ = flush.tick(), if self.log.is_some() || self.pcap.is_some() => self.flush(),
                 ev = self.peer.next() => match ev {
                     PeerEvent::Data(pd) => {
-                        if let Some((cic, m)) = self.on_data(pd) {
+                        if let Some((x, cic, m)) = self.on_data(pd) {
                             let now = self.now();
-                            self.exchange.handle_message(now, cic, &m);
+                            self.exchanges[x].handle_message(now, cic, &m);
                         }
                     }
                     PeerEvent::Active(a) => {
@@ -718,7 +809,9 @@ impl Driver {
                             tracing::info!(active = a, "M3UA peer");
                             if a && self.cfg.reset_on_start {
                                 let now = self.now();
-                                self.exchange.reset_all(now);
+                                for x in &mut self.exchanges {
+                                    x.reset_all(now);
+                                }
                             }
                         }
                     }
@@ -727,8 +820,8 @@ impl Driver {
                     PeerEvent::Closed => break,
                 },
                 cmd = cmd_rx.recv() => {
-                    let Some(cmd) = cmd else { break };
-                    if !self.command(cmd).await {
+                    let Some((target, cmd)) = cmd else { break };
+                    if !self.command(target, cmd).await {
                         break;
                     }
                 }
@@ -739,9 +832,9 @@ impl Driver {
                     }
                 } => {
                     let now_i = Instant::now();
-                    while let Some(t) = self.timers.pop_due(now_i) {
+                    while let Some((x, t)) = self.timers.pop_due(now_i) {
                         let now = self.now();
-                        self.exchange.handle_timeout(now, t);
+                        self.exchanges[x].handle_timeout(now, t);
                         self.drain().await;
                     }
                 }
@@ -750,9 +843,73 @@ impl Driver {
         self.finish().await;
     }
 
-    /// Handles one command; false = shut down.
-    async fn command(&mut self, cmd: Command) -> bool {
+    /// Originates on the chosen exchange; without one, on the first that equips the requested
+    /// CIC, or else round the exchanges in turn (each picks its own circuit).
+    fn originate(
+        &mut self,
+        now: Duration,
+        target: Option<u32>,
+        req: CallRequest,
+    ) -> Result<(CallId, u16), SimError> {
+        if target.is_some() {
+            let x = self.target(target)?;
+            return Ok(self.exchanges[x].originate(now, req)?);
+        }
+        if let Some(cic) = req.cic {
+            let x = self
+                .exchanges
+                .iter()
+                .position(|e| e.equips(cic))
+                .unwrap_or(0);
+            return Ok(self.exchanges[x].originate(now, req)?);
+        }
+        let n = self.exchanges.len();
+        for k in 0..n {
+            let x = (self.next_exchange + k) % n;
+            match self.exchanges[x].originate(now, req.clone()) {
+                Ok(r) => {
+                    self.next_exchange = (x + 1) % n;
+                    return Ok(r);
+                }
+                Err(OriginateError::NoCircuit) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(OriginateError::NoCircuit.into())
+    }
+
+    /// The exchange that handed out a call id ([`Exchange::with_call_ids`]).
+    fn exchange_of(&self, call: CallId) -> usize {
+        (call.saturating_sub(1) % self.exchanges.len() as CallId) as usize
+    }
+
+    fn circuit_counts(&self) -> CircuitCounts {
+        let mut c = CircuitCounts::default();
+        for x in &self.exchanges {
+            c += x.circuit_counts();
+        }
+        c
+    }
+
+    /// Handles one command for the `target` exchange; false = shut down.
+    async fn command(&mut self, target: Option<u32>, cmd: Command) -> bool {
         let now = self.now();
+        // Maintenance goes to the chosen exchange, else the first (`ResetAll`: all of them).
+        let x = match (&cmd, self.target(target)) {
+            (
+                Command::ResetCircuit(..)
+                | Command::ResetGroup(..)
+                | Command::Block(_)
+                | Command::Unblock(_)
+                | Command::GroupBlock { .. }
+                | Command::Query(..),
+                Err(e),
+            ) => {
+                tracing::warn!(error = %e, "maintenance request dropped");
+                return true;
+            }
+            (_, r) => r.unwrap_or(0),
+        };
         match cmd {
             Command::Originate(req, tx) => {
                 self.stats.attempt();
@@ -761,52 +918,67 @@ impl Driver {
                         .refused(crate::exchange::cause::TEMPORARY_FAILURE);
                     Err(SimError::PeerNotActive)
                 } else {
-                    match self.exchange.originate(now, req) {
-                        Ok(x) => Ok(x),
-                        Err(e) => {
-                            self.stats
-                                .refused(crate::exchange::cause::NO_CIRCUIT_AVAILABLE);
-                            Err(e.into())
-                        }
+                    let r = self.originate(now, target, req);
+                    if r.is_err() {
+                        self.stats
+                            .refused(crate::exchange::cause::NO_CIRCUIT_AVAILABLE);
                     }
+                    r
                 };
                 let _ = tx.send(r);
             }
             Command::Release(call, cause) => {
-                self.exchange.release(now, call, cause);
+                let x = self.exchange_of(call);
+                self.exchanges[x].release(now, call, cause);
             }
             Command::Answer(call) => {
-                self.exchange.answer(now, call);
+                let x = self.exchange_of(call);
+                self.exchanges[x].answer(now, call);
             }
             Command::Send(cic, m, tx) => {
-                let r = self.send_isup(cic, m).await;
+                let r = match self.target(target) {
+                    Ok(x) => self.send_isup(x, cic, m).await,
+                    Err(e) => Err(e),
+                };
                 let _ = tx.send(r);
             }
-            Command::ResetCircuit(c) => self.exchange.reset_circuit(now, c),
-            Command::ResetGroup(c, r) => self.exchange.reset_group(now, c, r),
-            Command::ResetAll => self.exchange.reset_all(now),
-            Command::Block(c) => self.exchange.block(c),
-            Command::Unblock(c) => self.exchange.unblock(c),
+            Command::ResetCircuit(c) => self.exchanges[x].reset_circuit(now, c),
+            Command::ResetGroup(c, r) => self.exchanges[x].reset_group(now, c, r),
+            Command::ResetAll => match target {
+                Some(_) => self.exchanges[x].reset_all(now),
+                None => self.exchanges.iter_mut().for_each(|e| e.reset_all(now)),
+            },
+            Command::Block(c) => self.exchanges[x].block(c),
+            Command::Unblock(c) => self.exchanges[x].unblock(c),
             Command::GroupBlock {
                 cic,
                 bits,
                 hardware,
                 block,
-            } => self.exchange.group_block(cic, &bits, hardware, block),
-            Command::Query(c, r) => self.exchange.query(c, r),
+            } => self.exchanges[x].group_block(cic, &bits, hardware, block),
+            Command::Query(c, r) => self.exchanges[x].query(c, r),
             Command::Stats(tx) => {
                 let mut stats = self.stats.clone();
                 stats.send_failures += self
                     .out
                     .as_ref()
                     .map_or(0, |o| o.lost.load(Ordering::Relaxed));
-                let _ = tx.send((stats, self.exchange.circuit_counts()));
+                let _ = tx.send((stats, self.circuit_counts()));
+            }
+            Command::Circuits(tx) => {
+                let by = self
+                    .exchanges
+                    .iter()
+                    .zip(self.point_codes.iter())
+                    .map(|(e, &pc)| (pc, e.circuit_counts()))
+                    .collect();
+                let _ = tx.send(by);
             }
             Command::Counts(tx) => {
                 let _ = tx.send(Counts {
                     outgoing: self.stats.outgoing.counts(),
                     incoming: self.stats.incoming.counts(),
-                    circuits: self.exchange.circuit_counts(),
+                    circuits: self.circuit_counts(),
                 });
             }
             Command::Shutdown => return false,
@@ -837,7 +1009,7 @@ mod tests {
     fn timer_queue_orders_restarts_and_stays_compact() {
         let t0 = Instant::now();
         let mut q = TimerQueue::default();
-        let t = |cic, kind| Timer { cic, kind };
+        let t = |cic, kind| (0, Timer { cic, kind });
         q.start(t(1, TimerKind::T1), t0 + Duration::from_secs(3));
         q.start(t(2, TimerKind::T1), t0 + Duration::from_secs(1));
         q.start(t(1, TimerKind::T5), t0 + Duration::from_secs(2));
@@ -846,12 +1018,13 @@ mod tests {
         q.stop(t(1, TimerKind::T5));
         assert_eq!(q.next(), Some(t0 + Duration::from_secs(3)));
         assert_eq!(q.pop_due(t0 + Duration::from_secs(2)), None);
-        let due: Vec<Timer> =
+        let due: Vec<TimerKey> =
             std::iter::from_fn(|| q.pop_due(t0 + Duration::from_secs(10))).collect();
         assert_eq!(due, vec![t(1, TimerKind::T1), t(2, TimerKind::T1)]);
         // 100,000 started and stopped timers do not pile up.
         for i in 0..100_000u32 {
             let k = t((i % 4000) as u16, TimerKind::T5);
+            let k = ((i % 3) as usize, k.1);
             q.start(k, t0 + Duration::from_secs(300));
             q.stop(k);
         }

@@ -40,9 +40,14 @@ fn sgp(port: u16, args: &[&str]) -> Child {
 
 /// The test-only ASP role (pc 1, peer pc 2), run to completion with a time bound.
 fn asp(port: u16, args: &[&str]) -> Output {
+    asp_to(port, "2", args)
+}
+
+/// The same towards the far-end exchange with point code `remote_pc`.
+fn asp_to(port: u16, remote_pc: &str, args: &[&str]) -> Output {
     let child = Command::new(BIN)
         .args(["--connect", &format!("127.0.0.1:{port}")])
-        .args(["--local-pc", "1", "--remote-pc", "2", "--wait", "10s"])
+        .args(["--local-pc", "1", "--remote-pc", remote_pc, "--wait", "10s"])
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -436,4 +441,70 @@ fn load_in_both_directions_between_two_processes() {
         assert_eq!(s["messages"]["received"], 300 * 5);
         assert_eq!(s["circuits_not_idle"], 0);
     }
+}
+
+#[test]
+fn two_exchanges_behind_one_sgp_and_misrouted_data() {
+    let port = free_port();
+    let dir = scratch("exchanges");
+    let far_json = dir.join("far.json");
+    // Point codes 2 and 3, CICs 1-31 each.
+    let far = sgp(
+        port,
+        &[
+            "--local-pc",
+            "2-3",
+            "--cics",
+            "1-31",
+            "--json",
+            far_json.to_str().unwrap(),
+            "answer",
+            "--duration",
+            "20s",
+            "--calls",
+            "4",
+        ],
+    );
+    // Calls to each exchange (the ASP side names it with --remote-pc).
+    for pc in ["3", "2"] {
+        let out = asp_to(
+            port,
+            pc,
+            &[
+                "call", "--calls", "2", "--rate", "50", "--hold", "50ms", "--called", "4930129",
+            ],
+        );
+        assert!(out.status.success(), "pc {pc}: {}", show(&out));
+        if pc == "3" {
+            // An IAM to a point code the far end does not play.
+            let stray = dir.join("stray.toml");
+            std::fs::write(&stray, "[[step]]\nsend = \"IAM\"\n").unwrap();
+            let out = asp_to(port, "9", &["scenario", stray.to_str().unwrap()]);
+            assert!(out.status.success(), "{}", show(&out));
+        }
+    }
+    let out = wait_bounded(far, Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(1), "misrouted DATA fails the run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("circuits: 62 total in 2 exchanges"),
+        "{stdout}"
+    );
+    let s: Value = serde_json::from_str(&std::fs::read_to_string(&far_json).unwrap()).unwrap();
+    assert_eq!(s["incoming"]["completed"], 4);
+    assert_eq!(s["messages"]["misrouted"], 1);
+    assert_eq!(s["circuits"]["total"], 62);
+    assert_eq!(s["circuits_not_idle"], 0);
+    let by: Vec<(u64, u64)> = s["exchanges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["local_pc"].as_u64().unwrap(),
+                x["circuits"]["total"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(by, vec![(2, 31), (3, 31)]);
 }

@@ -1,6 +1,7 @@
 //! The simulator over real M3UA/TCP on 127.0.0.1: against the `m3ua` ASP library (the role the
-//! gateway plays), against a raw TCP peer that stops answering heartbeats, across a restart, and
-//! two simulators (SGP + test-only ASP role) under a 10,000-message load.
+//! gateway plays), against a raw TCP peer that stops answering heartbeats, across a restart, one
+//! simulator playing two exchanges with the same CIC numbers, and two simulators (SGP + test-only
+//! ASP role) under a 10,000-message load.
 
 use std::time::Duration;
 
@@ -69,12 +70,17 @@ impl Gateway {
     }
 
     async fn send(&self, cic: u16, m: Message) {
+        self.send_to(2, cic, m).await
+    }
+
+    /// ISUP to the exchange with point code `dpc`.
+    async fn send_to(&self, dpc: u32, cic: u16, m: Message) {
         let mut ud = Vec::new();
         m.emit_with_cic(cic, &mut ud).unwrap();
         self.asp
             .transfer(ProtocolData {
                 opc: 1,
-                dpc: 2,
+                dpc,
                 si: 5,
                 ni: 2,
                 mp: 0,
@@ -86,13 +92,21 @@ impl Gateway {
     }
 
     async fn recv(&mut self) -> (u16, Message) {
+        let (opc, cic, m) = self.recv_from().await;
+        assert_eq!(opc, 2);
+        (cic, m)
+    }
+
+    /// The next ISUP message and the point code of the exchange that sent it.
+    async fn recv_from(&mut self) -> (u32, u16, Message) {
         timeout(LIMIT, async {
             loop {
                 match self.ev.recv().await {
                     Some(AspEvent::Transfer(d)) => {
                         let pd = d.protocol_data;
-                        assert_eq!((pd.opc, pd.dpc, pd.si, pd.ni), (2, 1, 5, 2));
-                        return Message::parse_with_cic(&pd.user_data).unwrap();
+                        assert_eq!((pd.dpc, pd.si, pd.ni), (1, 5, 2));
+                        let (cic, m) = Message::parse_with_cic(&pd.user_data).unwrap();
+                        return (pd.opc, cic, m);
                     }
                     Some(_) => {}
                     None => panic!("ASP ended"),
@@ -173,6 +187,175 @@ async fn gateway_asp_brings_up_resets_and_calls_both_ways() {
     assert_eq!(stats.outgoing.completed, 1);
     assert_eq!(circuits.idle, 31);
     assert_eq!(stats.decode_errors, 0);
+    sim.shutdown().await;
+    task.await.unwrap();
+}
+
+#[tokio::test]
+async fn one_simulator_plays_two_exchanges_with_the_same_cics() {
+    // Point codes 2 and 3 behind one SGP, both with CICs 1..=31 (CICs are per signalling
+    // relation, Q.763 §1.2).
+    let mut cfg = sim_config();
+    cfg.exchanges = [2, 3]
+        .map(|local_pc| ss7sim::ExchangeConfig {
+            local_pc,
+            cics: Vec::new(),
+        })
+        .to_vec();
+    let (sim, task) = spawn_sgp(cfg).await;
+    assert_eq!(sim.point_codes(), &[2, 3]);
+    let mut gw = Gateway::connect(sim.local_addr().unwrap()).await;
+    assert!(sim.wait_active(LIMIT).await);
+
+    // Maintenance per exchange: GRS to each point code is answered by that exchange.
+    for pc in [2, 3] {
+        gw.send_to(pc, 1, msg::range_only(MT::GRS, 30)).await;
+        let (opc, cic, gra) = gw.recv_from().await;
+        assert_eq!((opc, cic, gra.message_type), (pc, 1, MT::GRA));
+    }
+    // BLO on CIC 7 of exchange 3 blocks that circuit only.
+    gw.send_to(3, 7, msg::bare(MT::BLO)).await;
+    let (opc, cic, bla) = gw.recv_from().await;
+    assert_eq!((opc, cic, bla.message_type), (3, 7, MT::BLA));
+    let by = sim.circuits_by_exchange().await.unwrap();
+    assert_eq!(
+        by.iter()
+            .map(|(pc, c)| (*pc, c.total, c.remotely_blocked))
+            .collect::<Vec<_>>(),
+        vec![(2, 31, 0), (3, 31, 1)]
+    );
+    gw.send_to(3, 7, msg::bare(MT::UBL)).await;
+    assert_eq!(gw.recv_from().await.0, 3);
+
+    // Two calls on the same CIC number, one per exchange, at once.
+    let o = sim_config().originate;
+    gw.send_to(2, 5, msg::iam(&o, "4930555")).await;
+    gw.send_to(3, 5, msg::iam(&o, "4930555")).await;
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        let (opc, cic, m) = gw.recv_from().await;
+        assert_eq!(cic, 5);
+        seen.push((opc, m.message_type));
+    }
+    seen.sort_by_key(|(pc, t)| (*pc, t.0));
+    assert_eq!(
+        seen,
+        vec![(2, MT::ACM), (2, MT::ANM), (3, MT::ACM), (3, MT::ANM)]
+    );
+    let (_, circuits) = sim.stats().await.unwrap();
+    assert_eq!((circuits.total, circuits.busy), (62, 2));
+    // Releasing one leaves the other up.
+    gw.send_to(3, 5, msg::rel(16, 0)).await;
+    let (opc, cic, rlc) = gw.recv_from().await;
+    assert_eq!((opc, cic, rlc.message_type), (3, 5, MT::RLC));
+    let (_, circuits) = sim.stats().await.unwrap();
+    assert_eq!(circuits.busy, 1);
+    gw.send_to(2, 5, msg::rel(16, 0)).await;
+    let (opc, cic, rlc) = gw.recv_from().await;
+    assert_eq!((opc, cic, rlc.message_type), (2, 5, MT::RLC));
+
+    // DATA for a point code the simulator does not play is misrouted, not answered.
+    gw.send_to(9, 5, msg::iam(&o, "4930555")).await;
+
+    // Calls the simulator originates go round the exchanges; each has its own call ids.
+    let mut calls = Vec::new();
+    for _ in 0..4 {
+        calls.push(sim.originate(CallRequest::new(o.clone())).await.unwrap());
+    }
+    let mut ids: Vec<_> = calls.iter().map(|(id, _)| *id).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 4, "distinct call ids: {calls:?}");
+    let mut from = Vec::new();
+    for _ in 0..4 {
+        let (opc, cic, m) = gw.recv_from().await;
+        assert_eq!(m.message_type, MT::IAM);
+        from.push((opc, cic));
+        gw.send_to(opc, cic, msg::acm(1)).await;
+        gw.send_to(opc, cic, msg::anm()).await;
+    }
+    from.sort();
+    assert_eq!(
+        from.iter().map(|(pc, _)| *pc).collect::<Vec<_>>(),
+        vec![2, 2, 3, 3]
+    );
+    // The hold time (50 ms) ends each call from the exchange that placed it.
+    for _ in 0..4 {
+        let (opc, cic, m) = gw.recv_from().await;
+        assert_eq!(m.message_type, MT::REL);
+        assert!(from.contains(&(opc, cic)));
+        gw.send_to(opc, cic, msg::bare(MT::RLC)).await;
+    }
+
+    // Maintenance addressed to one exchange: GRS from point code 3 only.
+    sim.exchange(3).reset_group(1, 2).await.unwrap();
+    let (opc, cic, grs) = gw.recv_from().await;
+    assert_eq!((opc, cic, grs.message_type), (3, 1, MT::GRS));
+    gw.send_to(3, 1, msg::gra(&[false; 3])).await;
+    assert_eq!(
+        sim.exchange(9).send(1, msg::bare(MT::RSC)).await,
+        Err(ss7sim::SimError::UnknownPointCode(9))
+    );
+
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (stats, circuits) = sim.stats().await.unwrap();
+    assert_eq!(stats.misrouted, 1);
+    assert_eq!(stats.incoming.completed, 2);
+    assert_eq!(stats.outgoing.completed, 4);
+    assert_eq!((circuits.total, circuits.idle), (62, 62));
+    sim.shutdown().await;
+    task.await.unwrap();
+}
+
+#[tokio::test]
+async fn scenario_steps_name_their_exchange() {
+    use ss7sim::scenario::{self, Scenario};
+    let mut cfg = sim_config();
+    cfg.exchanges = [2, 3]
+        .map(|local_pc| ss7sim::ExchangeConfig {
+            local_pc,
+            cics: Vec::new(),
+        })
+        .to_vec();
+    let mut opts = SimOptions::sgp(cfg.clone(), "127.0.0.1:0".parse().unwrap());
+    opts.auto_calls = false;
+    let (sim, task) = Simulator::spawn(opts).await.unwrap();
+    let mut gw = Gateway::connect(sim.local_addr().unwrap()).await;
+    assert!(sim.wait_active(LIMIT).await);
+    let sc = Scenario::from_toml(
+        r#"
+        pc = 3
+        cic = 4
+        [[step]]
+        send = "IAM"
+        [[step]]
+        expect = "ACM"
+        [[step]]
+        expect = "IAM"
+        pc = 2
+        any_cic = true
+        [[step]]
+        send = "REL"
+        "#,
+    )
+    .unwrap();
+    let run = tokio::spawn({
+        let sim = sim.clone();
+        async move { scenario::run(&sim, &sc, &cfg).await }
+    });
+    let (opc, cic, iam) = gw.recv_from().await;
+    assert_eq!((opc, cic, iam.message_type), (3, 4, MT::IAM));
+    // An ACM on the same CIC to the other exchange is not the step's.
+    gw.send_to(2, 4, msg::acm(1)).await;
+    gw.send_to(3, 4, msg::acm(1)).await;
+    gw.send_to(2, 9, msg::iam(&sim_config().originate, "4930"))
+        .await;
+    // After the `any_cic` match, the steps are on pc 2, CIC 9.
+    let (opc, cic, rel) = gw.recv_from().await;
+    assert_eq!((opc, cic, rel.message_type), (2, 9, MT::REL));
+    let report = timeout(LIMIT, run).await.unwrap().unwrap();
+    assert!(report.passed, "{report:?}");
+    assert_eq!(report.steps[0].what, "send IAM pc 3 cic 4");
+    assert_eq!(report.steps[3].what, "send REL pc 2 cic 9");
     sim.shutdown().await;
     task.await.unwrap();
 }
@@ -285,8 +468,10 @@ async fn two_simulators_carry_10000_messages_without_loss() {
                     .expect("a free circuit");
                 sent += 1;
             }
-            if let SimEvent::Exchange(ss7sim::Event::CallEnded { outcome, .. }) =
-                ended.recv().await.expect("events")
+            if let SimEvent::Exchange {
+                event: ss7sim::Event::CallEnded { outcome, .. },
+                ..
+            } = ended.recv().await.expect("events")
             {
                 assert!(outcome.answered, "{outcome:?}");
                 done += 1;
