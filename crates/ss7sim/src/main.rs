@@ -157,6 +157,68 @@ struct CallArgs {
     /// Give up waiting for calls to finish after this long (default: calls/rate + hold + 30 s).
     #[arg(long = "max-time", value_parser = dur::parse)]
     max_time: Option<Duration>,
+    /// Wait for SIGUSR1 before the first call (a script measures the idle peer first); the
+    /// `--max-time` clock starts then.
+    #[arg(long = "start-on-sigusr1")]
+    start_on_sigusr1: bool,
+    /// On SIGUSR2, release every call still up, at `--rate` calls/s (with `--hold none`: calls
+    /// held until a script has measured them).
+    #[arg(long = "release-on-sigusr2")]
+    release_on_sigusr2: bool,
+}
+
+/// SIGUSR1 and SIGUSR2 for scripted runs, installed at start-up: a signal that comes before the
+/// run waits for it is kept, not the default action (which ends the process).
+#[derive(Default)]
+struct UserSignals {
+    #[cfg(unix)]
+    start: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    release: Option<tokio::signal::unix::Signal>,
+}
+
+impl UserSignals {
+    fn install(a: &CallArgs) -> std::io::Result<UserSignals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(UserSignals {
+                start: a
+                    .start_on_sigusr1
+                    .then(|| signal(SignalKind::user_defined1()))
+                    .transpose()?,
+                release: a
+                    .release_on_sigusr2
+                    .then(|| signal(SignalKind::user_defined2()))
+                    .transpose()?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            if a.start_on_sigusr1 || a.release_on_sigusr2 {
+                return Err(std::io::Error::other("SIGUSR1/SIGUSR2 need a Unix system"));
+            }
+            Ok(UserSignals::default())
+        }
+    }
+
+    /// Waits for SIGUSR1 if asked to (else returns at once).
+    async fn start(&mut self) {
+        #[cfg(unix)]
+        if let Some(s) = &mut self.start {
+            s.recv().await;
+        }
+    }
+
+    /// Resolves on SIGUSR2 when asked for; never otherwise.
+    async fn release(&mut self) {
+        #[cfg(unix)]
+        if let Some(s) = &mut self.release {
+            s.recv().await;
+            return;
+        }
+        std::future::pending::<()>().await
+    }
 }
 
 /// `--local-pc`: point codes and ranges of them, `2`, `2,3,4`, `2-14,20`.
@@ -313,6 +375,16 @@ async fn run(cli: Cli) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let mut signals = match &cli.mode {
+        Mode::Call(a) | Mode::Load(a) => match UserSignals::install(a) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("ss7sim: signal handlers: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        _ => UserSignals::default(),
+    };
     let scenario = match &cli.mode {
         Mode::Scenario { file } => {
             match std::fs::read_to_string(file)
@@ -433,11 +505,20 @@ async fn run(cli: Cli) -> ExitCode {
             ("answer", true, Value::Null)
         }
         Mode::Call(a) => {
-            let ok = interruptible(run_calls(&sim, &cfg, a, 1, 1.0, None)).await;
+            let ok = interruptible(run_calls(&sim, &cfg, a, &mut signals, 1, 1.0, None)).await;
             ("call", ok, Value::Null)
         }
         Mode::Load(a) => {
-            let ok = interruptible(run_calls(&sim, &cfg, a, 1000, 100.0, Some("0ms"))).await;
+            let ok = interruptible(run_calls(
+                &sim,
+                &cfg,
+                a,
+                &mut signals,
+                1000,
+                100.0,
+                Some("0ms"),
+            ))
+            .await;
             ("load", ok, Value::Null)
         }
         Mode::Scenario { .. } => {
@@ -625,6 +706,7 @@ async fn run_calls(
     sim: &ss7sim::SimHandle,
     cfg: &Config,
     a: &CallArgs,
+    signals: &mut UserSignals,
     default_calls: u64,
     default_rate: f64,
     default_hold: Option<&str>,
@@ -671,16 +753,24 @@ async fn run_calls(
     let max_time = a
         .max_time
         .unwrap_or(Duration::from_secs_f64(n as f64 / rate) + hold + Duration::from_secs(30));
+    if a.start_on_sigusr1 {
+        eprintln!("ss7sim: waiting for SIGUSR1 to start the calls");
+        signals.start().await;
+    }
     let deadline = Instant::now() + max_time;
     let mut next = Instant::now();
+    // Kept for --release-on-sigusr2.
+    let mut calls = Vec::new();
     for i in 0..n {
         tokio::time::sleep_until(next).await;
         let mut oi = o.clone();
         if a.increment {
             oi.called = ss7sim::msg::nth_number(&o.called, i);
         }
-        if let Err(e) = sim.originate(CallRequest::new(oi)).await {
-            tracing::debug!(error = %e, "originate refused");
+        match sim.originate(CallRequest::new(oi)).await {
+            Ok((call, _)) if a.release_on_sigusr2 => calls.push(call),
+            Ok(_) => {}
+            Err(e) => tracing::debug!(error = %e, "originate refused"),
         }
         next += interval;
         if Instant::now() >= deadline {
@@ -707,7 +797,21 @@ async fn run_calls(
             );
             break;
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+            _ = signals.release() => {
+                // Release what is still up (the exchange ignores calls already ended), paced.
+                eprintln!("ss7sim: SIGUSR2: releasing {} call(s) at {rate}/s", calls.len());
+                let mut next = Instant::now();
+                for call in calls.drain(..) {
+                    tokio::time::sleep_until(next).await;
+                    if sim.release(call, o.release_cause).await.is_err() {
+                        return false;
+                    }
+                    next += interval;
+                }
+            }
+        }
     }
     let Ok((stats, _)) = sim.stats().await else {
         return false;

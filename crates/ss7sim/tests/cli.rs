@@ -508,3 +508,51 @@ fn two_exchanges_behind_one_sgp_and_misrouted_data() {
         .collect();
     assert_eq!(by, vec![(2, 31), (3, 31)]);
 }
+
+#[test]
+fn calls_start_on_sigusr1_and_are_held_until_sigusr2() {
+    use std::io::{BufRead, BufReader};
+    let port = free_port();
+    let dir = scratch("signals");
+    let json = dir.join("held.json");
+    let far = sgp(port, &["answer", "--duration", "20s", "--calls", "3"]);
+    let mut near = Command::new(BIN)
+        .args(["--connect", &format!("127.0.0.1:{port}")])
+        .args(["--local-pc", "1", "--remote-pc", "2", "--wait", "10s"])
+        .args(["--json", json.to_str().unwrap()])
+        .args(["call", "--calls", "3", "--rate", "100", "--hold", "none"])
+        .args(["--called", "4930129", "--max-time", "20s"])
+        .args(["--start-on-sigusr1", "--release-on-sigusr2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ss7sim starts");
+    let kill = |sig: &str, pid: u32| {
+        let ok = Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill {sig}");
+    };
+    // It says when it waits for the start signal; until then no call is placed.
+    let mut err = BufReader::new(near.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("waiting for SIGUSR1") {
+        line.clear();
+        assert!(err.read_line(&mut line).unwrap() > 0, "stderr ended");
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(near.try_wait().unwrap().is_none());
+    kill("-USR1", near.id());
+    // The calls are answered (50 ms) and held: nothing ends on its own.
+    std::thread::sleep(Duration::from_millis(1000));
+    assert!(near.try_wait().unwrap().is_none(), "calls are held");
+    kill("-USR2", near.id());
+    let out = wait_bounded(near, Duration::from_secs(20));
+    assert!(out.status.success(), "{}", show(&out));
+    let s: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(s["outgoing"]["completed"], 3);
+    let far = wait_bounded(far, Duration::from_secs(20));
+    assert!(far.status.success(), "{}", show(&far));
+}
