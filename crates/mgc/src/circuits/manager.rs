@@ -14,7 +14,7 @@ use isup::{
     CircuitGroupSupervisionMessageType, CircuitStateIndicator, Message, MessageType, Parameter,
     ParameterCode, ParameterValue, RangeAndStatus,
 };
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 /// Circuits per group message: range 1..=31 (Q.763 §3.43, international).
 const MAX_GROUP: u16 = 32;
@@ -26,7 +26,13 @@ struct Group {
     policy: SelectionPolicy,
     /// Indices into `circuits`, ascending CIC.
     circuits: Vec<usize>,
+    /// The available circuits in the order the selection policy takes them (`SelectKey`, then
+    /// the circuit index): a seizure is the first entry, not a scan of the group.
+    free: BTreeSet<(SelectKey, usize)>,
 }
+
+/// Where an available circuit stands in its group's selection order (smallest first).
+type SelectKey = (u8, u64, u16);
 
 /// A group procedure awaiting its acknowledgement, keyed by its first circuit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -73,6 +79,8 @@ pub struct CircuitManager {
     unavailable: HashSet<u32>,
     release_seq: u64,
     actions: VecDeque<Action>,
+    /// Per circuit: its entry in its group's `free` set, if it is there.
+    free_key: Vec<Option<SelectKey>>,
 }
 
 impl CircuitManager {
@@ -97,9 +105,11 @@ impl CircuitManager {
                 direction: tg.direction,
                 policy: tg.selection,
                 circuits: members,
+                free: BTreeSet::new(),
             });
         }
-        Ok(CircuitManager {
+        let n = circuits.len();
+        let mut manager = CircuitManager {
             own_point_code: config.own_point_code,
             send_ucic: config.send_ucic,
             timers: config.timers.clone(),
@@ -112,7 +122,12 @@ impl CircuitManager {
             unavailable: HashSet::new(),
             release_seq: 0,
             actions: VecDeque::new(),
-        })
+            free_key: vec![None; n],
+        };
+        for i in 0..n {
+            manager.refresh_free(i);
+        }
+        Ok(manager)
     }
 
     // ----------------------------------------------------------------------------------------
@@ -248,30 +263,7 @@ impl CircuitManager {
         if !self.dpc_up(g.dpc) || g.direction == Direction::Incoming {
             return None;
         }
-        let free = g
-            .circuits
-            .iter()
-            .copied()
-            .filter(|&i| self.circuits[i].available());
-        let pick = match g.policy {
-            SelectionPolicy::Sequential => free.min_by_key(|&i| self.circuits[i].id.cic),
-            SelectionPolicy::Descending => free.max_by_key(|&i| self.circuits[i].id.cic),
-            SelectionPolicy::LeastRecentlyUsed => {
-                free.min_by_key(|&i| (self.circuits[i].released_at, self.circuits[i].id.cic))
-            }
-            SelectionPolicy::ControlledFirst => {
-                // Q.764 §2.9.1.3: controlled circuits released longest ago first, then the
-                // non-controlled ones released most recently.
-                free.min_by_key(|&i| {
-                    let c = &self.circuits[i];
-                    if self.controls(c.id) {
-                        (0, c.released_at, c.id.cic)
-                    } else {
-                        (1, u64::MAX - c.released_at, c.id.cic)
-                    }
-                })
-            }
-        }?;
+        let &(_, pick) = g.free.first()?;
         self.update(pick, |c| c.call = CallState::Outgoing { backward: false });
         Some(self.circuits[pick].id)
     }
@@ -1217,6 +1209,7 @@ impl CircuitManager {
     fn update<R>(&mut self, i: usize, f: impl FnOnce(&mut Circuit) -> R) -> R {
         let before = self.circuits[i].summary();
         let r = f(&mut self.circuits[i]);
+        self.refresh_free(i);
         let after = self.circuits[i].summary();
         if before != after {
             self.actions.push_back(Action::StateChanged {
@@ -1227,6 +1220,53 @@ impl CircuitManager {
             });
         }
         r
+    }
+
+    /// The circuit's place in its group's selection order, if it is available.
+    fn select_key(&self, i: usize) -> Option<SelectKey> {
+        let c = &self.circuits[i];
+        if !c.available() {
+            return None;
+        }
+        Some(match self.groups[c.group.0].policy {
+            SelectionPolicy::Sequential => (0, 0, c.id.cic),
+            SelectionPolicy::Descending => (0, 0, u16::MAX - c.id.cic),
+            SelectionPolicy::LeastRecentlyUsed => (0, c.released_at, c.id.cic),
+            // Q.764 §2.9.1.3: controlled circuits released longest ago first, then the
+            // non-controlled ones released most recently.
+            SelectionPolicy::ControlledFirst if self.controls(c.id) => (0, c.released_at, c.id.cic),
+            SelectionPolicy::ControlledFirst => (1, u64::MAX - c.released_at, c.id.cic),
+        })
+    }
+
+    /// Test hook: every group's `free` set holds exactly its available circuits, each under its
+    /// current selection key (what the old scan of the group would have compared).
+    #[cfg(test)]
+    pub(crate) fn selection_index_consistent(&self) -> bool {
+        self.groups.iter().all(|g| {
+            let scan: BTreeSet<(SelectKey, usize)> = g
+                .circuits
+                .iter()
+                .filter_map(|&i| self.select_key(i).map(|k| (k, i)))
+                .collect();
+            scan == g.free
+        })
+    }
+
+    /// Bring the circuit's entry in its group's `free` set up to date with its state.
+    fn refresh_free(&mut self, i: usize) {
+        let key = self.select_key(i);
+        if key == self.free_key[i] {
+            return;
+        }
+        let free = &mut self.groups[self.circuits[i].group.0].free;
+        if let Some(old) = self.free_key[i] {
+            free.remove(&(old, i));
+        }
+        if let Some(new) = key {
+            free.insert((new, i));
+        }
+        self.free_key[i] = key;
     }
 
     /// Take the call off a circuit without REL (reset, hardware blocking, UCIC): the call layer

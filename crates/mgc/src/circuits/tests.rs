@@ -1803,6 +1803,10 @@ mod props {
             let m = &self.h.m;
             let total: usize = m.counts_by_state().iter().map(|x| x.2).sum();
             assert_eq!(total, m.len(), "a circuit was lost");
+            assert!(
+                m.selection_index_consistent(),
+                "the selection index disagrees with the circuits' states"
+            );
             let long = [
                 Timer::T13,
                 Timer::T15,
