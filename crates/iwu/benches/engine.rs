@@ -3,7 +3,7 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use isup::MessageType;
-use iwu::{Action, Engine, Event, IwuConfig, MemoryPool};
+use iwu::{Action, CircuitId, Engine, Event, IwuConfig, MemoryPool};
 use sip::header::Hdr;
 use sip::{Method, Request, Response, Uri};
 use std::hint::black_box;
@@ -14,6 +14,7 @@ const CONFIG: &str = r#"
 host = "192.0.2.10"
 [[trunk_groups]]
 name = "tg1"
+dpc = 2
 cics = [[1, 31]]
 sip_peer = "sipi"
 country_code = "49"
@@ -37,7 +38,7 @@ fn find_invite(acts: &[Action]) -> Request {
         .expect("INVITE")
 }
 
-fn pstn_call(e: &mut Engine, pool: &mut MemoryPool, cic: u16) {
+fn pstn_call(e: &mut Engine, pool: &mut MemoryPool, circuit: CircuitId) {
     let now = Duration::ZERO;
     let iam = iwu::msgs::iam(
         false,
@@ -50,7 +51,7 @@ fn pstn_call(e: &mut Engine, pool: &mut MemoryPool, cic: u16) {
             3,
         )),
     );
-    let inv = find_invite(&e.handle(now, Event::Isup { cic, msg: iam }, pool));
+    let inv = find_invite(&e.handle(now, Event::Isup { circuit, msg: iam }, pool));
     for st in [180u16, 200] {
         let mut r = Response::for_request(&inv, st, Some("peer"));
         r.headers.push(Hdr::Contact, "<sip:peer@192.0.2.20>");
@@ -59,7 +60,7 @@ fn pstn_call(e: &mut Engine, pool: &mut MemoryPool, cic: u16) {
     black_box(e.handle(
         now,
         Event::Isup {
-            cic,
+            circuit,
             msg: iwu::msgs::rel(16, 2),
         },
         pool,
@@ -91,17 +92,19 @@ fn ip_call(e: &mut Engine, pool: &mut MemoryPool, n: u64) {
         },
         pool,
     );
-    let cic = acts
+    let circuit = acts
         .iter()
         .find_map(|a| match a {
-            Action::SendIsup { cic, msg } if msg.message_type == MessageType::IAM => Some(*cic),
+            Action::SendIsup { circuit, msg } if msg.message_type == MessageType::IAM => {
+                Some(*circuit)
+            }
             _ => None,
         })
         .expect("IAM");
     black_box(e.handle(
         now,
         Event::Isup {
-            cic,
+            circuit,
             msg: iwu::msgs::acm(1, false),
         },
         pool,
@@ -109,7 +112,7 @@ fn ip_call(e: &mut Engine, pool: &mut MemoryPool, n: u64) {
     black_box(e.handle(
         now,
         Event::Isup {
-            cic,
+            circuit,
             msg: iwu::msgs::anm(),
         },
         pool,
@@ -117,12 +120,12 @@ fn ip_call(e: &mut Engine, pool: &mut MemoryPool, n: u64) {
     black_box(e.handle(
         now,
         Event::Isup {
-            cic,
+            circuit,
             msg: iwu::msgs::rel(16, 2),
         },
         pool,
     ));
-    pool.release(cic);
+    pool.release(circuit);
 }
 
 use iwu::CircuitPool;
@@ -131,10 +134,10 @@ fn bench(c: &mut Criterion) {
     let cfg: IwuConfig = toml::from_str(CONFIG).unwrap();
     let mut e = Engine::new(cfg, 1).unwrap();
     let mut pool = MemoryPool::new();
-    pool.add("tg1", 1..=31);
+    pool.add("tg1", (1..=31).map(|cic| CircuitId { dpc: 2, cic }));
     c.bench_function(
         "pstn_originated_call (IAM, INVITE, 180/ACM, 200/ANM, REL/RLC/BYE)",
-        |b| b.iter(|| pstn_call(&mut e, &mut pool, 7)),
+        |b| b.iter(|| pstn_call(&mut e, &mut pool, CircuitId { dpc: 2, cic: 7 })),
     );
     let mut n = 0;
     c.bench_function(

@@ -130,7 +130,10 @@ mod secs {
 #[serde(deny_unknown_fields)]
 pub struct TrunkGroupConfig {
     pub name: String,
-    /// CIC ranges, inclusive: `[[1, 31], [33, 63]]`.
+    /// The far end's signalling point code: the trunk group's circuits are `(dpc, cic)`.
+    pub dpc: u32,
+    /// CIC ranges, inclusive: `[[1, 31], [33, 63]]`; unique per DPC (Q.763 §1.2), so groups
+    /// toward different exchanges may use the same CICs.
     pub cics: Vec<[u16; 2]>,
     /// The SIP peer (by name) that calls arriving on this trunk group are sent to.
     pub sip_peer: String,
@@ -294,8 +297,8 @@ pub enum ConfigError {
     UnknownPeer(String, String),
     #[error("peer {0:?}: trunk_group {1:?} is not a configured trunk group")]
     UnknownTrunkGroup(String, String),
-    #[error("CIC {0} belongs to more than one trunk group")]
-    DuplicateCic(u16),
+    #[error("CIC {cic} toward DPC {dpc} belongs to more than one trunk group")]
+    DuplicateCic { dpc: u32, cic: u16 },
     #[error("trunk group {0:?}: bad CIC range {1}-{2}")]
     BadRange(String, u16, u16),
     #[error("trunk group {0:?}: {1}")]
@@ -330,9 +333,10 @@ impl IwuConfig {
                 if a > b || b > 4095 {
                     return Err(ConfigError::BadRange(tg.name.clone(), a, b));
                 }
-                for c in a..=b {
-                    if !cics.insert(c) {
-                        return Err(ConfigError::DuplicateCic(c));
+                for cic in a..=b {
+                    // Q.763 §1.2: a CIC names one circuit of the signalling relation to `dpc`.
+                    if !cics.insert((tg.dpc, cic)) {
+                        return Err(ConfigError::DuplicateCic { dpc: tg.dpc, cic });
                     }
                 }
             }
@@ -383,6 +387,7 @@ t9 = 120.5
 
 [[trunk_groups]]
 name = "tg1"
+dpc = 2
 cics = [[1, 31]]
 sip_peer = "core"
 country_code = "49"
@@ -431,7 +436,10 @@ cause_overrides = { isup_to_sip = [{ cause = 17, status = 600 }], sip_to_isup = 
         assert!(matches!(c.validate(), Err(ConfigError::UnknownPeer(..))));
         let c: IwuConfig =
             toml::from_str(&MIN.replace("[[1, 31]]", "[[1, 31], [31, 32]]")).unwrap();
-        assert_eq!(c.validate(), Err(ConfigError::DuplicateCic(31)));
+        assert_eq!(
+            c.validate(),
+            Err(ConfigError::DuplicateCic { dpc: 2, cic: 31 })
+        );
         let c: IwuConfig =
             toml::from_str(&MIN.replace("\"192.0.2.50\"", "\"mg.example\"")).unwrap();
         assert!(matches!(c.validate(), Err(ConfigError::Media(..))));
@@ -441,5 +449,27 @@ cause_overrides = { isup_to_sip = [{ cause = 17, status = 600 }], sip_to_isup = 
             c.validate(),
             Err(ConfigError::UnknownTrunkGroup(..))
         ));
+    }
+
+    /// Q.763 §1.2: CICs are unique per signalling relation. A second trunk group toward another
+    /// exchange may reuse CICs 1-31; toward the same exchange it must not overlap.
+    #[test]
+    fn cics_are_unique_per_dpc() {
+        let second = |dpc: u32, cics: &str| {
+            format!(
+                "{MIN}\n[[trunk_groups]]\nname = \"tg2\"\ndpc = {dpc}\ncics = {cics}\n\
+                 sip_peer = \"core\"\ncountry_code = \"49\"\n\
+                 media = {{ address = \"192.0.2.51\", rtp_port_min = 40000, rtp_port_max = 40100 }}\n"
+            )
+        };
+        let c: IwuConfig = toml::from_str(&second(3, "[[1, 31]]")).unwrap();
+        assert_eq!(c.validate(), Ok(()));
+        let c: IwuConfig = toml::from_str(&second(2, "[[31, 40]]")).unwrap();
+        assert_eq!(
+            c.validate(),
+            Err(ConfigError::DuplicateCic { dpc: 2, cic: 31 })
+        );
+        let c: IwuConfig = toml::from_str(&second(2, "[[32, 40]]")).unwrap();
+        assert_eq!(c.validate(), Ok(()));
     }
 }

@@ -50,7 +50,7 @@ struct Call {
     model: CallModel,
     tg: usize,
     peer: usize,
-    cic: Option<Cic>,
+    circuit: Option<CircuitId>,
     call_id: String,
     started: Duration,
     progressed: Option<Duration>,
@@ -98,7 +98,7 @@ impl Call {
             call: self.id,
             model: self.model,
             bridged: self.bridged,
-            cic: self.cic,
+            circuit: self.circuit,
             call_id: self.call_id.clone(),
         }
     }
@@ -142,9 +142,10 @@ pub struct Engine {
     timers: crate::config::IsupTimers,
     tgs: Vec<TrunkGroupConfig>,
     peers: Vec<Peer>,
-    cic_tg: HashMap<Cic, usize>,
+    /// The trunk group of every circuit.
+    circuit_tg: HashMap<CircuitId, usize>,
     calls: HashMap<CallRef, Call>,
-    by_cic: HashMap<Cic, CallRef>,
+    by_circuit: HashMap<CircuitId, CallRef>,
     by_call_id: HashMap<String, CallRef>,
     ids: IdGen,
     media: Box<dyn MediaGateway + Send>,
@@ -160,11 +161,11 @@ impl Engine {
     /// Build from a validated configuration; `seed` drives Call-IDs, tags and branches.
     pub fn new(cfg: IwuConfig, seed: u64) -> Result<Engine, crate::config::ConfigError> {
         cfg.validate()?;
-        let mut cic_tg = HashMap::new();
+        let mut circuit_tg = HashMap::new();
         for (i, tg) in cfg.trunk_groups.iter().enumerate() {
             for &[a, b] in &tg.cics {
-                for c in a..=b {
-                    cic_tg.insert(c, i);
+                for cic in a..=b {
+                    circuit_tg.insert(CircuitId { dpc: tg.dpc, cic }, i);
                 }
             }
         }
@@ -187,9 +188,9 @@ impl Engine {
                 })
                 .collect(),
             tgs: cfg.trunk_groups,
-            cic_tg,
+            circuit_tg,
             calls: HashMap::new(),
-            by_cic: HashMap::new(),
+            by_circuit: HashMap::new(),
             by_call_id: HashMap::new(),
             ids: IdGen::new(seed),
             max_calls: None,
@@ -240,9 +241,9 @@ impl Engine {
         self.calls.len()
     }
 
-    /// The call using `cic`, if any.
-    pub fn call_by_cic(&self, cic: Cic) -> Option<CallSummary> {
-        self.by_cic.get(&cic).and_then(|id| self.call(*id))
+    /// The call using `circuit`, if any.
+    pub fn call_by_circuit(&self, circuit: CircuitId) -> Option<CallSummary> {
+        self.by_circuit.get(&circuit).and_then(|id| self.call(*id))
     }
 
     /// The call with this SIP Call-ID, if any.
@@ -265,9 +266,9 @@ impl Engine {
         self.calls.get(&id).map(Call::summary)
     }
 
-    /// True if a call uses `cic`.
-    pub fn cic_in_use(&self, cic: Cic) -> bool {
-        self.by_cic.contains_key(&cic)
+    /// True if a call uses `circuit`.
+    pub fn circuit_in_use(&self, circuit: CircuitId) -> bool {
+        self.by_circuit.contains_key(&circuit)
     }
 
     /// Handle one event at time `now` (monotonic, caller-given) and return the actions.
@@ -284,21 +285,21 @@ impl Engine {
             _ => ReleaseSide::Gateway,
         };
         match event {
-            Event::Isup { cic, msg } => self.on_isup(now, cic, msg),
+            Event::Isup { circuit, msg } => self.on_isup(now, circuit, msg),
             Event::SipRequest { request, peer } => self.on_request(now, request, peer, pool),
             Event::SipResponse(r) => self.on_response(now, r),
             Event::SipTimeout { call_id, method } => self.on_timeout(now, &call_id, method),
             Event::Timer(k) => self.on_timer(now, k),
-            Event::ReleaseCall { cic, cause } => {
-                if let Some(mut c) = self.take_by_cic(cic) {
+            Event::ReleaseCall { circuit, cause } => {
+                if let Some(mut c) = self.take_by_circuit(circuit) {
                     self.release_both(now, &mut c, cause, LOCATION_TN, Outcome::Failed);
                     self.put(now, c);
                 }
             }
-            Event::CircuitReset { cic } => {
-                if let Some(mut c) = self.take_by_cic(cic) {
+            Event::CircuitReset { circuit } => {
+                if let Some(mut c) = self.take_by_circuit(circuit) {
                     // Q.764 §2.10.3.1: the reset clears the call as if REL had been received; no
-                    // RLC from us (the RSC procedure answers it), the circuit manager owns the CIC.
+                    // RLC from us (the RSC procedure answers it), the circuit manager owns it.
                     self.stop_all(&mut c);
                     self.detach_circuit(&mut c, false);
                     c.isup = IsupState::Idle;
@@ -331,22 +332,22 @@ impl Engine {
                     self.put(now, c);
                 }
             }
-            Event::Reattempt { cic } => {
-                if let Some(mut c) = self.take_by_cic(cic) {
+            Event::Reattempt { circuit } => {
+                if let Some(mut c) = self.take_by_circuit(circuit) {
                     self.reattempt(now, &mut c, pool);
                     self.put(now, c);
                 }
             }
-            Event::RepeatAttempt { cic, cause } => {
-                if let Some(mut c) = self.take_by_cic(cic) {
+            Event::RepeatAttempt { circuit, cause } => {
+                if let Some(mut c) = self.take_by_circuit(circuit) {
                     if c.model == CallModel::IpOrigination && c.isup == IsupState::Setup && !c.acm {
                         // The old circuit is cleared by a call of its own, without a record:
                         // REL now, RLC (or T1/T5) later, then CircuitIdle.
                         let mut old = self.new_call(now, c.model, c.tg, c.peer);
-                        old.cic = Some(cic);
+                        old.circuit = Some(circuit);
                         old.sip = SipState::Done;
                         old.record = false;
-                        self.by_cic.insert(cic, old.id);
+                        self.by_circuit.insert(circuit, old.id);
                         self.release_isup(&mut old, cause, LOCATION_TN, None);
                         self.put(now, old);
                         self.reattempt(now, &mut c, pool);
@@ -366,8 +367,8 @@ impl Engine {
         self.calls.remove(&id)
     }
 
-    fn take_by_cic(&mut self, cic: Cic) -> Option<Call> {
-        let id = *self.by_cic.get(&cic)?;
+    fn take_by_circuit(&mut self, circuit: CircuitId) -> Option<Call> {
+        let id = *self.by_circuit.get(&circuit)?;
         self.take(id)
     }
 
@@ -388,10 +389,10 @@ impl Engine {
         }
         if c.isup == IsupState::Idle && c.sip == SipState::Done {
             self.stop_all(&mut c);
-            let record_cic = c.cic;
-            if let Some(cic) = c.cic.take() {
-                if self.by_cic.get(&cic) == Some(&c.id) {
-                    self.by_cic.remove(&cic);
+            let record_circuit = c.circuit;
+            if let Some(circuit) = c.circuit.take() {
+                if self.by_circuit.get(&circuit) == Some(&c.id) {
+                    self.by_circuit.remove(&circuit);
                 }
             }
             self.by_call_id.remove(&c.call_id);
@@ -403,7 +404,7 @@ impl Engine {
             self.out.push(Action::CallRecord(CallRecord {
                 call: c.id,
                 model: c.model,
-                cic: record_cic,
+                circuit: record_circuit,
                 call_id: c.call_id.clone(),
                 outcome,
                 cause,
@@ -427,7 +428,7 @@ impl Engine {
             model,
             tg,
             peer,
-            cic: None,
+            circuit: None,
             call_id: String::new(),
             started: now,
             progressed: None,
@@ -498,8 +499,8 @@ impl Engine {
     }
 
     fn send_isup(&mut self, c: &Call, msg: Message) {
-        if let Some(cic) = c.cic {
-            self.out.push(Action::SendIsup { cic, msg });
+        if let Some(circuit) = c.circuit {
+            self.out.push(Action::SendIsup { circuit, msg });
         }
     }
 
@@ -527,15 +528,15 @@ impl Engine {
 
     /// The call no longer needs its circuit. `idle`: emit CircuitIdle (REL/RLC completed).
     fn detach_circuit(&mut self, c: &mut Call, idle: bool) {
-        if let Some(cic) = c.cic {
+        if let Some(circuit) = c.circuit {
             if c.media.take().is_some() {
-                self.media.release(&self.tgs[c.tg], cic);
+                self.media.release(&self.tgs[c.tg], circuit.cic);
             }
-            if self.by_cic.get(&cic) == Some(&c.id) {
-                self.by_cic.remove(&cic);
+            if self.by_circuit.get(&circuit) == Some(&c.id) {
+                self.by_circuit.remove(&circuit);
             }
             if idle {
-                self.out.push(Action::CircuitIdle { cic });
+                self.out.push(Action::CircuitIdle { circuit });
             }
         }
         c.isup = IsupState::Idle;
@@ -543,10 +544,13 @@ impl Engine {
 
     // ----- ISUP side -----
 
-    fn on_isup(&mut self, now: Duration, cic: Cic, msg: Message) {
+    fn on_isup(&mut self, now: Duration, circuit: CircuitId, msg: Message) {
         // Q.764 §2.9.5: unrecognised messages and parameters, by their compatibility information.
         // The IAM is examined in `on_iam` (a release there needs the call).
-        let call = self.by_cic.get(&cic).and_then(|id| self.calls.get(id));
+        let call = self
+            .by_circuit
+            .get(&circuit)
+            .and_then(|id| self.calls.get(id));
         let msg = if msg.message_type == MessageType::IAM && call.is_none() {
             msg
         } else {
@@ -557,23 +561,23 @@ impl Engine {
             });
             match compat::examine(msg, pass_on) {
                 compat::Verdict::Process { msg, notify } => {
-                    self.confusion(cic, notify);
+                    self.confusion(circuit, notify);
                     msg
                 }
                 compat::Verdict::PassOn { msg, notify } => {
-                    self.confusion(cic, notify);
-                    if let Some(mut c) = self.take_by_cic(cic) {
+                    self.confusion(circuit, notify);
+                    if let Some(mut c) = self.take_by_circuit(circuit) {
                         self.send_info(&mut c, &msg);
                         self.put(now, c);
                     }
                     return;
                 }
                 compat::Verdict::Discard { notify } => {
-                    self.confusion(cic, notify);
+                    self.confusion(circuit, notify);
                     return;
                 }
                 compat::Verdict::Release { cause, diagnostic } => {
-                    if let Some(mut c) = self.take_by_cic(cic) {
+                    if let Some(mut c) = self.take_by_circuit(circuit) {
                         self.release_compat(now, &mut c, cause, &diagnostic);
                         self.put(now, c);
                     }
@@ -582,12 +586,12 @@ impl Engine {
             }
         };
         let t = msg.message_type;
-        let Some(mut c) = self.take_by_cic(cic) else {
+        let Some(mut c) = self.take_by_circuit(circuit) else {
             match t {
-                MessageType::IAM => self.on_iam(now, cic, msg),
+                MessageType::IAM => self.on_iam(now, circuit, msg),
                 // Q.764 §2.3.1 e): REL for an idle circuit is still answered with RLC.
                 MessageType::REL => self.out.push(Action::SendIsup {
-                    cic,
+                    circuit,
                     msg: msgs::rlc(),
                 }),
                 // RLC or other call messages on an idle circuit: discarded (Q.764 §2.9.6).
@@ -635,10 +639,10 @@ impl Engine {
     }
 
     /// CFN (Q.764 §2.9.5) when the compatibility procedure asks for a notification.
-    fn confusion(&mut self, cic: Cic, notify: Option<(u8, Vec<u8>)>) {
+    fn confusion(&mut self, circuit: CircuitId, notify: Option<(u8, Vec<u8>)>) {
         if let Some((cause, diagnostic)) = notify {
             self.out.push(Action::SendIsup {
-                cic,
+                circuit,
                 msg: compat::cfn(cause, LOCATION_TN, &diagnostic),
             });
         }
@@ -662,8 +666,8 @@ impl Engine {
     }
 
     /// IAM received: PSTN origination (RFC 3398 §8.2.1).
-    fn on_iam(&mut self, now: Duration, cic: Cic, iam: Message) {
-        let Some(&tg_i) = self.cic_tg.get(&cic) else {
+    fn on_iam(&mut self, now: Duration, circuit: CircuitId, iam: Message) {
+        let Some(&tg_i) = self.circuit_tg.get(&circuit) else {
             // Not one of our circuits: the runtime answers UCIC (Q.764 §2.12). Nothing here.
             return;
         };
@@ -673,17 +677,17 @@ impl Engine {
         };
         let overloaded = self.overloaded();
         let mut c = self.new_call(now, CallModel::PstnOrigination, tg_i, peer_i);
-        c.cic = Some(cic);
+        c.circuit = Some(circuit);
         c.call_id = self.ids.call_id(&self.local.host.to_string());
         c.local_tag = self.ids.tag();
-        self.by_cic.insert(cic, c.id);
+        self.by_circuit.insert(circuit, c.id);
         self.by_call_id.insert(c.call_id.clone(), c.id);
         // Q.764 §2.9.5: unrecognised parameters of the IAM; the IAM itself travels encapsulated
         // toward SIP-I/SIP-T peers (pass on possible).
         let pass_on = self.peers[peer_i].encapsulates();
         let iam = match compat::examine(iam, pass_on) {
             compat::Verdict::Process { msg, notify } => {
-                self.confusion(cic, notify);
+                self.confusion(circuit, notify);
                 msg
             }
             compat::Verdict::Release { cause, diagnostic } => {
@@ -695,7 +699,7 @@ impl Engine {
             }
             compat::Verdict::Discard { notify } | compat::Verdict::PassOn { notify, .. } => {
                 // An IAM discarded: the circuit stays idle, the far end's T7 clears its call.
-                self.confusion(cic, notify);
+                self.confusion(circuit, notify);
                 Self::set_outcome(&mut c, Outcome::Failed, compat::cause::MESSAGE_DISCARDED);
                 self.detach_circuit(&mut c, true);
                 c.sip = SipState::Done;
@@ -718,7 +722,7 @@ impl Engine {
         };
         let media = match cause {
             Some(_) => None,
-            None => self.media.allocate(&tg, cic),
+            None => self.media.allocate(&tg, circuit.cic),
         };
         let Some(media) = media else {
             let cause = cause.unwrap_or(47);
@@ -909,7 +913,7 @@ impl Engine {
             codecs: media.codecs.clone(),
             ptime: Some(media.ptime),
         }
-        .to_bytes(u64::from(c.cic.unwrap_or_default()), c.sdp_version);
+        .to_bytes(session_id(c), c.sdp_version);
         let isup_body = if encaps { iam.to_bytes().ok() } else { None };
         set_body_req(&mut req, pc, Some(offer), isup_body.as_deref());
         Some(req)
@@ -1078,10 +1082,7 @@ impl Engine {
 
     /// REL received (Q.764 §2.3.1): RLC at once, circuit idle, then clear the SIP side.
     fn on_rel(&mut self, now: Duration, c: &mut Call, rel: Message) {
-        self.out.push(Action::SendIsup {
-            cic: c.cic.unwrap_or_default(),
-            msg: msgs::rlc(),
-        });
+        self.send_isup(c, msgs::rlc());
         let was = c.isup;
         self.stop(c, TimerKind::T1);
         self.stop(c, TimerKind::T2);
@@ -1248,26 +1249,26 @@ impl Engine {
         self.stop(c, TimerKind::T7);
         // The circuit now carries the incoming call: no REL, no CircuitIdle.
         self.detach_circuit(c, false);
-        c.cic = None;
+        c.circuit = None;
         c.isup = IsupState::Setup;
         let tg = self.tgs[c.tg].clone();
-        let Some(cic) = pool
+        let Some(circuit) = pool
             .seize(&tg.name)
-            .filter(|c| !self.by_cic.contains_key(c))
+            .filter(|c| !self.by_circuit.contains_key(c))
         else {
             c.isup = IsupState::Idle;
             self.release_sip(now, c, 34, LOCATION_TN, None, Outcome::Failed);
             return;
         };
-        let Some(media) = self.media.allocate(&tg, cic) else {
-            pool.release(cic);
+        let Some(media) = self.media.allocate(&tg, circuit.cic) else {
+            pool.release(circuit);
             c.isup = IsupState::Idle;
             self.release_sip(now, c, 47, LOCATION_TN, None, Outcome::Failed);
             return;
         };
         c.media = Some(media);
-        c.cic = Some(cic);
-        self.by_cic.insert(cic, c.id);
+        c.circuit = Some(circuit);
+        self.by_circuit.insert(circuit, c.id);
         if let Some(iam) = c.iam.clone() {
             self.send_isup(c, iam);
         }
@@ -1416,7 +1417,7 @@ impl Engine {
         self.out.push(Action::CallRecord(CallRecord {
             call: id,
             model: CallModel::IpOrigination,
-            cic: None,
+            circuit: None,
             call_id: req.headers.call_id().unwrap_or_default().to_string(),
             outcome,
             cause,
@@ -1634,23 +1635,23 @@ impl Engine {
         c.dialog = Some(dialog);
         // A circuit the pool hands out while a call still holds it (pool out of step) is
         // treated as no circuit: it comes back with that call's CircuitIdle.
-        let Some(cic) = pool
+        let Some(circuit) = pool
             .seize(&tg.name)
-            .filter(|c| !self.by_cic.contains_key(c))
+            .filter(|c| !self.by_circuit.contains_key(c))
         else {
             // No circuit: cause 34 → 503 (RFC 3398 §8.2.6.1).
             let st = self.peers[peer_i].causes.isup_to_sip(34, None);
             self.reject_invite(now, &req, Some(peer_i), st, None, Some(34), Outcome::Failed);
             return;
         };
-        let Some(media) = self.media.allocate(&tg, cic) else {
-            pool.release(cic);
+        let Some(media) = self.media.allocate(&tg, circuit.cic) else {
+            pool.release(circuit);
             let st = self.peers[peer_i].causes.isup_to_sip(47, None);
             self.reject_invite(now, &req, Some(peer_i), st, None, Some(47), Outcome::Failed);
             return;
         };
         c.media = Some(media);
-        c.cic = Some(cic);
+        c.circuit = Some(circuit);
         if pc.reliable_provisional
             && (req.headers.has_option(Hdr::Supported, "100rel")
                 || req.headers.has_option(Hdr::Require, "100rel"))
@@ -1662,7 +1663,7 @@ impl Engine {
         }
         let iam = self.build_iam(&req, &tg, peer_i, noa, digits, enc_iam);
         c.iam = Some(iam.clone());
-        self.by_cic.insert(cic, c.id);
+        self.by_circuit.insert(circuit, c.id);
         self.by_call_id.insert(c.call_id.clone(), c.id);
         self.send_isup(&c, iam);
         // Q.764 §2.1.4: T7 from the IAM until ACM/CON.
@@ -1839,7 +1840,7 @@ impl Engine {
                     codecs: c.codecs.clone(),
                     ptime: Some(m.ptime),
                 }
-                .to_bytes(u64::from(c.cic.unwrap_or_default()), c.sdp_version)
+                .to_bytes(session_id(c), c.sdp_version)
             })
         } else {
             None
@@ -1988,7 +1989,7 @@ impl Engine {
                 codecs,
                 ptime: Some(m.ptime),
             }
-            .to_bytes(u64::from(c.cic.unwrap_or_default()), c.sdp_version);
+            .to_bytes(session_id(c), c.sdp_version);
             r.set_body(Some("application/sdp"), sdp);
         }
         self.out.push(Action::SendResponse(r));
@@ -2350,9 +2351,9 @@ impl Engine {
                 // Q.764 §2.9.6 / §2.10.3: T5 → RSC, alert maintenance, stop T1, start T17.
                 self.stop(&mut c, TimerKind::T1);
                 self.send_isup(&c, msgs::rsc());
-                if let Some(cic) = c.cic {
+                if let Some(circuit) = c.circuit {
                     self.out.push(Action::MaintenanceAlert {
-                        cic,
+                        circuit,
                         reason: "T5 expired: no RLC for REL, circuit reset",
                     });
                 }
@@ -2361,9 +2362,9 @@ impl Engine {
             }
             TimerKind::T17 if c.isup == IsupState::Resetting => {
                 self.send_isup(&c, msgs::rsc());
-                if let Some(cic) = c.cic {
+                if let Some(circuit) = c.circuit {
                     self.out.push(Action::MaintenanceAlert {
-                        cic,
+                        circuit,
                         reason: "T17 expired: no RLC for RSC",
                     });
                 }
@@ -2387,6 +2388,13 @@ impl Engine {
         }
         self.put(now, c);
     }
+}
+
+/// SDP `o=` session id (RFC 4566 §5.2: with the address, unique per session): the call's
+/// circuit, DPC and CIC, since two exchanges' circuits may share a CIC and a media address.
+fn session_id(c: &Call) -> u64 {
+    c.circuit
+        .map_or(0, |k| u64::from(k.dpc) << 16 | u64::from(k.cic))
 }
 
 /// Q.850 cause of a Reason header (RFC 3326), 1..=127.

@@ -6,6 +6,24 @@ use std::time::Duration;
 /// Circuit identification code (Q.763 §1.2, 12 bits in the ITU variant).
 pub type Cic = u16;
 
+/// A circuit: its CIC together with the far end's signalling point code. A CIC is unique only
+/// within the signalling relation between two exchanges (Q.763 §1.2, Q.704 §2.2), so trunk
+/// groups toward different exchanges reuse CIC numbers. `dpc` is the DPC of the messages we send
+/// on the circuit and the OPC of those we receive on it.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+pub struct CircuitId {
+    pub dpc: u32,
+    pub cic: Cic,
+}
+
+impl std::fmt::Display for CircuitId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.dpc, self.cic)
+    }
+}
+
 /// Identifies one call inside the engine (for timers and records).
 pub type CallRef = u64;
 
@@ -14,7 +32,10 @@ pub type CallRef = u64;
 pub enum Event {
     /// An ISUP message received on a circuit (call-control messages: IAM, ACM, CPG, ANM, CON,
     /// REL, RLC, SUS, RES, INR, INF, FAC, USR, APM…; circuit maintenance stays in the runtime).
-    Isup { cic: Cic, msg: isup::Message },
+    Isup {
+        circuit: CircuitId,
+        msg: isup::Message,
+    },
     /// A request from the SIP transaction layer: an out-of-dialog INVITE, or an in-dialog BYE,
     /// CANCEL, INFO, PRACK, ACK, UPDATE. `peer` is the configured peer the runtime matched by
     /// source address; `None` lets the engine match the top Via's sent-by host.
@@ -33,26 +54,27 @@ pub enum Event {
     },
     /// A timer the engine started has fired.
     Timer(TimerKey),
-    /// Operator: release the call on `cic` with `cause` (REL toward ISUP, BYE/CANCEL/error toward SIP).
-    ReleaseCall { cic: Cic, cause: u8 },
+    /// Operator: release the call on `circuit` with `cause` (REL toward ISUP, BYE/CANCEL/error
+    /// toward SIP).
+    ReleaseCall { circuit: CircuitId, cause: u8 },
     /// Maintenance reset the circuit (RSC/GRS received or sent): the call on it is cleared toward
     /// SIP without REL (Q.764 §2.10.3: reset clears the call as if released); the circuit
     /// manager owns the circuit from now on, so no `CircuitIdle` follows.
-    CircuitReset { cic: Cic },
+    CircuitReset { circuit: CircuitId },
     /// The signalling route to the far end is lost (M3UA association down, no ASP active): no
     /// REL can be sent or received any more, so every call is cleared toward SIP with cause 38
     /// (network out of order, Q.850 §2.2.7) and no REL/RLC; the circuits stay with the circuit
     /// manager, whose GRS on recovery realigns both ends (Q.764 §2.10.3.1 d)), so no
     /// `CircuitIdle` follows.
     SignallingLost,
-    /// Dual seizure (Q.764 §2.10.1.4): the outgoing call on `cic` lost; it seizes another
+    /// Dual seizure (Q.764 §2.10.1.4): the outgoing call on `circuit` lost; it seizes another
     /// circuit and re-sends its IAM (automatic repeat attempt). The runtime passes the winning
     /// incoming IAM afterwards as an ordinary `Isup` event.
-    Reattempt { cic: Cic },
-    /// Q.764 §2.8.2.1 c): the far end blocked `cic` after our IAM and before any backward
+    Reattempt { circuit: CircuitId },
+    /// Q.764 §2.8.2.1 c): the far end blocked `circuit` after our IAM and before any backward
     /// message. The circuit is released normally (REL with `cause`, RLC, T1/T5) and the call is
     /// repeated on another circuit, unseen by SIP (automatic repeat attempt, §2.8.1).
-    RepeatAttempt { cic: Cic, cause: u8 },
+    RepeatAttempt { circuit: CircuitId, cause: u8 },
 }
 
 /// Output actions, in the order they must be performed.
@@ -60,7 +82,7 @@ pub enum Event {
 pub enum Action {
     /// Send an ISUP message on a circuit.
     SendIsup {
-        cic: Cic,
+        circuit: CircuitId,
         msg: isup::Message,
     },
     /// Send a request to `peer` (configured peer name). INVITE/BYE/CANCEL/INFO/PRACK get a client
@@ -81,12 +103,12 @@ pub enum Action {
     },
     /// The call is done with the circuit (RLC sent or received): the runtime frees it.
     CircuitIdle {
-        cic: Cic,
+        circuit: CircuitId,
     },
     /// Maintenance needed: T5 expired without RLC (Q.764 §2.9.6: RSC sent, T17 running); the
     /// circuit stays out of service for new calls until RLC. Informational (alarm).
     MaintenanceAlert {
-        cic: Cic,
+        circuit: CircuitId,
         reason: &'static str,
     },
     /// A call ended.
@@ -157,7 +179,7 @@ pub struct CallSummary {
     /// SIP bridging (RFC 3372 §3, PSTN-IP-PSTN): an IP-originated call whose INVITE carried an
     /// encapsulated IAM, i.e. the call came from the PSTN through another gateway.
     pub bridged: bool,
-    pub cic: Option<Cic>,
+    pub circuit: Option<CircuitId>,
     pub call_id: String,
 }
 
@@ -179,7 +201,7 @@ pub enum Outcome {
 pub struct CallRecord {
     pub call: CallRef,
     pub model: CallModel,
-    pub cic: Option<Cic>,
+    pub circuit: Option<CircuitId>,
     pub call_id: String,
     pub outcome: Outcome,
     /// Q.850 cause of the release.
@@ -202,24 +224,24 @@ pub struct CallRecord {
 /// through [`Action::CircuitIdle`], on which the runtime calls `release`.
 pub trait CircuitPool {
     /// Seize an idle circuit of the trunk group.
-    fn seize(&mut self, trunk_group: &str) -> Option<Cic>;
+    fn seize(&mut self, trunk_group: &str) -> Option<CircuitId>;
     /// Return a circuit.
-    fn release(&mut self, cic: Cic);
+    fn release(&mut self, circuit: CircuitId);
 }
 
-/// In-memory pool for tests: circuits per trunk group, seized lowest first.
+/// In-memory pool for tests: circuits per trunk group, seized in the order they were added.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryPool {
-    free: BTreeMap<String, VecDeque<Cic>>,
-    owner: BTreeMap<Cic, String>,
+    free: BTreeMap<String, VecDeque<CircuitId>>,
+    owner: BTreeMap<CircuitId, String>,
 }
 
 impl MemoryPool {
     pub fn new() -> Self {
         Self::default()
     }
-    pub fn add(&mut self, tg: &str, cics: impl IntoIterator<Item = Cic>) {
-        for c in cics {
+    pub fn add(&mut self, tg: &str, circuits: impl IntoIterator<Item = CircuitId>) {
+        for c in circuits {
             self.free.entry(tg.into()).or_default().push_back(c);
             self.owner.insert(c, tg.into());
         }
@@ -228,29 +250,33 @@ impl MemoryPool {
         self.free.get(tg).map_or(0, VecDeque::len)
     }
     /// The idle circuits of a trunk group, in seizure order.
-    pub fn free_cics(&self, tg: &str) -> Vec<Cic> {
+    pub fn free_circuits(&self, tg: &str) -> Vec<CircuitId> {
         self.free
             .get(tg)
             .map(|q| q.iter().copied().collect())
             .unwrap_or_default()
     }
     /// Mark a circuit busy (seized by the far end with an IAM).
-    pub fn take(&mut self, cic: Cic) {
-        for q in self.free.values_mut() {
-            q.retain(|c| *c != cic);
+    pub fn take(&mut self, circuit: CircuitId) {
+        if let Some(q) = self
+            .owner
+            .get(&circuit)
+            .and_then(|tg| self.free.get_mut(tg))
+        {
+            q.retain(|c| *c != circuit);
         }
     }
 }
 
 impl CircuitPool for MemoryPool {
-    fn seize(&mut self, trunk_group: &str) -> Option<Cic> {
+    fn seize(&mut self, trunk_group: &str) -> Option<CircuitId> {
         self.free.get_mut(trunk_group)?.pop_front()
     }
-    fn release(&mut self, cic: Cic) {
-        if let Some(tg) = self.owner.get(&cic) {
+    fn release(&mut self, circuit: CircuitId) {
+        if let Some(tg) = self.owner.get(&circuit) {
             let q = self.free.entry(tg.clone()).or_default();
-            if !q.contains(&cic) {
-                q.push_back(cic);
+            if !q.contains(&circuit) {
+                q.push_back(circuit);
             }
         }
     }

@@ -11,13 +11,13 @@
 //!     let event = /* ISUP from M3UA, SIP from the transaction layer, a fired timer, admin */;
 //!     for action in engine.handle(now, event, &mut circuit_pool) {
 //!         match action {
-//!             Action::SendIsup { cic, msg }          => /* emit_with_cic → M3UA DATA */,
+//!             Action::SendIsup { circuit, msg }      => /* emit_with_cic → M3UA DATA to circuit.dpc */,
 //!             Action::SendRequest { peer, request }  => /* client transaction (ACK: send as is) */,
 //!             Action::SendResponse(r)                => /* server transaction by Via branch + method */,
 //!             Action::StartTimer { key, after }      => /* (re)arm key at now + after */,
 //!             Action::StopTimer { key }              => /* disarm key */,
-//!             Action::CircuitIdle { cic }            => circuit_pool.release(cic),
-//!             Action::MaintenanceAlert { cic, reason } => /* alarm; circuit stays out of service */,
+//!             Action::CircuitIdle { circuit }        => circuit_pool.release(circuit),
+//!             Action::MaintenanceAlert { circuit, reason } => /* alarm; out of service until RLC */,
 //!             Action::CallRecord(cdr)                => /* metrics, CDR log */,
 //!         }
 //!     }
@@ -26,9 +26,10 @@
 //!
 //! * `now` is any monotonic `Duration` (a virtual clock in tests); it is only used for call
 //!   records. Timers are actions: re-arming a running key replaces it; a stale expiry is ignored.
-//! * Calls are created by an IAM on an idle CIC (PSTN origination) and by an out-of-dialog
+//! * Calls are created by an IAM on an idle circuit (PSTN origination) and by an out-of-dialog
 //!   INVITE (IP origination; with an encapsulated IAM this is SIP bridging). Calls are found by
-//!   CIC for ISUP and by Call-ID (+ To tag for in-dialog requests) for SIP.
+//!   circuit ([`CircuitId`]: the far end's point code and the CIC, Q.763 §1.2) for ISUP and by
+//!   Call-ID (+ To tag for in-dialog requests) for SIP.
 //! * Circuits for calls toward the PSTN come from a [`CircuitPool`] passed to `handle`; the
 //!   engine never frees a circuit it signalled on, it emits [`Action::CircuitIdle`] (it only calls
 //!   `release` for a circuit it seized and could not use). [`MemoryPool`] is a test pool.
@@ -61,7 +62,7 @@ pub use config::{
 };
 pub use engine::Engine;
 pub use event::{
-    Action, CallModel, CallRecord, CallRef, CallSummary, Cic, CircuitPool, Event, MemoryPool,
-    Outcome, ReleaseSide, TimerKey, TimerKind,
+    Action, CallModel, CallRecord, CallRef, CallSummary, Cic, CircuitId, CircuitPool, Event,
+    MemoryPool, Outcome, ReleaseSide, TimerKey, TimerKind,
 };
 pub use media::{MediaEndpoint, MediaGateway, StaticMediaGateway};

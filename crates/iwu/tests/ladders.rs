@@ -42,7 +42,7 @@ fn pstn_basic() -> Harness {
     assert!(acts.is_empty());
     let acts = h.response(peer_response(&inv, 180));
     let (cic, acm) = find_isup(&acts, MessageType::ACM).expect("ACM");
-    assert_eq!(cic, 5);
+    assert_eq!(cic, circuit(5));
     assert_eq!(
         acm.get::<isup::BackwardCallIndicators>()
             .unwrap()
@@ -64,7 +64,9 @@ fn pstn_basic() -> Harness {
     assert!(find_isup(&acts, MessageType::RLC).is_some());
     let bye = find_request(&acts, Method::Bye).expect("BYE");
     assert_eq!(bye.headers.q850_cause(), Some(16));
-    assert!(acts.contains(&Action::CircuitIdle { cic: 5 }));
+    assert!(acts.contains(&Action::CircuitIdle {
+        circuit: circuit(5)
+    }));
     let r = &h.records[0];
     assert_eq!((r.outcome, r.cause), (Outcome::Answered, 16));
     assert_eq!(r.answer_time, Some(secs(3)));
@@ -83,7 +85,9 @@ fn pstn_reject(status: u16, cause: u8) -> Harness {
     let (_, rel) = find_isup(&acts, MessageType::REL).expect("REL");
     assert_eq!(iwu::msgs::cause_of(&rel).unwrap().0, cause);
     let acts = h.isup(7, isup::Message::new(MessageType::RLC));
-    assert!(acts.contains(&Action::CircuitIdle { cic: 7 }));
+    assert!(acts.contains(&Action::CircuitIdle {
+        circuit: circuit(7)
+    }));
     assert_eq!(h.records[0].outcome, Outcome::Rejected);
     assert_eq!(h.records[0].cause, cause);
     assert_eq!(h.records[0].sip_status, Some(status));
@@ -134,7 +138,9 @@ fn pstn_bye() -> Harness {
     let (_, rel) = find_isup(&acts, MessageType::REL).unwrap();
     assert_eq!(iwu::msgs::cause_of(&rel).unwrap().0, 16);
     let acts = h.isup(3, isup::Message::new(MessageType::RLC));
-    assert!(acts.contains(&Action::CircuitIdle { cic: 3 }));
+    assert!(acts.contains(&Action::CircuitIdle {
+        circuit: circuit(3)
+    }));
     assert_eq!(h.records[0].outcome, Outcome::Answered);
     h
 }
@@ -405,7 +411,7 @@ fn ip_basic() -> Harness {
     let inv = plain_invite("ip-basic");
     let acts = h.request(inv.clone());
     let (cic, iam) = find_isup(&acts, MessageType::IAM).expect("IAM");
-    assert_eq!(cic, 33);
+    assert_eq!(cic, circuit(33));
     let cdpn = iam.get::<isup::CalledPartyNumber>().unwrap();
     assert_eq!(
         (cdpn.nature_of_address, cdpn.digits.to_string()),
@@ -443,7 +449,9 @@ fn ip_basic() -> Harness {
     let (_, rel) = find_isup(&acts, MessageType::REL).unwrap();
     assert_eq!(iwu::msgs::cause_of(&rel).unwrap().0, 16);
     let acts = h.isup(33, isup::Message::new(MessageType::RLC));
-    assert!(acts.contains(&Action::CircuitIdle { cic: 33 }));
+    assert!(acts.contains(&Action::CircuitIdle {
+        circuit: circuit(33)
+    }));
     let r = &h.records[0];
     assert_eq!(
         (r.outcome, r.answer_time, r.duration),
@@ -463,7 +471,7 @@ fn ip_reject(cause: u8, status: u16) -> Harness {
     assert!(find_isup(&acts, MessageType::RLC).is_some());
     let r = find_response(&acts, status).expect("final response");
     assert_eq!(r.headers.q850_cause(), Some(u16::from(cause)));
-    assert!(acts.contains(&Action::CircuitIdle { cic }));
+    assert!(acts.contains(&Action::CircuitIdle { circuit: cic }));
     assert_eq!(h.records[0].outcome, Outcome::Rejected);
     assert_eq!(h.engine.active_calls(), 0);
     h
@@ -559,7 +567,7 @@ fn ip_rel_after_answer() -> Harness {
     let bye = find_request(&acts, Method::Bye).expect("BYE");
     assert_eq!(bye.headers.q850_cause(), Some(16));
     assert_eq!(bye.headers.to().unwrap().tag(), Some("caller"));
-    assert!(acts.contains(&Action::CircuitIdle { cic }));
+    assert!(acts.contains(&Action::CircuitIdle { circuit: cic }));
     assert_eq!(h.engine.active_calls(), 0);
     h
 }
@@ -760,7 +768,7 @@ fn ip_release_timers() -> Harness {
     assert_eq!(h.alerts, vec![cic]);
     assert!(!h.idle.contains(&cic), "out of service until RLC");
     let acts = h.isup(cic, isup::Message::new(MessageType::RLC));
-    assert!(acts.contains(&Action::CircuitIdle { cic }));
+    assert!(acts.contains(&Action::CircuitIdle { circuit: cic }));
     assert!(h.timers.is_empty());
     h
 }
@@ -770,7 +778,7 @@ fn ip_reattempt() -> Harness {
     let mut h = Harness::new();
     let acts = h.request(plain_invite("glare"));
     let (cic, iam1) = find_isup(&acts, MessageType::IAM).unwrap();
-    let acts = h.feed(Event::Reattempt { cic });
+    let acts = h.feed(Event::Reattempt { circuit: cic });
     let (cic2, iam2) = find_isup(&acts, MessageType::IAM).unwrap();
     assert_ne!(cic, cic2);
     assert_eq!(iam1, iam2);
@@ -788,7 +796,10 @@ fn ip_repeat_attempt_after_blocking() {
     let mut h = Harness::new();
     let acts = h.request(plain_invite("blocked"));
     let (cic, iam1) = find_isup(&acts, MessageType::IAM).unwrap();
-    let acts = h.feed(Event::RepeatAttempt { cic, cause: 41 });
+    let acts = h.feed(Event::RepeatAttempt {
+        circuit: cic,
+        cause: 41,
+    });
     let (rel_cic, rel) = find_isup(&acts, MessageType::REL).unwrap();
     assert_eq!((rel_cic, iwu::msgs::cause_of(&rel).unwrap().0), (cic, 41));
     let (cic2, iam2) = find_isup(&acts, MessageType::IAM).unwrap();
@@ -796,7 +807,7 @@ fn ip_repeat_attempt_after_blocking() {
     assert_eq!(iam1, iam2);
     assert!(!acts.iter().any(|a| matches!(a, Action::SendResponse(_))));
     let acts = h.isup(cic, isup::Message::new(MessageType::RLC));
-    assert!(acts.contains(&Action::CircuitIdle { cic }));
+    assert!(acts.contains(&Action::CircuitIdle { circuit: cic }));
     assert!(h.records.is_empty());
     assert_eq!(h.engine.active_calls(), 1);
 }
@@ -808,7 +819,7 @@ fn ip_circuit_reset() -> Harness {
     let acts = h.request(inv);
     let (cic, _) = find_isup(&acts, MessageType::IAM).unwrap();
     h.isup(cic, iwu::msgs::anm());
-    let acts = h.feed(Event::CircuitReset { cic });
+    let acts = h.feed(Event::CircuitReset { circuit: cic });
     assert_eq!(
         find_request(&acts, Method::Bye)
             .unwrap()
@@ -881,7 +892,7 @@ fn ip_100rel() -> Harness {
 fn rel_on_idle_circuit_gets_rlc_and_stray_messages_are_dropped() {
     let mut h = Harness::new();
     let acts = h.isup(20, rel(16));
-    assert_eq!(find_isup(&acts, MessageType::RLC).unwrap().0, 20);
+    assert_eq!(find_isup(&acts, MessageType::RLC).unwrap().0, circuit(20));
     assert!(h.isup(20, isup::Message::new(MessageType::RLC)).is_empty());
     assert!(h.isup(20, iwu::msgs::anm()).is_empty());
     // IAM on a CIC no trunk group has: nothing (the runtime answers UCIC).
@@ -927,7 +938,10 @@ fn admin_release_answered_call() {
     let acts = h.isup(12, iam("30123456", None));
     let inv = find_request(&acts, Method::Invite).unwrap();
     h.response(peer_response(&inv, 200));
-    let acts = h.feed(Event::ReleaseCall { cic: 12, cause: 31 });
+    let acts = h.feed(Event::ReleaseCall {
+        circuit: circuit(12),
+        cause: 31,
+    });
     assert_eq!(
         iwu::msgs::cause_of(&find_isup(&acts, MessageType::REL).unwrap().1)
             .unwrap()
@@ -1160,7 +1174,7 @@ fn signalling_lost_clears_every_call_toward_sip_with_cause_38() {
     assert_eq!(final_response.headers.q850_cause(), Some(38));
     assert!(find_isup(&acts, MessageType::REL).is_none());
     assert!(!acts.iter().any(|a| matches!(a, Action::CircuitIdle { .. })));
-    assert!(!h.engine.cic_in_use(cic) && !h.engine.cic_in_use(cic2));
+    assert!(!h.engine.circuit_in_use(cic) && !h.engine.circuit_in_use(cic2));
     assert_eq!(h.engine.active_calls(), 0);
     assert!(h.timers.is_empty(), "no call timer survives");
 }
@@ -1499,11 +1513,131 @@ fn call_records_carry_release_side_and_bridging() {
         "optional",
     ));
     let (cic, _) = find_isup(&acts, MessageType::IAM).unwrap();
-    let s = h.engine.call_by_cic(cic).expect("call by CIC");
+    let s = h.engine.call_by_circuit(cic).expect("call by CIC");
     assert_eq!(s, h.engine.call_by_call_id("bridge-live").unwrap());
     assert_eq!(
-        (s.model, s.bridged, s.cic),
+        (s.model, s.bridged, s.circuit),
         (iwu::CallModel::IpOrigination, true, Some(cic))
     );
     assert_eq!(h.engine.calls().count(), 1);
+}
+
+// ---------- circuits toward two exchanges ----------
+
+/// tg1 (DPC 2) and tg3 (DPC 3) both have CICs 1-31 (Q.763 §1.2: a CIC is unique only within
+/// its signalling relation). INVITEs from peer "sipi3" go to tg3, IAMs on tg3 to "sipi3".
+fn two_exchanges() -> Harness {
+    let cfg = format!(
+        "{CONFIG}
+[[trunk_groups]]
+name = \"tg3\"
+dpc = 3
+cics = [[1, 31]]
+sip_peer = \"sipi3\"
+country_code = \"49\"
+media = {{ address = \"192.0.2.51\", rtp_port_min = 40000, rtp_port_max = 40100 }}
+
+[[peers]]
+name = \"sipi3\"
+host = \"192.0.2.21\"
+trunk_group = \"tg3\"
+profile = \"sip-i\"
+trusted = true
+"
+    );
+    let mut h = Harness::with_config(toml::from_str(&cfg).expect("two-exchange config"));
+    h.pool
+        .add("tg3", (1..=31).map(|cic| iwu::CircuitId { dpc: 3, cic }));
+    h
+}
+
+/// Calls in both directions on the same CIC number toward two exchanges at once: every
+/// message of each call stays on its own circuit, and the release of one leaves the other.
+#[test]
+fn same_cic_toward_two_exchanges() {
+    let mut h = two_exchanges();
+    let (a2, a3) = (circuit(5), iwu::CircuitId { dpc: 3, cic: 5 });
+    // PSTN origination on 2/5 and on 3/5: two calls, to the peer of each group.
+    let acts = h.isup(a2, iam("30123456", Some(("3098765", 0))));
+    let inv2 = find_request(&acts, Method::Invite).expect("INVITE from 2/5");
+    assert_eq!(
+        inv2.uri.to_string(),
+        "sip:+4930123456@192.0.2.20;user=phone"
+    );
+    let acts = h.isup(a3, iam("30654321", Some(("3098765", 0))));
+    let inv3 = find_request(&acts, Method::Invite).expect("INVITE from 3/5");
+    assert_eq!(
+        inv3.uri.to_string(),
+        "sip:+4930654321@192.0.2.21;user=phone"
+    );
+    // The SDP origins differ although both media addresses serve CIC 5 (RFC 4566 §5.2).
+    let origin = |r: &sip::Request| {
+        let b = SipBody::parse(&r.headers, &r.body).unwrap();
+        let sdp = std::str::from_utf8(b.sdp().unwrap()).unwrap().to_string();
+        sdp.lines()
+            .find(|l| l.starts_with("o="))
+            .unwrap()
+            .to_string()
+    };
+    assert_ne!(origin(&inv2), origin(&inv3));
+    // IP origination toward each exchange: both get CIC 1 of their group.
+    let acts = h.request(sipi_invite("to-dpc2"));
+    let (b2, _) = find_isup(&acts, MessageType::IAM).expect("IAM toward DPC 2");
+    let mut to3 = sipi_invite("to-dpc3");
+    to3.headers.set(
+        Hdr::Via,
+        "SIP/2.0/UDP 192.0.2.21:5060;branch=z9hG4bK-to-dpc3",
+    );
+    let acts = h.request(to3);
+    let (b3, _) = find_isup(&acts, MessageType::IAM).expect("IAM toward DPC 3");
+    assert_eq!((b2, b3), (circuit(1), iwu::CircuitId { dpc: 3, cic: 1 }));
+    assert_eq!(h.engine.active_calls(), 4);
+    for (c, call_id) in [(b2, "to-dpc2"), (b3, "to-dpc3")] {
+        assert_eq!(h.engine.call_by_circuit(c).unwrap().call_id, call_id, "{c}");
+    }
+
+    // Backward messages reach the call of their circuit only.
+    let acts = h.isup(b3, iwu::msgs::acm(1, false));
+    let ringing = find_response(&acts, 180).expect("180 for the call toward DPC 3");
+    assert_eq!(ringing.headers.call_id().unwrap(), "to-dpc3");
+    let acts = h.isup(b2, iwu::msgs::anm());
+    let ok = find_response(&acts, 200).expect("200 for the call toward DPC 2");
+    assert_eq!(ok.headers.call_id().unwrap(), "to-dpc2");
+    let acts = h.response(peer_response(&inv3, 180));
+    assert_eq!(find_isup(&acts, MessageType::ACM).unwrap().0, a3);
+    let mut answer = peer_response(&inv2, 200);
+    answer.set_body(Some("application/sdp"), ANSWER.to_vec());
+    let acts = h.response(answer);
+    // Answered without alerting: CON (Q.764 §2.1.4.3).
+    assert_eq!(find_isup(&acts, MessageType::CON).unwrap().0, a2);
+
+    // Exchange 2 releases 2/5 and 2/1: exchange 3's calls on CICs 5 and 1 go on.
+    for (c, inv) in [(a2, Some(&inv2)), (b2, None)] {
+        let acts = h.isup(c, rel(16));
+        assert_eq!(find_isup(&acts, MessageType::RLC).unwrap().0, c);
+        assert!(acts.contains(&Action::CircuitIdle { circuit: c }));
+        let bye = find_request(&acts, Method::Bye).expect("BYE");
+        if let Some(inv) = inv {
+            assert_eq!(
+                bye.headers.call_id().unwrap(),
+                inv.headers.call_id().unwrap()
+            );
+        } else {
+            assert_eq!(bye.headers.call_id().unwrap(), "to-dpc2");
+        }
+    }
+    assert_eq!(h.engine.active_calls(), 2);
+    assert!(!h.engine.circuit_in_use(a2) && !h.engine.circuit_in_use(b2));
+    assert!(h.engine.circuit_in_use(a3) && h.engine.circuit_in_use(b3));
+    let records: Vec<_> = h.records.iter().map(|r| r.circuit).collect();
+    assert_eq!(records, vec![Some(a2), Some(b2)]);
+    // And exchange 3 releases its own: the call still ringing on 3/5 is cancelled.
+    for c in [a3, b3] {
+        let acts = h.isup(c, rel(16));
+        assert_eq!(find_isup(&acts, MessageType::RLC).unwrap().0, c);
+        assert!(acts.contains(&Action::CircuitIdle { circuit: c }));
+    }
+    h.response(peer_response(&inv3, 487));
+    assert_eq!(h.engine.active_calls(), 0);
+    assert_eq!(h.records.len(), 4);
 }

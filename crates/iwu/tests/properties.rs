@@ -1,6 +1,6 @@
 //! Property tests: arbitrary interleavings of ISUP, SIP, timers and maintenance events never
 //! panic, and after the network clears everything every circuit is back (no hung circuits, no
-//! calls, no timers).
+//! calls, no timers). Two exchanges (DPC 2 and DPC 3) have circuits with the same CICs.
 
 mod support;
 
@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use isup::{Message, MessageType, ParameterCode, RawParameter};
-use iwu::{Action, Cic, Event};
+use iwu::{Action, CircuitId, Event};
 use proptest::prelude::*;
 use sip::header::Hdr;
 use sip::{Method, Request, Response};
@@ -17,7 +17,7 @@ use support::*;
 #[derive(Debug, Clone)]
 enum Op {
     PstnIam {
-        cic: Cic,
+        circuit: CircuitId,
         called: String,
         calling: Option<u8>,
     },
@@ -70,12 +70,13 @@ fn op() -> impl Strategy<Value = Op> {
 fn call_op() -> impl Strategy<Value = Op> {
     prop_oneof![
         (
+            prop_oneof![Just(DPC), Just(DPC3)],
             prop_oneof![1u16..=6, 33u16..=34, 900u16..=901],
             "[0-9]{0,12}",
             proptest::option::of(0u8..=3)
         )
-            .prop_map(|(cic, called, calling)| Op::PstnIam {
-                cic,
+            .prop_map(|(dpc, cic, called, calling)| Op::PstnIam {
+                circuit: CircuitId { dpc, cic },
                 called,
                 calling
             }),
@@ -128,11 +129,11 @@ struct World {
     gw_invites: Vec<Request>,
     /// INVITEs the peers sent (IP origination) and the gateway's latest tagged response.
     peer_invites: Vec<(Request, Option<Response>)>,
-    /// CICs with a call: from IAM in or out.
-    cics: Vec<Cic>,
-    /// Per CIC: index of the last IAM, and of the last CircuitIdle / reset.
-    last_iam: HashMap<Cic, usize>,
-    last_free: HashMap<Cic, usize>,
+    /// Circuits with a call: from IAM in or out.
+    circuits: Vec<CircuitId>,
+    /// Per circuit: index of the last IAM, and of the last CircuitIdle / reset.
+    last_iam: HashMap<CircuitId, usize>,
+    last_free: HashMap<CircuitId, usize>,
     tick: usize,
 }
 
@@ -160,20 +161,20 @@ impl World {
                         e.1 = Some(r.clone());
                     }
                 }
-                Action::SendIsup { cic, msg } if msg.message_type == MessageType::IAM => {
-                    self.cics.push(*cic);
-                    self.last_iam.insert(*cic, self.tick);
+                Action::SendIsup { circuit, msg } if msg.message_type == MessageType::IAM => {
+                    self.circuits.push(*circuit);
+                    self.last_iam.insert(*circuit, self.tick);
                 }
-                Action::CircuitIdle { cic } => {
-                    self.last_free.insert(*cic, self.tick);
+                Action::CircuitIdle { circuit } => {
+                    self.last_free.insert(*circuit, self.tick);
                 }
                 _ => {}
             }
         }
     }
 
-    fn cic(&self, slot: u8) -> Option<Cic> {
-        (!self.cics.is_empty()).then(|| self.cics[slot as usize % self.cics.len()])
+    fn circuit(&self, slot: u8) -> Option<CircuitId> {
+        (!self.circuits.is_empty()).then(|| self.circuits[slot as usize % self.circuits.len()])
     }
 }
 
@@ -205,16 +206,30 @@ fn isup_msg(kind: u8, cause: u8) -> Message {
     }
 }
 
+/// The second exchange: tg3's circuits reuse tg1's CICs 1-6 (Q.763 §1.2: CICs are per
+/// signalling relation).
+const DPC3: u32 = 3;
+
 fn run(ops: Vec<Op>) {
     // tg2 receives overlap (SAM collection) so that path is exercised too.
     let mut cfg = config();
     cfg.trunk_groups[1].overlap = true;
+    let mut tg3 = cfg.trunk_groups[0].clone();
+    tg3.name = "tg3".into();
+    tg3.dpc = DPC3;
+    tg3.cics = vec![[1, 6]];
+    tg3.media.address = "192.0.2.51".into();
+    cfg.trunk_groups.push(tg3);
+    // INVITEs from peer "q" go to tg3.
+    cfg.peers[2].trunk_group = "tg3".into();
     let mut h = Harness::with_config(cfg);
+    h.pool
+        .add("tg3", (1..=6).map(|cic| CircuitId { dpc: DPC3, cic }));
     let mut w = World::default();
     for op in ops {
         let acts = match op {
             Op::PstnIam {
-                cic,
+                circuit,
                 called,
                 calling,
             } => {
@@ -235,10 +250,10 @@ fn run(ops: Vec<Op>) {
                     }
                     m
                 };
-                w.cics.push(cic);
+                w.circuits.push(circuit);
                 w.tick += 1;
-                w.last_iam.insert(cic, w.tick);
-                h.isup(cic, m)
+                w.last_iam.insert(circuit, w.tick);
+                h.isup(circuit, m)
             }
             Op::IpInvite {
                 peer,
@@ -269,8 +284,8 @@ fn run(ops: Vec<Op>) {
                 w.peer_invites.push((inv.clone(), None));
                 h.request(inv)
             }
-            Op::Isup { slot, kind, cause } => match w.cic(slot) {
-                Some(cic) => h.isup(cic, isup_msg(kind, cause)),
+            Op::Isup { slot, kind, cause } => match w.circuit(slot) {
+                Some(circuit) => h.isup(circuit, isup_msg(kind, cause)),
                 None => vec![],
             },
             Op::Response {
@@ -376,49 +391,49 @@ fn run(ops: Vec<Op>) {
                 })
             }
             Op::Advance(s) => h.advance(Duration::from_secs(u64::from(s))),
-            Op::Reset { slot } => match w.cic(slot) {
-                Some(cic) => {
-                    let a = h.feed(Event::CircuitReset { cic });
+            Op::Reset { slot } => match w.circuit(slot) {
+                Some(circuit) => {
+                    let a = h.feed(Event::CircuitReset { circuit });
                     // The circuit manager owns a reset circuit and frees it after RLC/GRA.
-                    h.pool.release(cic);
+                    h.pool.release(circuit);
                     w.tick += 1;
-                    w.last_free.insert(cic, w.tick);
+                    w.last_free.insert(circuit, w.tick);
                     a
                 }
                 None => vec![],
             },
-            Op::Reattempt { slot } => match w.cic(slot) {
-                Some(cic) => {
-                    let a = h.feed(Event::Reattempt { cic });
-                    if !h.engine.cic_in_use(cic) {
+            Op::Reattempt { slot } => match w.circuit(slot) {
+                Some(circuit) => {
+                    let a = h.feed(Event::Reattempt { circuit });
+                    if !h.engine.circuit_in_use(circuit) {
                         // The circuit went to the winning incoming call (the test frees it).
                         w.tick += 1;
-                        w.last_free.insert(cic, w.tick);
-                        h.pool.release(cic);
+                        w.last_free.insert(circuit, w.tick);
+                        h.pool.release(circuit);
                     }
                     a
                 }
                 None => vec![],
             },
             Op::SignallingLost => {
-                let held: Vec<Cic> = w
-                    .cics
+                let held: Vec<CircuitId> = w
+                    .circuits
                     .iter()
                     .copied()
-                    .filter(|&c| h.engine.cic_in_use(c))
+                    .filter(|&c| h.engine.circuit_in_use(c))
                     .collect();
                 let a = h.feed(Event::SignallingLost);
-                assert!(w.cics.iter().all(|&c| !h.engine.cic_in_use(c)));
+                assert!(w.circuits.iter().all(|&c| !h.engine.circuit_in_use(c)));
                 // The GRS on recovery frees every circuit the lost calls held.
-                for cic in held {
-                    h.pool.release(cic);
+                for circuit in held {
+                    h.pool.release(circuit);
                     w.tick += 1;
-                    w.last_free.insert(cic, w.tick);
+                    w.last_free.insert(circuit, w.tick);
                 }
                 a
             }
-            Op::Admin { slot, cause } => match w.cic(slot) {
-                Some(cic) => h.feed(Event::ReleaseCall { cic, cause }),
+            Op::Admin { slot, cause } => match w.circuit(slot) {
+                Some(circuit) => h.feed(Event::ReleaseCall { circuit, cause }),
                 None => vec![],
             },
         };
@@ -433,9 +448,9 @@ use iwu::CircuitPool;
 /// answers for pending INVITEs, timers run out.
 fn drain(h: &mut Harness, w: &mut World) {
     for _round in 0..6 {
-        for cic in w.cics.clone() {
-            if h.engine.cic_in_use(cic) {
-                let a = h.isup(cic, iwu::msgs::rel(16, 2));
+        for circuit in w.circuits.clone() {
+            if h.engine.circuit_in_use(circuit) {
+                let a = h.isup(circuit, iwu::msgs::rel(16, 2));
                 w.observe(&a);
             }
         }
@@ -454,9 +469,9 @@ fn drain(h: &mut Harness, w: &mut World) {
         let a = h.advance(Duration::from_secs(400));
         w.observe(&a);
         // RLC for every REL/RSC the gateway still waits on.
-        for cic in w.cics.clone() {
-            if h.engine.cic_in_use(cic) {
-                let a = h.isup(cic, Message::new(MessageType::RLC));
+        for circuit in w.circuits.clone() {
+            if h.engine.circuit_in_use(circuit) {
+                let a = h.isup(circuit, Message::new(MessageType::RLC));
                 w.observe(&a);
             }
         }
@@ -470,26 +485,30 @@ fn drain(h: &mut Harness, w: &mut World) {
         "calls left after the network cleared"
     );
     assert!(h.timers.is_empty(), "timers left: {:?}", h.timers);
-    for (cic, at) in &w.last_iam {
-        if *cic >= 900 {
+    for (circuit, at) in &w.last_iam {
+        if circuit.cic >= 900 {
             continue;
         }
-        let freed = w.last_free.get(cic).copied().unwrap_or(0);
+        let freed = w.last_free.get(circuit).copied().unwrap_or(0);
         assert!(
-            freed > *at || !h.engine.cic_in_use(*cic),
-            "CIC {cic} never freed"
+            freed > *at || !h.engine.circuit_in_use(*circuit),
+            "circuit {circuit} never freed"
         );
-        assert!(!h.engine.cic_in_use(*cic));
+        assert!(!h.engine.circuit_in_use(*circuit));
     }
     // Every circuit seized from the pool came back.
-    let mut free = h.pool.free_cics("tg1");
-    free.extend(h.pool.free_cics("tg2"));
+    let mut free = h.pool.free_circuits("tg1");
+    free.extend(h.pool.free_circuits("tg2"));
+    free.extend(h.pool.free_circuits("tg3"));
     free.sort_unstable();
-    assert_eq!(
-        free,
-        (1..=31).chain(33..=34).collect::<Vec<_>>(),
-        "pool leaked circuits"
-    );
+    let all: Vec<CircuitId> = (1..=31)
+        .chain(33..=34)
+        .map(circuit)
+        .chain((1..=6).map(|cic| CircuitId { dpc: DPC3, cic }))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(free, all, "pool leaked circuits");
 }
 
 proptest! {

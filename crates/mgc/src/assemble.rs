@@ -19,6 +19,7 @@ pub fn iwu_config(cfg: &Config) -> iwu::IwuConfig {
             .iter()
             .map(|t| iwu::TrunkGroupConfig {
                 name: t.name.clone(),
+                dpc: t.dpc,
                 cics: t.cics.0.iter().map(|&(a, b)| [a, b]).collect(),
                 sip_peer: t.sip_peer.clone(),
                 country_code: t.country_code.clone(),
@@ -170,10 +171,11 @@ mod tests {
         gw
     }
 
-    /// The exchange answers each GRS with a GRA for the same range, all circuits idle.
+    /// Each exchange answers its GRS with a GRA for the same range, all circuits idle.
     fn answer_grs(gw: &mut Gateway, out: &[Output]) {
         for o in out {
             if let Output::Isup {
+                dpc,
                 message_type: isup::MessageType::GRS,
                 user_data,
                 ..
@@ -184,17 +186,23 @@ mod tests {
                 let gra = isup::Message::new(isup::MessageType::GRA).with(
                     isup::RangeAndStatus::with_status(&vec![false; range as usize + 1]),
                 );
-                exchange_sends(gw, first, &gra);
+                exchange_at(gw, *dpc, first, &gra);
             }
         }
     }
 
+    /// The exchange of the default trunk group (point code 2) sends `msg` on `cic`.
     fn exchange_sends(gw: &mut Gateway, cic: u16, msg: &isup::Message) -> Vec<Output> {
+        exchange_at(gw, 2, cic, msg)
+    }
+
+    /// The exchange with point code `opc` sends `msg` on `cic`.
+    fn exchange_at(gw: &mut Gateway, opc: u32, cic: u16, msg: &isup::Message) -> Vec<Output> {
         let mut user_data = Vec::new();
         isup::Variant::ITU
             .emit_with_cic(cic, msg, &mut user_data)
             .unwrap();
-        gw.handle(Duration::from_millis(5), Input::Isup { opc: 2, user_data })
+        gw.handle(Duration::from_millis(5), Input::Isup { opc, user_data })
     }
 
     fn assert_all_idle(gw: &Gateway) {
@@ -394,6 +402,92 @@ mod tests {
         assert_all_idle(&gw);
     }
 
+    /// Q.763 §1.2: a second trunk group toward DPC 3 with the same CICs 1-31. IAMs from both
+    /// exchanges on CIC 2 and an INVITE (to DPC 2) are up at once; each output goes to its own
+    /// exchange, the calls are found by circuit, and a REL from DPC 3 frees only 3/2.
+    #[test]
+    fn same_cics_toward_two_exchanges() {
+        use crate::circuits::{CircuitId, CircuitState};
+        let text = crate::config::DEFAULT_TOML.replace(
+            "[call_timers]",
+            "[[trunk_groups]]\nname = \"pstn-b\"\ndpc = 3\ncics = \"1-31\"\n\
+             sip_peer = \"softswitch\"\ncountry_code = \"49\"\n[trunk_groups.media]\n\
+             address = \"127.0.0.1\"\nrtp_port_min = 30000\nrtp_port_max = 30998\n\n\
+             [call_timers]",
+        );
+        let mut gw = ready_with(&Config::parse(&text, "two exchanges").unwrap());
+        let iam = |called: &str| {
+            let cdpn =
+                iwu::number::called_party(3, iwu::number::text_to_signals(called).unwrap(), false);
+            iwu::msgs::iam(false, false, cdpn, None)
+        };
+        let mut call_ids = Vec::new();
+        for dpc in [2, 3] {
+            let out = exchange_at(&mut gw, dpc, 2, &iam(&format!("30{dpc}")));
+            let inv = out
+                .iter()
+                .find_map(|o| match o {
+                    Output::SipRequest { request, .. } => Some(request.clone()),
+                    _ => None,
+                })
+                .expect("INVITE");
+            call_ids.push(inv.headers.call_id().unwrap().to_string());
+            let call = gw.call_by_circuit(CircuitId { dpc, cic: 2 }).unwrap();
+            assert_eq!(call.call_id, call_ids[call_ids.len() - 1]);
+        }
+        assert_ne!(call_ids[0], call_ids[1]);
+        let out = gw.handle(
+            Duration::from_millis(10),
+            Input::SipRequest {
+                peer: "softswitch".into(),
+                request: invite("ip"),
+            },
+        );
+        let iam_out = out
+            .iter()
+            .find_map(|o| match o {
+                Output::Isup {
+                    dpc,
+                    message_type: isup::MessageType::IAM,
+                    ..
+                } => Some(*dpc),
+                _ => None,
+            })
+            .expect("IAM");
+        assert_eq!(iam_out, 2, "INVITEs from the softswitch go to pstn");
+        assert_eq!(gw.active_calls(), 3);
+        let state = |gw: &Gateway, dpc, cic| {
+            gw.circuits()
+                .state(CircuitId { dpc, cic })
+                .map(|s| s.state)
+                .unwrap()
+        };
+        assert_eq!(state(&gw, 2, 2), CircuitState::BusyIncoming);
+        assert_eq!(state(&gw, 3, 2), CircuitState::BusyIncoming);
+        // Exchange 3 clears its call: RLC to DPC 3, the call toward DPC 2 on CIC 2 stays.
+        let out = exchange_at(&mut gw, 3, 2, &iwu::msgs::rel(16, 1));
+        let rlc: Vec<u32> = out
+            .iter()
+            .filter_map(|o| match o {
+                Output::Isup {
+                    dpc,
+                    message_type: isup::MessageType::RLC,
+                    ..
+                } => Some(*dpc),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(rlc, vec![3]);
+        assert_eq!(state(&gw, 3, 2), CircuitState::Idle);
+        assert_eq!(state(&gw, 2, 2), CircuitState::BusyIncoming);
+        assert_eq!(
+            gw.call_by_circuit(CircuitId { dpc: 2, cic: 2 })
+                .map(|c| c.call_id),
+            Some(call_ids[0].clone())
+        );
+        assert!(gw.call_by_circuit(CircuitId { dpc: 3, cic: 2 }).is_none());
+    }
+
     /// The runtime names ISUP timers for `isup_timer_expiries_total` and finds the call of an
     /// input and of a timer for the log span.
     #[test]
@@ -425,7 +519,10 @@ mod tests {
             })
             .expect("T7 started with the IAM");
         let call = gw.call_by_call_id("c1").expect("call by Call-ID");
-        assert_eq!(gw.call_by_cic(cic), Some(call.clone()));
+        assert_eq!(
+            gw.call_by_circuit(crate::circuits::CircuitId { dpc: 2, cic }),
+            Some(call.clone())
+        );
         assert_eq!(gw.timer_call(t7), Some(call.clone()));
         assert_eq!(model_label(call.model, call.bridged), "ip_origination");
         assert_eq!(gw.calls().count(), 1);
@@ -447,7 +544,7 @@ mod tests {
         let record = |model, bridged, outcome, cause, side| iwu::CallRecord {
             call: 1,
             model,
-            cic: Some(1),
+            circuit: Some(crate::circuits::CircuitId { dpc: 2, cic: 1 }),
             call_id: "x".into(),
             outcome,
             cause,

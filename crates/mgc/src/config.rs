@@ -75,7 +75,8 @@ pub struct TrunkGroup {
     pub name: String,
     /// The far end's signalling point code.
     pub dpc: u32,
-    /// CIC ranges, e.g. `"1-15,17-31"`; unique across trunk groups.
+    /// CIC ranges, e.g. `"1-15,17-31"`; unique per DPC (Q.763 §1.2): groups toward other
+    /// exchanges may reuse them.
     pub cics: crate::circuits::CicRanges,
     #[serde(default)]
     pub direction: crate::circuits::Direction,
@@ -364,19 +365,18 @@ impl Config {
                 ));
             }
         }
-        let mut seen = std::collections::HashMap::new();
-        for t in &self.trunk_groups {
-            for cic in t.cics.cics() {
-                if let Some(other) = seen.insert(cic, &t.name) {
-                    return Err(invalid(
-                        "trunk_groups.cics",
-                        format!(
-                            "CIC {cic} is in trunk groups {other:?} and {:?}; CICs must be unique",
-                            t.name
-                        ),
-                    ));
-                }
-            }
+        // Q.763 §1.2: a CIC names a circuit only within the signalling relation to one DPC, so
+        // groups toward different exchanges may reuse CICs; toward one DPC they must not overlap.
+        if let Err(e) = crate::assemble::circuits_config(self).validate() {
+            let field = match e {
+                crate::circuits::ConfigError::OverlappingCic { .. }
+                | crate::circuits::ConfigError::NoCircuits(_) => "trunk_groups.cics",
+                crate::circuits::ConfigError::DuplicateGroup(_) => "trunk_groups.name",
+                crate::circuits::ConfigError::Timer { .. } => "maintenance_timers",
+                crate::circuits::ConfigError::PointCode(_)
+                | crate::circuits::ConfigError::OwnPointCode { .. } => "trunk_groups.dpc",
+            };
+            return Err(invalid(field, e.to_string()));
         }
         if let Err(e) = iwu::IwuConfig::validate(&crate::assemble::iwu_config(self)) {
             return Err(invalid("peers", e.to_string()));
@@ -454,5 +454,39 @@ mod tests {
             e,
             "gw.toml: line 3: ss7.point_code: 20000 exceeds 14 bits (max 16383)"
         );
+    }
+
+    /// Two trunk groups toward one exchange: a CIC in both is refused at the line of `cics`;
+    /// toward two exchanges the same CICs are two sets of circuits.
+    #[test]
+    fn cics_are_unique_per_dpc() {
+        let with_second = |dpc: u32, cics: &str| {
+            DEFAULT_TOML.replace(
+                "[call_timers]",
+                &format!(
+                    "[[trunk_groups]]\nname = \"pstn-b\"\ndpc = {dpc}\ncics = \"{cics}\"\n\
+                     sip_peer = \"softswitch\"\ncountry_code = \"49\"\n\
+                     [trunk_groups.media]\naddress = \"127.0.0.2\"\nrtp_port_min = 20000\n\
+                     rtp_port_max = 20998\n\n[call_timers]"
+                ),
+            )
+        };
+        let c = Config::parse(&with_second(3, "1-31"), "gw.toml").expect("same CICs, other DPC");
+        assert_eq!(c.trunk_groups[1].cics.cics(), c.trunk_groups[0].cics.cics());
+        let e = Config::parse(&with_second(2, "31-40"), "gw.toml")
+            .unwrap_err()
+            .to_string();
+        let line = 1 + DEFAULT_TOML
+            .lines()
+            .position(|l| l.starts_with("cics ="))
+            .expect("cics in the default");
+        assert_eq!(
+            e,
+            format!(
+                "gw.toml: line {line}: trunk_groups.cics: CIC 31 toward DPC 2 is in both trunk \
+                 groups `pstn` and `pstn-b`"
+            )
+        );
+        Config::parse(&with_second(2, "32-40"), "gw.toml").expect("disjoint CICs, same DPC");
     }
 }

@@ -120,23 +120,19 @@ impl Timers {
     }
 }
 
-/// The circuit manager seen by the engine as its circuit pool. The engine's CIC is unique
-/// across trunk groups (checked at configuration), so it maps back to one circuit.
+/// The circuit manager seen by the engine as its circuit pool.
 struct Pool<'a> {
     circuits: &'a mut CircuitManager,
-    dpc_of: &'a HashMap<u16, u32>,
 }
 
 impl iwu::CircuitPool for Pool<'_> {
-    fn seize(&mut self, trunk_group: &str) -> Option<iwu::Cic> {
+    fn seize(&mut self, trunk_group: &str) -> Option<CircuitId> {
         let g = self.circuits.group(trunk_group)?;
-        self.circuits.seize_outgoing(g).map(|c| c.cic)
+        self.circuits.seize_outgoing(g)
     }
 
-    fn release(&mut self, cic: iwu::Cic) {
-        if let Some(&dpc) = self.dpc_of.get(&cic) {
-            self.circuits.call_released(CircuitId { dpc, cic });
-        }
+    fn release(&mut self, circuit: CircuitId) {
+        self.circuits.call_released(circuit);
     }
 }
 
@@ -145,7 +141,6 @@ pub struct Gateway {
     engine: iwu::Engine,
     circuits: CircuitManager,
     variant: &'static Variant,
-    dpc_of: HashMap<u16, u32>,
     timers: Timers,
     sip_timers: TimerConfig,
     /// 2xx to INVITE being retransmitted until ACK, by Call-ID.
@@ -155,18 +150,10 @@ pub struct Gateway {
 
 impl Gateway {
     pub fn new(engine: iwu::Engine, circuits: CircuitManager, sip_timers: TimerConfig) -> Self {
-        let mut dpc_of = HashMap::new();
-        for (g, _) in circuits.groups() {
-            let dpc = circuits.group_dpc(g);
-            for c in circuits.group_states(g) {
-                dpc_of.insert(c.circuit.cic, dpc);
-            }
-        }
         Gateway {
             engine,
             circuits,
             variant: &Variant::ITU,
-            dpc_of,
             timers: Timers::default(),
             sip_timers,
             retransmit: HashMap::new(),
@@ -186,9 +173,9 @@ impl Gateway {
         self.engine.active_calls()
     }
 
-    /// The call using `cic`, if any (log spans).
-    pub fn call_by_cic(&self, cic: u16) -> Option<iwu::CallSummary> {
-        self.engine.call_by_cic(cic)
+    /// The call using `circuit`, if any (log spans).
+    pub fn call_by_circuit(&self, circuit: CircuitId) -> Option<iwu::CallSummary> {
+        self.engine.call_by_circuit(circuit)
     }
 
     /// The call with this SIP Call-ID, if any (log spans).
@@ -331,7 +318,8 @@ impl Gateway {
         match self.circuits.on_message(opc, cic, &msg) {
             Disposition::Consumed | Disposition::Unequipped => self.drain_circuits(now),
             Disposition::CallControl => {
-                let id = CircuitId { dpc: opc, cic };
+                // Q.763 §1.2: the CIC names a circuit of the signalling relation with `opc`.
+                let circuit = CircuitId { dpc: opc, cic };
                 if msg.message_type == MessageType::IAM {
                     let verdict = self.circuits.incoming_iam(opc, cic);
                     self.drain_circuits(now);
@@ -346,24 +334,26 @@ impl Gateway {
                         IamVerdict::Reject { cause } => {
                             // The engine owns the release: it takes the call, then clears it
                             // with REL and this cause, and frees the circuit after RLC.
-                            self.engine_event(now, iwu::Event::Isup { cic, msg });
-                            self.engine_event(now, iwu::Event::ReleaseCall { cic, cause });
+                            self.engine_event(now, iwu::Event::Isup { circuit, msg });
+                            self.engine_event(now, iwu::Event::ReleaseCall { circuit, cause });
                             return;
                         }
                     }
-                } else if IN_CALL_ONLY.contains(&msg.message_type) && !self.engine.cic_in_use(cic) {
+                } else if IN_CALL_ONLY.contains(&msg.message_type)
+                    && !self.engine.circuit_in_use(circuit)
+                {
                     // Q.764 §2.9.5.1 d): other unreasonable signalling information on an idle
                     // circuit: the circuit is reset (RSC). A REL there is still answered with RLC
                     // and an RLC discarded (a), b)); the engine does both. Messages with a
                     // meaning outside a call (CCR, CFN, unrecognised types…) are not "unreasonable".
-                    self.circuits.reset(id);
+                    self.circuits.reset(circuit);
                     self.drain_circuits(now);
                     return;
                 } else if is_backward(msg.message_type) {
-                    self.circuits.first_backward_message(id);
+                    self.circuits.first_backward_message(circuit);
                     self.drain_circuits(now);
                 }
-                self.engine_event(now, iwu::Event::Isup { cic, msg });
+                self.engine_event(now, iwu::Event::Isup { circuit, msg });
             }
         }
     }
@@ -372,7 +362,6 @@ impl Gateway {
         let actions = {
             let mut pool = Pool {
                 circuits: &mut self.circuits,
-                dpc_of: &self.dpc_of,
             };
             self.engine.handle(now, ev, &mut pool)
         };
@@ -386,46 +375,40 @@ impl Gateway {
     fn engine_action(&mut self, now: Duration, a: iwu::Action) {
         use iwu::Action as A;
         match a {
-            A::SendIsup { cic, msg } => self.send_isup(cic, &msg),
+            A::SendIsup { circuit, msg } => self.send_isup(circuit, &msg),
             A::SendRequest { peer, request } => self.out.push(Output::SipRequest { peer, request }),
             A::SendResponse(r) => self.send_response(r),
             A::StartTimer { key, after } => {
                 self.timers.start(TimerRef::Call(key), after, &mut self.out)
             }
             A::StopTimer { key } => self.timers.stop(&TimerRef::Call(key), &mut self.out),
-            A::CircuitIdle { cic } => {
-                if let Some(&dpc) = self.dpc_of.get(&cic) {
-                    self.circuits.call_released(CircuitId { dpc, cic });
-                    self.drain_circuits(now);
-                }
+            A::CircuitIdle { circuit } => {
+                self.circuits.call_released(circuit);
+                self.drain_circuits(now);
             }
-            A::MaintenanceAlert { cic, reason } => {
+            A::MaintenanceAlert { circuit, reason } => {
                 // Q.764 §2.9.6: after T5 the engine itself resets the circuit (RSC, T17) and
                 // frees it with `CircuitIdle` on RLC; the circuit manager stays out of it.
-                self.out.push(Output::Alert(format!("CIC {cic}: {reason}")));
+                self.out
+                    .push(Output::Alert(format!("circuit {circuit}: {reason}")));
             }
             A::CallRecord(r) => self.out.push(Output::CallRecord(r)),
         }
     }
 
-    fn send_isup(&mut self, cic: u16, msg: &isup::Message) {
-        let Some(&dpc) = self.dpc_of.get(&cic) else {
-            self.out.push(Output::Alert(format!(
-                "CIC {cic} is in no trunk group: {} not sent",
-                msg.message_type
-            )));
-            return;
-        };
+    /// An ISUP message on a circuit, CIC first (Q.763 §1.2), toward the circuit's DPC. Circuit
+    /// maintenance messages of the manager take the same path.
+    fn send_isup(&mut self, circuit: CircuitId, msg: &isup::Message) {
         let mut user_data = Vec::with_capacity(64);
-        match self.variant.emit_with_cic(cic, msg, &mut user_data) {
+        match self.variant.emit_with_cic(circuit.cic, msg, &mut user_data) {
             Ok(()) => self.out.push(Output::Isup {
-                dpc,
-                sls: isup::RoutingLabel::sls_for_cic(cic),
+                dpc: circuit.dpc,
+                sls: isup::RoutingLabel::sls_for_cic(circuit.cic),
                 message_type: msg.message_type,
                 user_data,
             }),
             Err(e) => self.out.push(Output::Alert(format!(
-                "CIC {cic}: {} not encodable: {e}",
+                "circuit {circuit}: {} not encodable: {e}",
                 msg.message_type
             ))),
         }
@@ -498,31 +481,14 @@ impl Gateway {
         while let Some(a) = self.circuits.poll_action() {
             use circuits::Action as C;
             match a {
-                C::Send { circuit, message } => {
-                    let mut user_data = Vec::with_capacity(32);
-                    match self
-                        .variant
-                        .emit_with_cic(circuit.cic, &message, &mut user_data)
-                    {
-                        Ok(()) => self.out.push(Output::Isup {
-                            dpc: circuit.dpc,
-                            sls: isup::RoutingLabel::sls_for_cic(circuit.cic),
-                            message_type: message.message_type,
-                            user_data,
-                        }),
-                        Err(e) => self.out.push(Output::Alert(format!(
-                            "{circuit}: {} not encodable: {e}",
-                            message.message_type
-                        ))),
-                    }
-                }
+                C::Send { circuit, message } => self.send_isup(circuit, &message),
                 C::StartTimer { key, duration } => {
                     self.timers
                         .start(TimerRef::Circuit(key), duration, &mut self.out)
                 }
                 C::StopTimer { key } => self.timers.stop(&TimerRef::Circuit(key), &mut self.out),
                 C::ReleaseCall { circuit, .. } => {
-                    self.engine_event(now, iwu::Event::CircuitReset { cic: circuit.cic })
+                    self.engine_event(now, iwu::Event::CircuitReset { circuit })
                 }
                 C::Reattempt { circuit, release } => {
                     if release {
@@ -531,12 +497,12 @@ impl Gateway {
                         self.engine_event(
                             now,
                             iwu::Event::RepeatAttempt {
-                                cic: circuit.cic,
+                                circuit,
                                 cause: circuits::CAUSE_TEMPORARY_FAILURE,
                             },
                         )
                     } else {
-                        self.engine_event(now, iwu::Event::Reattempt { cic: circuit.cic })
+                        self.engine_event(now, iwu::Event::Reattempt { circuit })
                     }
                 }
                 C::StateChanged {

@@ -51,7 +51,7 @@ struct Runtime {
 
 /// How an input names its call, to find it before and after the gateway handles it.
 enum CallKey {
-    Cic(u16),
+    Circuit(iwu::CircuitId),
     CallId(String),
     Timer(u64),
     None,
@@ -296,9 +296,13 @@ impl Runtime {
 
     fn call_key(&self, input: &Input) -> CallKey {
         match input {
-            // Q.763 §1.2: the CIC is the first two octets, 12 bits in the ITU variant.
-            Input::Isup { user_data, .. } if user_data.len() >= 2 => {
-                CallKey::Cic(u16::from_le_bytes([user_data[0], user_data[1]]) & 0x0FFF)
+            // Q.763 §1.2: the CIC is the first two octets, 12 bits in the ITU variant, and names
+            // a circuit of the signalling relation with the message's originating point.
+            Input::Isup { opc, user_data } if user_data.len() >= 2 => {
+                CallKey::Circuit(iwu::CircuitId {
+                    dpc: *opc,
+                    cic: u16::from_le_bytes([user_data[0], user_data[1]]) & 0x0FFF,
+                })
             }
             Input::SipRequest { request, .. } => request
                 .headers
@@ -316,7 +320,7 @@ impl Runtime {
 
     fn find_call(&self, key: &CallKey) -> Option<iwu::CallSummary> {
         match key {
-            CallKey::Cic(cic) => self.gw.call_by_cic(*cic),
+            CallKey::Circuit(circuit) => self.gw.call_by_circuit(*circuit),
             CallKey::CallId(id) => self.gw.call_by_call_id(id),
             CallKey::Timer(id) => self.gw.timer_call(*id),
             CallKey::None => None,
@@ -324,11 +328,18 @@ impl Runtime {
     }
 
     /// Hand one input to the gateway and perform its outputs, inside the span of the call the
-    /// input belongs to (call id, CIC, model), so one call's ISUP and SIP events read together.
+    /// input belongs to (call id, DPC and CIC, model), so one call's ISUP and SIP events read
+    /// together.
     async fn feed(&mut self, input: Input) {
         let key = self.call_key(&input);
         let before = self.find_call(&key);
-        let span = tracing::info_span!("call", call_id = Empty, cic = Empty, model = Empty);
+        let span = tracing::info_span!(
+            "call",
+            call_id = Empty,
+            dpc = Empty,
+            cic = Empty,
+            model = Empty
+        );
         if let Some(c) = &before {
             record_call_fields(&span, c);
         }
@@ -597,7 +608,8 @@ impl Runtime {
                     tracing::info_span!(
                         "call",
                         call_id = r.call_id.as_str(),
-                        cic = r.cic,
+                        dpc = r.circuit.map(|c| c.dpc),
+                        cic = r.circuit.map(|c| c.cic),
                         model = crate::assemble::model_label(r.model, r.bridged)
                     )
                     .entered()
@@ -646,8 +658,9 @@ fn model_index(model: iwu::CallModel, bridged: bool) -> usize {
 
 fn record_call_fields(span: &Span, c: &iwu::CallSummary) {
     span.record("call_id", c.call_id.as_str());
-    if let Some(cic) = c.cic {
-        span.record("cic", cic);
+    if let Some(circuit) = c.circuit {
+        span.record("dpc", circuit.dpc);
+        span.record("cic", circuit.cic);
     }
     span.record("model", crate::assemble::model_label(c.model, c.bridged));
 }

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use isup::{Message, MessageType};
-use iwu::{Action, CallRecord, Cic, CircuitPool, Engine, Event, IwuConfig, MemoryPool, TimerKey};
+use iwu::{
+    Action, CallRecord, Cic, CircuitId, CircuitPool, Engine, Event, IwuConfig, MemoryPool, TimerKey,
+};
 use sip::header::{Hdr, NameAddr};
 use sip::{Method, Request, Response, Uri};
 
@@ -20,6 +22,7 @@ t9 = 90
 
 [[trunk_groups]]
 name = "tg1"
+dpc = 2
 cics = [[1, 31]]
 sip_peer = "sipi"
 country_code = "49"
@@ -27,6 +30,7 @@ media = { address = "192.0.2.50", rtp_port_min = 40000, rtp_port_max = 40100 }
 
 [[trunk_groups]]
 name = "tg2"
+dpc = 2
 cics = [[33, 34]]
 sip_peer = "plain"
 country_code = "49"
@@ -58,6 +62,31 @@ pub fn config() -> IwuConfig {
     toml::from_str(CONFIG).expect("test config")
 }
 
+/// The exchange at the far end of tg1 and tg2.
+pub const DPC: u32 = 2;
+
+/// Circuit `cic` toward [`DPC`].
+pub fn circuit(cic: Cic) -> CircuitId {
+    CircuitId { dpc: DPC, cic }
+}
+
+/// What [`Harness::isup`] takes: a circuit, or a CIC toward [`DPC`].
+pub trait IntoCircuit {
+    fn into_circuit(self) -> CircuitId;
+}
+
+impl IntoCircuit for CircuitId {
+    fn into_circuit(self) -> CircuitId {
+        self
+    }
+}
+
+impl IntoCircuit for Cic {
+    fn into_circuit(self) -> CircuitId {
+        circuit(self)
+    }
+}
+
 /// One arrow of a ladder: P = PSTN, G = gateway, S = SIP peer.
 #[derive(Debug, Clone)]
 pub struct Step {
@@ -73,8 +102,8 @@ pub struct Harness {
     pub timers: BTreeMap<TimerKey, Duration>,
     pub ladder: Vec<Step>,
     pub records: Vec<CallRecord>,
-    pub idle: Vec<Cic>,
-    pub alerts: Vec<Cic>,
+    pub idle: Vec<CircuitId>,
+    pub alerts: Vec<CircuitId>,
 }
 
 pub fn isup_label(m: &Message) -> String {
@@ -168,8 +197,8 @@ impl Harness {
 
     pub fn with_config(cfg: IwuConfig) -> Harness {
         let mut pool = MemoryPool::new();
-        pool.add("tg1", 1..=31);
-        pool.add("tg2", 33..=34);
+        pool.add("tg1", (1..=31).map(circuit));
+        pool.add("tg2", (33..=34).map(circuit));
         Harness {
             engine: Engine::new(cfg, 42).expect("engine"),
             pool,
@@ -191,17 +220,19 @@ impl Harness {
             Event::SipTimeout { method, .. } => self.step('S', 'G', format!("(timeout {method})")),
             Event::Timer(k) => self.step('G', 'G', format!("{:?} expires", k.timer)),
             Event::CircuitReset { .. } => self.step('P', 'G', "RSC (maintenance reset)".into()),
-            Event::Reattempt { cic } => self.step('P', 'G', format!("IAM glare on CIC {cic}")),
-            Event::RepeatAttempt { cic, .. } => {
-                self.step('P', 'G', format!("BLO after IAM on CIC {cic}"))
+            Event::Reattempt { circuit } => {
+                self.step('P', 'G', format!("IAM glare on CIC {}", circuit.cic))
+            }
+            Event::RepeatAttempt { circuit, .. } => {
+                self.step('P', 'G', format!("BLO after IAM on CIC {}", circuit.cic))
             }
             Event::ReleaseCall { .. } => self.step('G', 'G', "operator release".into()),
             Event::SignallingLost => self.step('P', 'G', "(M3UA association lost)".into()),
         }
-        if let Event::Isup { cic, msg } = &ev {
+        if let Event::Isup { circuit, msg } = &ev {
             // The circuit manager marks a circuit seized by the far end busy.
-            if msg.message_type == isup::MessageType::IAM && !self.engine.cic_in_use(*cic) {
-                self.pool.take(*cic);
+            if msg.message_type == isup::MessageType::IAM && !self.engine.circuit_in_use(*circuit) {
+                self.pool.take(*circuit);
             }
         }
         let acts = self.engine.handle(self.now, ev, &mut self.pool);
@@ -216,11 +247,11 @@ impl Harness {
                 Action::StopTimer { key } => {
                     self.timers.remove(key);
                 }
-                Action::CircuitIdle { cic } => {
-                    self.pool.release(*cic);
-                    self.idle.push(*cic);
+                Action::CircuitIdle { circuit } => {
+                    self.pool.release(*circuit);
+                    self.idle.push(*circuit);
                 }
-                Action::MaintenanceAlert { cic, .. } => self.alerts.push(*cic),
+                Action::MaintenanceAlert { circuit, .. } => self.alerts.push(*circuit),
                 Action::CallRecord(r) => self.records.push(r.clone()),
             }
         }
@@ -251,8 +282,12 @@ impl Harness {
         all
     }
 
-    pub fn isup(&mut self, cic: Cic, msg: Message) -> Vec<Action> {
-        self.feed(Event::Isup { cic, msg })
+    /// ISUP from the far exchange on a circuit (a bare CIC: toward [`DPC`]).
+    pub fn isup(&mut self, circuit: impl IntoCircuit, msg: Message) -> Vec<Action> {
+        self.feed(Event::Isup {
+            circuit: circuit.into_circuit(),
+            msg,
+        })
     }
 
     pub fn request(&mut self, r: Request) -> Vec<Action> {
@@ -344,9 +379,9 @@ pub fn rel(cause: u8) -> Message {
     iwu::msgs::rel(cause, 2)
 }
 
-pub fn find_isup(acts: &[Action], t: MessageType) -> Option<(Cic, Message)> {
+pub fn find_isup(acts: &[Action], t: MessageType) -> Option<(CircuitId, Message)> {
     acts.iter().find_map(|a| match a {
-        Action::SendIsup { cic, msg } if msg.message_type == t => Some((*cic, msg.clone())),
+        Action::SendIsup { circuit, msg } if msg.message_type == t => Some((*circuit, msg.clone())),
         _ => None,
     })
 }

@@ -77,18 +77,10 @@ pub use state::{
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-/// A circuit: the CIC is unique only together with the far end's point code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct CircuitId {
-    pub dpc: u32,
-    pub cic: u16,
-}
-
-impl std::fmt::Display for CircuitId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.dpc, self.cic)
-    }
-}
+/// A circuit: the CIC is unique only together with the far end's point code (Q.763 §1.2). The
+/// same type identifies circuits in the interworking engine, so a circuit flows unchanged from
+/// the manager through the engine and back.
+pub use iwu::CircuitId;
 
 /// Index of a trunk group in the configuration order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
