@@ -30,6 +30,7 @@ pub struct Fixture {
     #[serde(default)]
     pub end_state: EndState,
     /// Point code of the far exchange (OPC of `isup_in`); default: the first trunk group's DPC.
+    /// A step's `dpc` names another one.
     #[serde(default)]
     pub opc: Option<u32>,
     /// The SIP peer requests come from; default: the first configured peer.
@@ -112,6 +113,10 @@ pub struct Step {
 
     // ---- ISUP modifiers ----
     pub cic: Option<u16>,
+    /// The exchange at the far end of the circuit: the OPC of `isup_in`, the DPC `expect_isup`
+    /// must go to, the circuit of `expect_circuit` and `operator`. Like `cic`, it defaults to the
+    /// last circuit sent or expected (at first: the fixture's `opc`).
+    pub dpc: Option<u32>,
     /// `isup::json` parameter overrides (merged into a default message's parameters).
     #[serde(default)]
     pub parameters: Vec<Value>,

@@ -41,6 +41,9 @@ pub fn unsupported(fx: &Fixture, opts: &LiveOptions) -> Option<String> {
         if s.isup_in.is_some() && s.hex.is_some() {
             return Some("raw ISUP octets cannot be sent through ss7sim".into());
         }
+        if s.dpc.is_some() {
+            return Some("circuits toward several exchanges: the live SGP plays one".into());
+        }
     }
     None
 }

@@ -312,7 +312,7 @@ struct Harness {
     /// Virtual timer wheel: (due, id).
     timers: BTreeMap<(Duration, u64), ()>,
     due: HashMap<u64, Duration>,
-    isup_out: VecDeque<(u32, u16, Message)>,
+    isup_out: VecDeque<(CircuitId, Message)>,
     sip_out: VecDeque<SipOut>,
     events: VecDeque<Event>,
     /// Responses already sent: a repeat is a retransmission (RFC 3261 §13.3.1.4), not queued.
@@ -322,9 +322,10 @@ struct Harness {
     last_response: Option<Response>,
     /// The last response to each method (by CSeq).
     last_response_by_method: HashMap<String, Response>,
-    /// The CIC of steps that give none: the last one sent or expected.
-    cic: u16,
-    opc: u32,
+    /// The circuit of steps that give no `cic` (or no `dpc`): the last one sent or expected.
+    circuit: CircuitId,
+    /// The fixture's exchange (`opc`): traces name the DPC of circuits toward other exchanges.
+    exchange: u32,
     peer: String,
     trace: Vec<String>,
     /// `--live`: the running gateway and far ends (else the in-process gateway above).
@@ -365,8 +366,8 @@ impl Harness {
             last_by_method: HashMap::new(),
             last_response: None,
             last_response_by_method: HashMap::new(),
-            cic: 1,
-            opc,
+            circuit: CircuitId { dpc: opc, cic: 1 },
+            exchange: opc,
             peer,
             trace: Vec::new(),
             live,
@@ -382,7 +383,7 @@ impl Harness {
             }
             // Q.764 §2.9.3.2: the far end answers each start-up GRS with GRA (nothing blocked).
             let grs: Vec<_> = std::mem::take(&mut h.isup_out).into_iter().collect();
-            for (dpc, cic, m) in grs {
+            for (circuit, m) in grs {
                 let answer = match m.message_type {
                     MessageType::GRS => {
                         let range = m.get::<isup::RangeAndStatus>().map_or(0, |r| r.range);
@@ -392,14 +393,14 @@ impl Harness {
                     MessageType::RSC => Message::new(MessageType::RLC),
                     t => return Err(format!("start-up sent {t} (not GRS or RSC)")),
                 };
-                h.isup_from(dpc, cic, &answer)?;
+                h.isup_from(circuit, &answer)?;
             }
             if h.live.is_some() {
                 // GRA travels over M3UA, the next step may be a SIP datagram: let it land
                 // (nothing acknowledges a GRA).
                 h.advance(Duration::from_millis(300));
             }
-            if let Some((_, _, m)) = h.isup_out.front() {
+            if let Some((_, m)) = h.isup_out.front() {
                 return Err(format!("start-up: unexpected {}", m.message_type));
             }
             h.trace.push("-- start-up reset done --".into());
@@ -444,12 +445,14 @@ impl Harness {
                 Output::Isup { dpc, user_data, .. } => {
                     match Variant::ITU.parse_with_cic(&user_data) {
                         Ok((cic, m)) => {
+                            let circuit = CircuitId { dpc, cic };
                             self.trace.push(format!(
-                                "{:>8.3} ISUP out  {} cic {cic}",
+                                "{:>8.3} ISUP out  {} {}",
                                 self.secs(),
-                                m.message_type
+                                m.message_type,
+                                self.on(circuit)
                             ));
-                            self.isup_out.push_back((dpc, cic, m));
+                            self.isup_out.push_back((circuit, m));
                         }
                         Err(e) => self
                             .events
@@ -512,18 +515,40 @@ impl Harness {
         self.now.as_secs_f64()
     }
 
-    fn isup_from(&mut self, opc: u32, cic: u16, m: &Message) -> Result<(), String> {
+    /// `cic N` for a circuit toward the fixture's exchange, `cic N dpc D` toward another.
+    fn on(&self, c: CircuitId) -> String {
+        if c.dpc == self.exchange {
+            format!("cic {}", c.cic)
+        } else {
+            format!("cic {} dpc {}", c.cic, c.dpc)
+        }
+    }
+
+    /// ISUP from the exchange at the far end of `circuit` (its OPC is the circuit's DPC).
+    fn isup_from(&mut self, circuit: CircuitId, m: &Message) -> Result<(), String> {
         let mut user_data = Vec::with_capacity(64);
         Variant::ITU
-            .emit_with_cic(cic, m, &mut user_data)
+            .emit_with_cic(circuit.cic, m, &mut user_data)
             .map_err(|e| format!("cannot encode {}: {e}", m.message_type))?;
         self.trace.push(format!(
-            "{:>8.3} ISUP in   {} cic {cic}",
+            "{:>8.3} ISUP in   {} {}",
             self.secs(),
-            m.message_type
+            m.message_type,
+            self.on(circuit)
         ));
-        self.input(Input::Isup { opc, user_data });
+        self.input(Input::Isup {
+            opc: circuit.dpc,
+            user_data,
+        });
         Ok(())
+    }
+
+    /// The circuit a step names: its `dpc` and `cic`, each defaulting to the current circuit's.
+    fn step_circuit(&self, s: &Step) -> CircuitId {
+        CircuitId {
+            dpc: s.dpc.unwrap_or(self.circuit.dpc),
+            cic: s.cic.unwrap_or(self.circuit.cic),
+        }
     }
 
     fn step(&mut self, s: &Step) -> Result<(), String> {
@@ -615,8 +640,8 @@ impl Harness {
     }
 
     fn isup_in(&mut self, s: &Step) -> Result<(), String> {
-        let cic = s.cic.unwrap_or(self.cic);
-        self.cic = cic;
+        let circuit = self.step_circuit(s);
+        self.circuit = circuit;
         let built = self.build_isup(
             s.isup_in.as_deref(),
             &s.parameters,
@@ -625,18 +650,20 @@ impl Harness {
             s.hex.as_deref(),
         )?;
         match built {
-            Built::Msg(m) => self.isup_from(self.opc, cic, &m),
+            Built::Msg(m) => self.isup_from(circuit, &m),
             Built::Raw(bytes) => {
                 // CIC first (Q.763 §1.2: 12 bits, least significant octet first), then the octets.
+                let cic = circuit.cic;
                 let mut user_data = vec![(cic & 0xFF) as u8, ((cic >> 8) & 0x0F) as u8];
                 user_data.extend_from_slice(&bytes);
                 self.trace.push(format!(
-                    "{:>8.3} ISUP in   raw {} cic {cic}",
+                    "{:>8.3} ISUP in   raw {} {}",
                     self.secs(),
-                    hex::encode(&bytes)
+                    hex::encode(&bytes),
+                    self.on(circuit)
                 ));
                 self.input(Input::Isup {
-                    opc: self.opc,
+                    opc: circuit.dpc,
                     user_data,
                 });
                 Ok(())
@@ -788,7 +815,7 @@ impl Harness {
             "gw" => return Ok(self.cfg.sip.listen.to_string()),
             "peer" => return Ok(self.peer_addr()),
             "peer_tag" => return Ok(PEER_TAG.into()),
-            "cic" => return Ok(self.cic.to_string()),
+            "cic" => return Ok(self.circuit.cic.to_string()),
             _ => {}
         }
         let (scope, field) = name
@@ -834,7 +861,7 @@ impl Harness {
 
     fn expect_isup(&mut self, s: &Step) -> Result<(), String> {
         let want = s.expect_isup.as_deref().unwrap_or_default();
-        let Some((_, cic, m)) = self.isup_out.pop_front() else {
+        let Some((circuit, m)) = self.isup_out.pop_front() else {
             let sip: Vec<String> = self.sip_out.iter().map(describe).collect();
             return Err(format!(
                 "expected {want}, the gateway sent no ISUP{}",
@@ -846,18 +873,24 @@ impl Harness {
             ));
         };
         let got = m.message_type.abbreviation().unwrap_or("unknown");
+        let on = self.on(circuit);
         if !got.eq_ignore_ascii_case(want) {
             return Err(format!(
-                "expected {want}, got {got} on cic {cic}: {}",
+                "expected {want}, got {got} on {on}: {}",
                 isup::json::to_json(&m, None)
             ));
         }
         if let Some(c) = s.cic
-            && c != cic
+            && c != circuit.cic
         {
-            return Err(format!("{got} on cic {cic}, expected cic {c}"));
+            return Err(format!("{got} on {on}, expected cic {c}"));
         }
-        self.cic = cic;
+        if let Some(d) = s.dpc
+            && d != circuit.dpc
+        {
+            return Err(format!("{got} on {on}, expected dpc {d}"));
+        }
+        self.circuit = circuit;
         ss7sim::scenario::check_fields(&m, &s.fields).map_err(|e| format!("{got}: {e}"))
     }
 
@@ -969,8 +1002,8 @@ impl Harness {
 
     fn expect_nothing(&mut self) -> Result<(), String> {
         let mut pending = Vec::new();
-        for (_, cic, m) in &self.isup_out {
-            pending.push(format!("ISUP {} cic {cic}", m.message_type));
+        for (circuit, m) in &self.isup_out {
+            pending.push(format!("ISUP {} {}", m.message_type, self.on(*circuit)));
         }
         for s in &self.sip_out {
             pending.push(format!("SIP {}", describe(s)));
@@ -980,13 +1013,6 @@ impl Harness {
         } else {
             Err(format!("the gateway sent {}", pending.join("; ")))
         }
-    }
-
-    fn circuit(&self, cic: u16) -> Option<crate::circuits::CircuitStatus> {
-        let c = self.gw.circuits();
-        c.groups()
-            .flat_map(|(g, _)| c.group_states(g))
-            .find(|s| s.circuit.cic == cic)
     }
 
     fn expect_circuit(&mut self, s: &Step) -> Result<(), String> {
@@ -999,12 +1025,15 @@ impl Harness {
                     Err(format!("not all circuits idle: {}", self.busy_circuits()))
                 }
             }
-            // Another state without a CIC: the step's current CIC.
-            c => {
-                let cic = c.unwrap_or(self.cic);
+            // Another state without a CIC: the step's current circuit.
+            _ => {
+                let circuit = self.step_circuit(s);
+                let on = self.on(circuit);
                 let st = self
-                    .circuit(cic)
-                    .ok_or_else(|| format!("CIC {cic} is not equipped"))?;
+                    .gw
+                    .circuits()
+                    .state(circuit)
+                    .ok_or_else(|| format!("{on} is not equipped"))?;
                 let got = serde_json::to_value(st.state)
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_string))
@@ -1012,7 +1041,7 @@ impl Harness {
                 if got == want {
                     Ok(())
                 } else {
-                    Err(format!("CIC {cic} is {got}, expected {want}"))
+                    Err(format!("{on} is {got}, expected {want}"))
                 }
             }
         }
@@ -1026,7 +1055,7 @@ impl Harness {
             .filter(|s| {
                 s.state != crate::circuits::CircuitState::Idle || s.awaiting_acknowledgement
             })
-            .map(|s| format!("CIC {} {:?}", s.circuit.cic, s.state))
+            .map(|s| format!("{} {:?}", self.on(s.circuit), s.state))
             .collect();
         if busy.is_empty() {
             "a group procedure awaits acknowledgement".into()
@@ -1091,7 +1120,10 @@ impl Harness {
         let op = s.operator.as_deref().unwrap_or_default();
         let circuit = || {
             s.cic
-                .map(|cic| CircuitId { dpc: self.opc, cic })
+                .map(|cic| CircuitId {
+                    dpc: s.dpc.unwrap_or(self.circuit.dpc),
+                    cic,
+                })
                 .ok_or(format!("{op} needs cic"))
         };
         match op {
