@@ -358,3 +358,133 @@ fn mgc_restart_under_load_leaves_no_circuit_blocked() {
         .status();
     sim.expect_success(Duration::from_secs(15));
 }
+
+/// Issue 7 limits through `mgc run` (`[sip] max_transactions_per_source = 2`, `max_body_parts
+/// = 2`, `[overload] retry_after_s = 3`). The far end rings without answering, so a peer's
+/// INVITEs stay unanswered: two are taken, the third gets 503 + Retry-After + Warning from the
+/// SIP endpoint. A second peer (127.0.0.2) is still served, and answered requests do not count:
+/// three calls in a row refused by the far end (486) all reach it, and its INVITE with three
+/// body parts gets 413 naming the limit, without an IAM.
+#[test]
+fn sip_limits_per_source_and_body_parts() {
+    let dir = Scratch::new("sip_limits");
+    let second = match UdpSocket::bind("127.0.0.2:0") {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("SKIP: cannot bind 127.0.0.2 ({e})");
+            return;
+        }
+    };
+    let mut cfg = GwConfig::new(free_port());
+    cfg.embedded = Some(vec![
+        "prefix = \"\"\nanswer_after = \"none\"",
+        "prefix = \"4930486\"\nreject_cause = 17",
+    ]);
+    cfg.sip_extra = "max_transactions_per_source = 2\nmax_body_parts = 2\n".into();
+    cfg.extra = "\n[overload]\nretry_after_s = 3\n\n[[peers]]\nname = \"second\"\n\
+                 host = \"127.0.0.2\"\nport = 5080\ntrunk_group = \"pstn\"\nprofile = \"sip-i\"\n\
+                 trusted = true\n"
+        .into();
+    let mut gw = Gateway::start(&dir, "mgc", cfg);
+    gw.wait_ready(START);
+    let target = gw.sip_addr();
+    // A request from `sock` to `number`; `method` ACK takes the To (with tag) of a response.
+    let request = |sock: &UdpSocket,
+                   method: &str,
+                   number: &str,
+                   id: &str,
+                   to: Option<&str>,
+                   body: &[(&str, &str)]| {
+        let src = sock.local_addr().unwrap();
+        let ip = src.ip();
+        let (ct, body) = match body {
+            [] => (String::new(), Vec::new()),
+            parts => {
+                let owned: Vec<_> = parts
+                    .iter()
+                    .map(|(t, b)| sip::multipart::OwnedPart::new(t, b.as_bytes().to_vec()))
+                    .collect();
+                let (b, octets) = sip::multipart::build(&owned);
+                (
+                    format!("Content-Type: multipart/mixed;boundary={b}\r\n"),
+                    octets,
+                )
+            }
+        };
+        let to = to.map_or(format!("<sip:{number}@{target}>"), str::to_string);
+        let mut req = format!(
+            "{method} sip:{number}@{target} SIP/2.0\r\n\
+             Via: SIP/2.0/UDP {src};rport;branch=z9hG4bK{id}\r\n\
+             From: <sip:4940111222@{ip}>;tag={id}\r\nTo: {to}\r\n\
+             Call-ID: {id}@{ip}\r\nCSeq: 1 {method}\r\nMax-Forwards: 70\r\n\
+             Contact: <sip:4940111222@{src}>\r\n{ct}Content-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        req.extend_from_slice(&body);
+        String::from_utf8(req).unwrap()
+    };
+    let first = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for s in [&first, &second] {
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    }
+    let ringing = "4930123456";
+    for id in ["lim1", "lim2"] {
+        let req = request(&first, "INVITE", ringing, id, None, &[]);
+        first.send_to(req.as_bytes(), &target).unwrap();
+    }
+    let resp = final_response(
+        &first,
+        &target,
+        &request(&first, "INVITE", ringing, "lim3", None, &[]),
+    );
+    assert!(resp.starts_with("SIP/2.0 503 "), "{resp}");
+    assert!(resp.contains("lim3@127.0.0.1"), "{resp}");
+    assert_eq!(header(&resp, "Retry-After"), Some("3"));
+    assert!(
+        header(&resp, "Warning")
+            .is_some_and(|w| w.contains("more than 2 transactions in progress from this source")),
+        "{resp}"
+    );
+    for id in ["busy1", "busy2", "busy3"] {
+        let resp = final_response(
+            &second,
+            &target,
+            &request(&second, "INVITE", "4930486000", id, None, &[]),
+        );
+        assert!(resp.starts_with("SIP/2.0 486 "), "{resp}");
+        assert!(resp.contains(&format!("{id}@127.0.0.2")), "{resp}");
+        let ack = request(&second, "ACK", "4930486000", id, header(&resp, "To"), &[]);
+        second.send_to(ack.as_bytes(), &target).unwrap();
+    }
+    let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\n\
+               m=audio 40000 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\n";
+    let three = [
+        ("application/sdp", sdp),
+        ("text/plain", "x"),
+        ("text/plain", "y"),
+    ];
+    let resp = final_response(
+        &second,
+        &target,
+        &request(&second, "INVITE", ringing, "parts3", None, &three),
+    );
+    assert!(resp.starts_with("SIP/2.0 413 "), "{resp}");
+    assert!(
+        header(&resp, "Warning")
+            .is_some_and(|w| w.contains("multipart body has more than 2 parts")),
+        "{resp}"
+    );
+    // What left toward SS7: the two ringing calls and the three refused ones.
+    let text = gw.metrics().expect("metrics");
+    assert_eq!(
+        sample(
+            &text,
+            "isup_messages_total",
+            &[("direction", "out"), ("message_type", "IAM")]
+        ),
+        Some(5.0),
+        "{}",
+        grep(&text, &["isup_messages_total"])
+    );
+}

@@ -158,27 +158,6 @@ fn trusted_peer_gets_isup_and_pai_with_privacy_id() {
     assert!(lower.contains("from: \"anonymous\""), "{invite}");
 }
 
-/// Send `req` from `sock` to `to` and return the first final response (1xx skipped).
-fn final_response(sock: &UdpSocket, to: &str, req: &str) -> String {
-    sock.send_to(req.as_bytes(), to).unwrap();
-    let mut buf = [0u8; 65536];
-    loop {
-        let n = sock.recv(&mut buf).expect("a response");
-        let r = String::from_utf8_lossy(&buf[..n]).to_string();
-        if !r.starts_with("SIP/2.0 1") {
-            return r;
-        }
-    }
-}
-
-/// A header's value in a message's text (first occurrence, name case-insensitive).
-fn header<'a>(msg: &'a str, name: &str) -> Option<&'a str> {
-    msg.lines().find_map(|l| {
-        let (n, v) = l.split_once(':')?;
-        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-    })
-}
-
 /// A quoted parameter of a challenge (`nonce="…"`).
 fn quoted<'a>(challenge: &'a str, name: &str) -> &'a str {
     let start = challenge

@@ -589,6 +589,27 @@ macro_rules! require_sipp {
     };
 }
 
+/// Send `req` from `sock` to `to` and return the first final response (1xx skipped).
+pub fn final_response(sock: &std::net::UdpSocket, to: &str, req: &str) -> String {
+    sock.send_to(req.as_bytes(), to).unwrap();
+    let mut buf = [0u8; 65536];
+    loop {
+        let n = sock.recv(&mut buf).expect("a response");
+        let r = String::from_utf8_lossy(&buf[..n]).to_string();
+        if !r.starts_with("SIP/2.0 1") {
+            return r;
+        }
+    }
+}
+
+/// A header's value in a message's text (first occurrence, name case-insensitive).
+pub fn header<'a>(msg: &'a str, name: &str) -> Option<&'a str> {
+    msg.lines().find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
 pub const START: Duration = Duration::from_secs(20);
 /// For an ss7sim that originates: the gateway resets every circuit (GRS) when its ASP becomes
 /// active, and ss7sim waits for that before its first IAM, which would otherwise race the reset

@@ -119,7 +119,7 @@ impl Peer {
 /// Why an incoming body was refused.
 struct BodyReject {
     status: u16,
-    text: &'static str,
+    text: String,
 }
 
 /// The parts of a received body the IWU uses.
@@ -138,6 +138,8 @@ pub struct Engine {
     max_calls: Option<usize>,
     /// Seconds for Retry-After on a 503 for overload (RFC 3261 §20.33).
     retry_after_s: u32,
+    /// Bounds on the bodies read (parts, nesting); beyond them a request gets 413.
+    body_limits: sip::BodyLimits,
     local: LocalEndpoint,
     timers: crate::config::IsupTimers,
     tgs: Vec<TrunkGroupConfig>,
@@ -195,6 +197,7 @@ impl Engine {
             ids: IdGen::new(seed),
             max_calls: None,
             retry_after_s: 5,
+            body_limits: sip::BodyLimits::default(),
             media: Box::new(StaticMediaGateway),
             next_call: 1,
             event_seq: 0,
@@ -229,6 +232,12 @@ impl Engine {
     pub fn set_admission_limit(&mut self, max_calls: Option<usize>, retry_after_s: u32) {
         self.max_calls = max_calls;
         self.retry_after_s = retry_after_s;
+    }
+
+    /// Read bodies within `limits`: a request whose body has more parts, or deeper nesting,
+    /// gets 413 with the limit in a Warning and never reaches ISUP.
+    pub fn set_body_limits(&mut self, limits: sip::BodyLimits) {
+        self.body_limits = limits;
     }
 
     /// True when a new call would exceed the admission limit.
@@ -1296,9 +1305,17 @@ impl Engine {
         headers: &sip::Headers,
         body: &[u8],
     ) -> Result<Parsed, BodyReject> {
-        let sb = SipBody::parse(headers, body).map_err(|_| BodyReject {
-            status: 400,
-            text: "Malformed message body",
+        let sb = SipBody::parse_limited(headers, body, &self.body_limits).map_err(|e| {
+            // 413 names the limit (RFC 3261 §21.4.11); a malformed body is a plain 400.
+            let status = e.status();
+            BodyReject {
+                status,
+                text: if status == 413 {
+                    e.to_string()
+                } else {
+                    "Malformed message body".into()
+                },
+            }
         })?;
         let mut p = Parsed {
             sdp: sb.sdp().map(<[u8]>::to_vec),
@@ -1320,7 +1337,7 @@ impl Engine {
                 if required {
                     return Err(BodyReject {
                         status: 415,
-                        text: "Unsupported ISUP version",
+                        text: "Unsupported ISUP version".into(),
                     });
                 }
             } else {
@@ -1329,7 +1346,7 @@ impl Engine {
                     Err(_) if required => {
                         return Err(BodyReject {
                             status: 400,
-                            text: "Malformed ISUP body",
+                            text: "Malformed ISUP body".into(),
                         });
                     }
                     Err(_) => {}
@@ -1408,7 +1425,7 @@ impl Engine {
             .unwrap_or(127);
         // SIP bridging as for an accepted INVITE: an IAM encapsulated by a peer we take ISUP from.
         let bridged = peer.is_some_and(|p| self.peers[p].encapsulates())
-            && SipBody::parse(&req.headers, &req.body).is_ok_and(|b| {
+            && SipBody::parse_limited(&req.headers, &req.body, &self.body_limits).is_ok_and(|b| {
                 b.isup()
                     .is_some_and(|part| part.data.first() == Some(&MessageType::IAM.0))
             });
@@ -1554,7 +1571,7 @@ impl Engine {
                     &req,
                     Some(peer_i),
                     e.status,
-                    Some((399, e.text)),
+                    Some((399, e.text.as_str())),
                     None,
                     Outcome::Failed,
                 );
@@ -1964,9 +1981,12 @@ impl Engine {
 
     /// re-INVITE / UPDATE: answer with the same media (no media change is supported yet).
     fn on_refresh(&mut self, c: &mut Call, req: Request) {
-        let Ok(parsed) = self.parse_body(c.peer, &req.headers, &req.body) else {
-            self.reject(&req, 400, Some("Malformed body"), None);
-            return;
+        let parsed = match self.parse_body(c.peer, &req.headers, &req.body) {
+            Ok(p) => p,
+            Err(e) => {
+                self.reject(&req, e.status, Some(&e.text), None);
+                return;
+            }
         };
         if let Some(d) = c.dialog.as_mut() {
             let _ = d.on_request(&req);
@@ -1997,7 +2017,7 @@ impl Engine {
 
     fn on_info(&mut self, c: &mut Call, req: Request) {
         match self.parse_body(c.peer, &req.headers, &req.body) {
-            Err(e) => self.reject(&req, e.status, Some(e.text), None),
+            Err(e) => self.reject(&req, e.status, Some(&e.text), None),
             Ok(p) => {
                 self.out
                     .push(Action::SendResponse(Response::for_request(&req, 200, None)));

@@ -69,6 +69,7 @@ pub fn gateway(cfg: &Config) -> anyhow::Result<Gateway> {
 pub fn gateway_seeded(cfg: &Config, seed: u64) -> anyhow::Result<Gateway> {
     let mut engine = iwu::Engine::new(iwu_config(cfg), seed)?;
     engine.set_admission_limit(cfg.overload.max_calls, cfg.overload.retry_after_s);
+    engine.set_body_limits(cfg.sip.body_limits());
     let circuits = CircuitManager::new(&circuits_config(cfg))?;
     Ok(Gateway::new(engine, circuits, cfg.sip.timers()))
 }
@@ -579,5 +580,131 @@ mod tests {
         ] {
             assert!(text.contains(needle), "missing {needle}:\n{text}");
         }
+    }
+
+    /// An INVITE whose body is a multipart of `parts` text parts.
+    fn invite_with_parts(call_id: &str, parts: usize) -> sip::Request {
+        let mut r = invite(call_id);
+        let p: Vec<_> = (0..parts)
+            .map(|i| sip::multipart::OwnedPart::new("text/plain", vec![b'a' + i as u8]))
+            .collect();
+        let (b, body) = sip::multipart::build(&p);
+        r.set_body(Some(&format!("multipart/mixed;boundary={b}")), body);
+        r
+    }
+
+    /// Issue 7: `[sip] max_body_parts` (default 16, here also 2): at the limit the INVITE
+    /// becomes a call; one part more gets 413 with the limit in a Warning (RFC 3261 §21.4.11)
+    /// and nothing goes toward ISUP.
+    #[test]
+    fn a_body_beyond_max_body_parts_gets_413_and_no_iam() {
+        for limit in [16, 2] {
+            let mut cfg = Config::embedded_default();
+            cfg.sip.max_body_parts = limit;
+            let mut gw = ready_with(&cfg);
+            let out = gw.handle(
+                Duration::from_millis(10),
+                Input::SipRequest {
+                    peer: "softswitch".into(),
+                    request: invite_with_parts("at", limit),
+                },
+            );
+            assert_eq!(isup_sent(&out, isup::MessageType::IAM).len(), 1, "{out:#?}");
+            let out = gw.handle(
+                Duration::from_millis(20),
+                Input::SipRequest {
+                    peer: "softswitch".into(),
+                    request: invite_with_parts("over", limit + 1),
+                },
+            );
+            assert!(
+                !out.iter().any(|o| matches!(o, Output::Isup { .. })),
+                "{out:#?}"
+            );
+            let r = out
+                .iter()
+                .find_map(|o| match o {
+                    Output::SipResponse(r) => Some(r),
+                    _ => None,
+                })
+                .expect("a response to the INVITE over the limit");
+            assert_eq!(r.status, 413);
+            assert_eq!(
+                r.headers.warning().unwrap()[0].text,
+                format!("multipart body has more than {limit} parts")
+            );
+            assert_eq!(gw.active_calls(), 1);
+        }
+    }
+
+    /// Issue 7: ISUP beyond the codec's bound on optional parameters (64) is discarded like any
+    /// message that cannot be decoded (Q.764 §2.9.5.1): reported, no call, nothing sent. At the
+    /// bound the IAM is a call offered to SIP.
+    #[test]
+    fn isup_beyond_the_parameter_bound_is_discarded() {
+        // The IAM the gateway sends for an INVITE, padded to the bound with unrecognised
+        // parameters (each discarded with CFN when received, Q.764 §2.9.5.3.2).
+        let mut iam = {
+            let mut gw = ready();
+            let out = gw.handle(
+                Duration::from_millis(1),
+                Input::SipRequest {
+                    peer: "softswitch".into(),
+                    request: invite("iam"),
+                },
+            );
+            out.into_iter()
+                .find_map(|o| match o {
+                    Output::Isup { user_data, .. } => isup::Message::parse_with_cic(&user_data)
+                        .ok()
+                        .filter(|(_, m)| m.message_type == isup::MessageType::IAM),
+                    _ => None,
+                })
+                .expect("an IAM")
+                .1
+        };
+        for i in iam.parameters.len() - 5..isup::view::MAX_OPTIONAL_PARAMETERS {
+            iam.parameters
+                .push(isup::Parameter::raw(isup::ParameterCode(0xFE), &[i as u8]));
+        }
+        let mut at = Vec::new();
+        isup::Variant::ITU.emit_with_cic(7, &iam, &mut at).unwrap();
+        // One more, before the end-of-optional-parameters octet that ends the message.
+        let mut over = at.clone();
+        over.pop();
+        over.extend_from_slice(&[0xFE, 0x01, 0xFF, 0x00]);
+        let mut gw = ready();
+        let out = gw.handle(
+            Duration::from_millis(5),
+            Input::Isup {
+                opc: 2,
+                user_data: over,
+            },
+        );
+        match &out[..] {
+            [Output::IsupDiscarded { opc: 2, reason }] => {
+                assert_eq!(reason, "IAM: more than 64 optional parameters")
+            }
+            _ => panic!("{out:#?}"),
+        }
+        assert_eq!(gw.active_calls(), 0);
+        assert_all_idle(&gw);
+        let out = gw.handle(
+            Duration::from_millis(6),
+            Input::Isup {
+                opc: 2,
+                user_data: at,
+            },
+        );
+        assert!(
+            out.iter()
+                .any(|o| matches!(o, Output::SipRequest { request, .. }
+                if request.method == sip::Method::Invite)),
+            "{out:#?}"
+        );
+        assert!(
+            !out.iter()
+                .any(|o| matches!(o, Output::IsupDiscarded { .. }))
+        );
     }
 }

@@ -123,6 +123,10 @@ pub struct SipConfig {
     pub t4_ms: u64,
     /// Largest SIP message accepted (413 beyond it).
     pub max_message_size: usize,
+    /// MIME parts a body may have in all, nested ones included (413 beyond it).
+    pub max_body_parts: usize,
+    /// Requests one source IP may have unanswered at once (503 + Retry-After beyond it).
+    pub max_transactions_per_source: usize,
 }
 
 impl Default for SipConfig {
@@ -133,11 +137,21 @@ impl Default for SipConfig {
             t2_ms: 4000,
             t4_ms: 5000,
             max_message_size: 65_535,
+            max_body_parts: 16,
+            max_transactions_per_source: 4096,
         }
     }
 }
 
 impl SipConfig {
+    /// The body limits of the gateway (nesting stays at the `sip` default).
+    pub fn body_limits(&self) -> sip::BodyLimits {
+        sip::BodyLimits {
+            max_parts: self.max_body_parts,
+            ..sip::BodyLimits::default()
+        }
+    }
+
     pub fn timers(&self) -> sip::transaction::TimerConfig {
         sip::transaction::TimerConfig {
             t1: Duration::from_millis(self.t1_ms),
@@ -223,7 +237,8 @@ impl Default for SimulatorConfig {
 pub struct OverloadConfig {
     /// `None`: no limit (the circuits are the only one).
     pub max_calls: Option<usize>,
-    /// Seconds in the Retry-After of the 503 (RFC 3261 §20.33).
+    /// Seconds in the Retry-After of the 503s (RFC 3261 §20.33): this limit's and
+    /// `[sip] max_transactions_per_source`'s.
     pub retry_after_s: u32,
 }
 
@@ -381,6 +396,17 @@ impl Config {
         if let Err(e) = iwu::IwuConfig::validate(&crate::assemble::iwu_config(self)) {
             return Err(invalid("peers", e.to_string()));
         }
+        for (field, v) in [
+            ("sip.max_body_parts", self.sip.max_body_parts),
+            (
+                "sip.max_transactions_per_source",
+                self.sip.max_transactions_per_source,
+            ),
+        ] {
+            if v == 0 {
+                return Err(invalid(field, "must be at least 1".into()));
+            }
+        }
         if self.sip.t1_ms == 0 || self.sip.t2_ms < self.sip.t1_ms {
             return Err(invalid(
                 "sip.t2_ms",
@@ -453,6 +479,22 @@ mod tests {
         assert_eq!(
             e,
             "gw.toml: line 3: ss7.point_code: 20000 exceeds 14 bits (max 16383)"
+        );
+    }
+
+    #[test]
+    fn sip_limits_default_and_must_be_positive() {
+        let c = Config::embedded_default();
+        assert_eq!(
+            (c.sip.max_body_parts, c.sip.max_transactions_per_source),
+            (16, 4096)
+        );
+        let e = Config::parse("[sip]\nmax_transactions_per_source = 0\n", "gw.toml")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "gw.toml: line 2: sip.max_transactions_per_source: must be at least 1"
         );
     }
 

@@ -109,6 +109,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                 }
             })
         }),
+        // One source's unanswered requests bounded; the 503 asks to retry as overload's does.
+        max_transactions_per_source: cfg.sip.max_transactions_per_source,
+        retry_after_s: cfg.overload.retry_after_s,
         ..TransportConfig::default()
     };
     let endpoint = Endpoint::bind(cfg.sip.listen, tcfg, cfg.sip.timers()).await?;
@@ -580,7 +583,7 @@ impl Runtime {
                 self.metrics
                     .sip_response(Direction::Out, r.status, method.as_str());
                 debug!(sip = r.status, method = method.as_str(), "out");
-                let sent = match TransactionKey::for_response(&r) {
+                let sent = match TransactionKey::for_server_response(&r) {
                     Ok(key) => self.endpoint.send_response(&key, r.clone()).await.is_ok(),
                     Err(_) => false,
                 };

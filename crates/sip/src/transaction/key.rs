@@ -80,6 +80,29 @@ impl TransactionKey {
         })
     }
 
+    /// Key of the server transaction a response of ours answers (§17.2.3): the response
+    /// carries the request's top Via (branch, sent-by) and CSeq. An RFC 2543 request (no magic
+    /// cookie) is keyed by its Request-URI, which a response lacks: `Err`.
+    pub fn for_server_response(resp: &Response) -> Result<Self, TransactionError> {
+        let via = resp
+            .headers
+            .top_via()
+            .map_err(|_| TransactionError::BadRequest("Via"))?;
+        let branch = via
+            .branch()
+            .filter(|b| b.starts_with(MAGIC_COOKIE))
+            .ok_or(TransactionError::BadRequest("Via branch"))?;
+        let cseq = resp
+            .headers
+            .cseq()
+            .map_err(|_| TransactionError::BadRequest("CSeq"))?;
+        Ok(TransactionKey::Server {
+            branch: branch.to_string(),
+            sent_by: via.sent_by().to_ascii_lowercase(),
+            method: cseq.method,
+        })
+    }
+
     pub fn for_server_request(req: &Request) -> Result<Self, TransactionError> {
         Self::server_key(req, server_method(&req.method))
     }
@@ -146,6 +169,29 @@ pub fn new_tag() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_response_finds_its_server_transaction() {
+        let raw = b"INVITE sip:u@h SIP/2.0\r\nVia: SIP/2.0/UDP Host.example:5070;branch=z9hG4bKk1;rport=4\r\n\
+From: <sip:a@b>;tag=1\r\nTo: <sip:u@h>\r\nCall-ID: c\r\nCSeq: 7 INVITE\r\n\
+Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
+        let Ok(crate::message::Message::Request(req)) = crate::message::Message::parse(raw) else {
+            panic!("valid request")
+        };
+        let resp = Response::for_request(&req, 486, Some("t"));
+        assert_eq!(
+            TransactionKey::for_server_response(&resp),
+            TransactionKey::for_server_request(&req)
+        );
+        let old = String::from_utf8_lossy(raw).replace("z9hG4bKk1", "k1");
+        let Ok(crate::message::Message::Request(req)) =
+            crate::message::Message::parse(old.as_bytes())
+        else {
+            panic!("valid request")
+        };
+        let resp = Response::for_request(&req, 486, Some("t"));
+        assert!(TransactionKey::for_server_response(&resp).is_err());
+    }
 
     #[test]
     fn unique_ids() {
