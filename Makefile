@@ -1,7 +1,7 @@
 # Developer entry points. `make test` is exactly what CI runs (after .ci/run installs the peers).
 CARGO ?= cargo
 
-.PHONY: all build run test lint fmt bench bench-calls conformance fuzz clean
+.PHONY: all build run test lint fmt bench bench-calls bench-scale conformance fuzz clean
 
 all: build
 
@@ -37,6 +37,11 @@ bench:
 # the highest zero-failure call rate per call model, latency, peak RSS → bench/results/.
 bench-calls:
 	bash bench/bench-calls.sh
+
+# 50,000 concurrent held calls through mgc (bench/scale.sh; needs sip-tester): memory per call,
+# new-call latency with 0 and 50,000 calls held, every circuit idle after → bench/results/scale.json.
+bench-scale:
+	bash bench/scale.sh
 
 clean:
 	$(CARGO) clean
