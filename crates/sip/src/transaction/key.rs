@@ -1,7 +1,7 @@
 //! Transaction identification (RFC 3261 §17.1.3, §17.2.3) and identifiers.
 
 use super::TransactionError;
-use crate::header::MAGIC_COOKIE;
+use crate::header::{MAGIC_COOKIE, Via};
 use crate::message::{Request, Response};
 use crate::method::Method;
 use std::collections::hash_map::RandomState;
@@ -63,20 +63,13 @@ impl TransactionKey {
 
     /// Key of the client transaction a response belongs to.
     pub fn for_response(resp: &Response) -> Result<Self, TransactionError> {
-        let via = resp
-            .headers
-            .top_via()
-            .map_err(|_| TransactionError::BadRequest("Via"))?;
+        let (via, method) = via_and_method(resp)?;
         let branch = via
             .branch()
             .ok_or(TransactionError::BadRequest("Via branch"))?;
-        let cseq = resp
-            .headers
-            .cseq()
-            .map_err(|_| TransactionError::BadRequest("CSeq"))?;
         Ok(TransactionKey::Client {
             branch: branch.to_string(),
-            method: cseq.method,
+            method,
         })
     }
 
@@ -84,22 +77,15 @@ impl TransactionKey {
     /// carries the request's top Via (branch, sent-by) and CSeq. An RFC 2543 request (no magic
     /// cookie) is keyed by its Request-URI, which a response lacks: `Err`.
     pub fn for_server_response(resp: &Response) -> Result<Self, TransactionError> {
-        let via = resp
-            .headers
-            .top_via()
-            .map_err(|_| TransactionError::BadRequest("Via"))?;
+        let (via, method) = via_and_method(resp)?;
         let branch = via
             .branch()
             .filter(|b| b.starts_with(MAGIC_COOKIE))
             .ok_or(TransactionError::BadRequest("Via branch"))?;
-        let cseq = resp
-            .headers
-            .cseq()
-            .map_err(|_| TransactionError::BadRequest("CSeq"))?;
         Ok(TransactionKey::Server {
             branch: branch.to_string(),
             sent_by: via.sent_by().to_ascii_lowercase(),
-            method: cseq.method,
+            method,
         })
     }
 
@@ -144,6 +130,19 @@ impl TransactionKey {
             method,
         })
     }
+}
+
+/// A response's top Via and CSeq method: what names its transaction on either side.
+fn via_and_method(resp: &Response) -> Result<(Via, Method), TransactionError> {
+    let via = resp
+        .headers
+        .top_via()
+        .map_err(|_| TransactionError::BadRequest("Via"))?;
+    let cseq = resp
+        .headers
+        .cseq()
+        .map_err(|_| TransactionError::BadRequest("CSeq"))?;
+    Ok((via, cseq.method))
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
