@@ -5,8 +5,9 @@
 //!  "parameters": [{"code": 18, "name": "cause_indicators", "cause_value": 31, "location": 3,
 //!                  "coding_standard": 0, "diagnostics": ""}]}
 //! ```
-//! Typed parameters carry their Q.763 fields; others carry `raw` (hex). `name` is `"unknown"` for
-//! spare codes. `raw_body`, `trailing` and `empty_optional_part` appear only when needed to
+//! Typed parameters carry their Q.763 fields; others carry `raw` (hex), plus the decoded fields
+//! when the octets fit the type but are not in its canonical form (raw wins on encode). `name` is
+//! `"unknown"` for spare codes. `raw_body`, `trailing` and `empty_optional_part` appear only when needed to
 //! reproduce the received octets exactly.
 
 use crate::Message;
@@ -28,21 +29,72 @@ pub enum JsonError {
     },
 }
 
-/// One parameter as JSON.
+/// One parameter as JSON. A raw parameter whose octets still fit its code's type (kept raw only
+/// because a spare bit is set or the filler is not zero) carries the decoded fields too, with
+/// `raw` beside them; `raw` is what [`parameter_from_json`] encodes.
 pub fn parameter_to_json(p: &Parameter) -> Value {
     let mut m = Map::new();
     m.insert("code".into(), json!(p.code().0));
     m.insert("name".into(), json!(p.name()));
-    match (p, p.fields_to_json()) {
-        (_, Some(Value::Object(fields))) => m.extend(fields),
-        (Parameter::Raw(r), _) => {
+    match p {
+        Parameter::Raw(r) => {
+            if let Some(Value::Object(fields)) = p.to_typed().and_then(|t| t.fields_to_json()) {
+                m.extend(fields);
+            }
             m.insert("raw".into(), json!(hex::encode(&r.value)));
         }
-        (p, _) => {
-            m.insert("raw".into(), json!(hex::encode(p.value_bytes())));
-        }
+        p => match p.fields_to_json() {
+            Some(Value::Object(fields)) => m.extend(fields),
+            _ => {
+                m.insert("raw".into(), json!(hex::encode(p.value_bytes())));
+            }
+        },
     }
     Value::Object(m)
+}
+
+/// With `raw`, other fields may only repeat what `raw` decodes to (as [`parameter_to_json`]
+/// shows them): `raw` wins on encode, so an edited field beside it would be silently lost.
+fn check_fields_match_raw(
+    code: ParameterCode,
+    raw: &[u8],
+    obj: &Map<String, Value>,
+) -> Result<(), String> {
+    let given: Vec<(&String, &Value)> = obj
+        .iter()
+        .filter(|(k, _)| !["code", "name", "raw"].contains(&k.as_str()))
+        .collect();
+    if given.is_empty() {
+        return Ok(());
+    }
+    let decoded = Parameter::raw(code, raw).to_typed();
+    let Some((decoded, Value::Object(base))) =
+        decoded.and_then(|d| d.fields_to_json().map(|f| (d, f)))
+    else {
+        return Err(format!(
+            "raw does not decode as a typed {}: a raw parameter has only code, name and raw",
+            code.name()
+        ));
+    };
+    let differing: Vec<&str> = given
+        .iter()
+        .filter(|(k, v)| base.get(k.as_str()) != Some(v))
+        .map(|(k, _)| k.as_str())
+        .collect();
+    if differing.is_empty() {
+        return Ok(());
+    }
+    // Equal once parsed (e.g. digits in lower case) is still the same value.
+    let mut merged = base;
+    merged.extend(given.iter().map(|(k, v)| ((*k).clone(), (*v).clone())));
+    match Parameter::typed_from_json(code, Value::Object(merged)) {
+        Some(Ok(p)) if p == decoded => Ok(()),
+        Some(Err(e)) => Err(e),
+        _ => Err(format!(
+            "{} differ from what raw decodes to; raw is what is encoded: remove raw to encode the fields",
+            differing.join(", ")
+        )),
+    }
 }
 
 /// A message as JSON; `cic` is included when given.
@@ -102,17 +154,10 @@ pub fn parameter_from_json(v: &Value) -> Result<Parameter, String> {
         return Err(format!("name {n} does not match code {}", code.0));
     }
     if let Some(raw) = obj.get("raw") {
-        if obj.len() > 3
-            || obj
-                .keys()
-                .any(|k| !["code", "name", "raw"].contains(&k.as_str()))
-        {
-            return Err("a raw parameter has only code, name and raw".into());
-        }
-        return Ok(Parameter::Raw(RawParameter {
-            code,
-            value: hex_field(raw, "raw")?,
-        }));
+        // Raw wins: its octets are emitted exactly; fields beside it must agree with them.
+        let value = hex_field(raw, "raw")?;
+        check_fields_match_raw(code, &value, obj)?;
+        return Ok(Parameter::Raw(RawParameter { code, value }));
     }
     let mut fields = obj.clone();
     fields.remove("code");
