@@ -534,3 +534,201 @@ fn stop_sends_aspdn_and_does_not_reconnect() {
         Some(Message::AspDownAck(_))
     ));
 }
+
+// ---- T(ack) retransmissions, one ASP driven alone (RFC 4666 §4.3.4.1, §4.3.4.3, §4.3.4.4) ----
+
+fn drain(asp: &mut Asp) -> Vec<asp::Action> {
+    std::iter::from_fn(|| asp.poll_action()).collect()
+}
+
+/// The management messages among `actions`, each with its stream.
+fn sent(actions: &[asp::Action]) -> Vec<(u16, Message)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            asp::Action::Send { stream, message } => Some((*stream, message.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A lone ASP (id 7, RC 1, override), brought to `state` by hand-fed acknowledgements.
+fn lone_asp(state: AspState) -> Asp {
+    let mut a = Asp::new(asp_cfg(7, TrafficModeType::OVERRIDE));
+    a.start();
+    assert_eq!(drain(&mut a), [asp::Action::Connect]);
+    a.transport_up();
+    drain(&mut a);
+    if state != AspState::Down {
+        a.handle_message(0, Message::AspUpAck(Default::default()));
+        drain(&mut a);
+    }
+    if state == AspState::Active {
+        a.handle_message(0, Message::AspActiveAck(aspac()));
+        drain(&mut a);
+    }
+    assert_eq!(a.state(), state);
+    a
+}
+
+fn aspac() -> m3ua::wire::AspActive {
+    m3ua::wire::AspActive {
+        traffic_mode_type: Some(TrafficModeType::OVERRIDE),
+        routing_context: vec![1],
+        info_string: None,
+    }
+}
+
+/// `first` are the actions that sent the message under test; every T(ack) expiry must send it
+/// again, unchanged on stream 0, and restart T(ack) with the same 2 s (no backoff), for the
+/// documented 4 retransmissions; the 5th expiry sends nothing, reports `AckTimeout(abbr)`,
+/// closes the association and schedules the reconnect after `reconnect` (`reconnect_min`, 0.5 s,
+/// doubling while no ASPUP_ACK arrives).
+fn assert_retransmitted(
+    a: &mut Asp,
+    first: &[asp::Action],
+    abbr: &'static str,
+    reconnect: Duration,
+) {
+    let cfg = a.config().clone();
+    assert_eq!(
+        (cfg.ack_timeout, cfg.max_retransmissions),
+        (Duration::from_secs(2), 4)
+    );
+    let original = sent(first);
+    assert_eq!(original.len(), 1, "{abbr}: {first:?}");
+    assert_eq!(original[0].1.abbr(), abbr);
+    assert!(first.contains(&asp::Action::StartTimer {
+        timer: asp::Timer::Ack,
+        after: cfg.ack_timeout,
+    }));
+    let mut sends = 1;
+    for n in 1..=cfg.max_retransmissions {
+        a.handle_timeout(asp::Timer::Ack);
+        let actions = drain(a);
+        assert_eq!(
+            actions,
+            [
+                asp::Action::Send {
+                    stream: 0,
+                    message: original[0].1.clone()
+                },
+                asp::Action::StartTimer {
+                    timer: asp::Timer::Ack,
+                    after: cfg.ack_timeout
+                }
+            ],
+            "{abbr}: retransmission {n}"
+        );
+        sends += 1;
+    }
+    assert_eq!(sends, 1 + cfg.max_retransmissions);
+    a.handle_timeout(asp::Timer::Ack);
+    let last = drain(a);
+    assert!(
+        sent(&last).is_empty(),
+        "{abbr}: sent after the limit: {last:?}"
+    );
+    assert!(last.contains(&asp::Action::Event(AspEvent::AckTimeout(abbr))));
+    assert!(last.contains(&asp::Action::Disconnect), "{last:?}");
+    assert!(last.contains(&asp::Action::StartTimer {
+        timer: asp::Timer::Reconnect,
+        after: reconnect,
+    }));
+    assert_eq!(a.state(), AspState::Down);
+    // A T(ack) event that was already queued when the association closed does nothing.
+    a.handle_timeout(asp::Timer::Ack);
+    assert_eq!(drain(a), []);
+}
+
+#[test]
+fn aspup_resent_on_each_tack_expiry_four_times_then_restart() {
+    let mut a = Asp::new(asp_cfg(7, TrafficModeType::OVERRIDE));
+    a.start();
+    drain(&mut a);
+    a.transport_up();
+    let first = drain(&mut a);
+    assert_eq!(
+        sent(&first),
+        [(
+            0,
+            Message::AspUp(m3ua::wire::AspUp {
+                asp_identifier: Some(7),
+                info_string: None
+            })
+        )]
+    );
+    assert_retransmitted(&mut a, &first, "ASPUP", Duration::from_millis(500));
+    // The reconnect starts a fresh count: ASPUP, and again 4 retransmissions; the reconnect
+    // backoff has doubled, as no ASPUP_ACK came.
+    a.handle_timeout(asp::Timer::Reconnect);
+    assert_eq!(drain(&mut a), [asp::Action::Connect]);
+    a.transport_up();
+    let first = drain(&mut a);
+    assert_retransmitted(&mut a, &first, "ASPUP", Duration::from_secs(1));
+}
+
+#[test]
+fn aspac_resent_on_each_tack_expiry_four_times_then_restart() {
+    let mut a = lone_asp(AspState::Down);
+    a.handle_message(0, Message::AspUpAck(Default::default()));
+    let first = drain(&mut a);
+    assert_eq!(sent(&first), [(0, Message::AspActive(aspac()))]);
+    assert_retransmitted(&mut a, &first, "ASPAC", Duration::from_millis(500));
+}
+
+#[test]
+fn aspac_ack_after_retransmissions_stops_tack() {
+    let mut a = lone_asp(AspState::Inactive);
+    for _ in 0..3 {
+        a.handle_timeout(asp::Timer::Ack);
+        assert_eq!(sent(&drain(&mut a)).len(), 1);
+    }
+    a.handle_message(0, Message::AspActiveAck(aspac()));
+    let acts = drain(&mut a);
+    assert!(
+        acts.contains(&asp::Action::StopTimer(asp::Timer::Ack)),
+        "{acts:?}"
+    );
+    assert_eq!(a.state(), AspState::Active);
+    // A late ASPAC_ACK for one of the copies is ignored; a stale T(ack) sends nothing.
+    a.handle_message(0, Message::AspActiveAck(aspac()));
+    a.handle_timeout(asp::Timer::Ack);
+    assert_eq!(drain(&mut a), []);
+}
+
+#[test]
+fn aspia_resent_on_each_tack_expiry_four_times_then_restart() {
+    let mut a = lone_asp(AspState::Active);
+    a.deactivate();
+    let first = drain(&mut a);
+    assert_eq!(
+        sent(&first),
+        [(
+            0,
+            Message::AspInactive(m3ua::wire::AspInactive {
+                routing_context: vec![1],
+                info_string: None
+            })
+        )]
+    );
+    assert_retransmitted(&mut a, &first, "ASPIA", Duration::from_millis(500));
+}
+
+#[test]
+fn aspia_ack_after_a_retransmission_stops_tack() {
+    let mut a = lone_asp(AspState::Active);
+    a.deactivate();
+    drain(&mut a);
+    a.handle_timeout(asp::Timer::Ack);
+    assert_eq!(sent(&drain(&mut a)).len(), 1);
+    a.handle_message(0, Message::AspInactiveAck(Default::default()));
+    let acts = drain(&mut a);
+    assert!(
+        acts.contains(&asp::Action::StopTimer(asp::Timer::Ack)),
+        "{acts:?}"
+    );
+    assert_eq!(a.state(), AspState::Inactive);
+    a.handle_timeout(asp::Timer::Ack);
+    assert_eq!(drain(&mut a), []);
+}
