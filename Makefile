@@ -31,6 +31,7 @@ fmt:
 bench:
 	$(CARGO) bench -p isup --bench codec
 	$(CARGO) bench -p m3ua --bench m3ua
+	$(CARGO) bench -p sip --bench parse
 	$(CARGO) bench -p ss7sim --bench exchange
 
 # Call-load benchmark against SIPp and Kamailio (bench/bench-calls.sh; needs sip-tester and kamailio):
