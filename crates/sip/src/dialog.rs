@@ -115,6 +115,36 @@ fn strip_tag(mut n: NameAddr) -> NameAddr {
     n
 }
 
+/// Drops the spare capacity parsing leaves in parameter lists (a list grows to four entries
+/// on its first): a dialog lives as long as its call.
+fn compact_uri(u: &mut Uri) {
+    match u {
+        Uri::Sip(s) => {
+            s.params.0.shrink_to_fit();
+            s.headers.shrink_to_fit();
+        }
+        Uri::Tel(t) => t.params.0.shrink_to_fit(),
+        Uri::Other(o) => o.shrink_to_fit(),
+    }
+}
+
+fn compact(n: &mut NameAddr) {
+    n.params.0.shrink_to_fit();
+    compact_uri(&mut n.uri);
+}
+
+impl Dialog {
+    fn compacted(mut self) -> Dialog {
+        compact(&mut self.local_uri);
+        compact(&mut self.remote_uri);
+        compact(&mut self.local_contact);
+        compact_uri(&mut self.remote_target);
+        self.route_set.iter_mut().for_each(compact);
+        self.route_set.shrink_to_fit();
+        self
+    }
+}
+
 fn contact_uri(h: &crate::header::Headers) -> Option<Uri> {
     h.contact().ok()?.into_iter().find_map(|c| match c {
         Contact::Addr(a) => Some(a.uri),
@@ -167,7 +197,8 @@ impl Dialog {
             route_set,
             local_contact,
             last_rseq: None,
-        })
+        }
+        .compacted())
     }
 
     /// UAS side (§12.1.1), when answering with a tagged 1xx or a 2xx.
@@ -204,7 +235,8 @@ impl Dialog {
             secure: matches!(&invite.uri, Uri::Sip(u) if u.secure),
             local_contact,
             last_rseq: None,
-        })
+        }
+        .compacted())
     }
 
     /// A response in this dialog (UAC): 2xx confirms; Contact refreshes the

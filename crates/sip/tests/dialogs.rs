@@ -290,3 +290,41 @@ fn reliable_provisionals_rfc3262() {
     }
     assert_eq!(n, 6); // at 0.5, 1.5, 3.5, 7.5, 15.5, 31.5 s; give up at 32 s
 }
+
+/// A dialog lives as long as its call: the parameter lists it keeps (the tag removed from
+/// From/To, `user=phone`, `lr` of each route) hold no spare capacity.
+#[test]
+fn dialogs_keep_no_spare_parameter_capacity() {
+    let inv = invite();
+    let mut ok = answer(
+        &inv,
+        200,
+        "bobtag",
+        "<sip:+4930123456@192.0.2.9:5080;user=phone>",
+    );
+    ok.headers.push(
+        Hdr::RecordRoute,
+        "<sip:p2.example.com;lr>, <sip:p1.example.com;lr>",
+    );
+    let uac = Dialog::uac(&inv, &ok, local().contact(None)).unwrap();
+    let uas = Dialog::uas(&ok_as_request(&ok), "ourtag", local().contact(None)).unwrap();
+    for d in [uac, uas] {
+        let names = [&d.local_uri, &d.remote_uri, &d.local_contact]
+            .into_iter()
+            .chain(&d.route_set);
+        for n in names {
+            assert_eq!(n.params.0.capacity(), n.params.0.len(), "{n}");
+            if let Uri::Sip(u) = &n.uri {
+                assert_eq!(u.params.0.capacity(), u.params.0.len(), "{n}");
+            }
+        }
+        assert_eq!(d.route_set.capacity(), d.route_set.len());
+    }
+}
+
+/// The 200's headers as an INVITE from the peer (for a UAS dialog with the same fields).
+fn ok_as_request(ok: &Response) -> sip::Request {
+    let mut r = sip::Request::new(Method::Invite, Uri::parse("sip:bob@127.0.0.1").unwrap());
+    r.headers = ok.headers.clone();
+    r
+}
