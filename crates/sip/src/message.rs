@@ -5,7 +5,7 @@ use crate::header::{HEADERS, Hdr, HeaderName, Headers};
 use crate::method::Method;
 use crate::status::reason_phrase;
 use crate::uri::{Uri, UriError};
-use memchr::{memchr, memmem};
+use memchr::{memchr, memchr_iter};
 use std::fmt;
 
 /// Bounds on what the parser accepts (RFC 3261 §18.1.1 / §18.3 leave these to the element).
@@ -217,19 +217,24 @@ fn check_version(v: &str) -> Result<(), ParseError> {
     }
 }
 
-/// The blank line that ends the header section (RFC 3261 §7), searched with one prebuilt finder
-/// rather than a searcher built per message.
-static HEAD_END: std::sync::LazyLock<memmem::Finder<'static>> =
-    std::sync::LazyLock::new(|| memmem::Finder::new(b"\r\n\r\n"));
+/// Just after the empty line that ends the header section (RFC 3261 §7: the first one), with
+/// lines ended as [`line_end`] ends them (CRLF, or a bare LF): an LF followed by LF or CR LF.
+/// Datagram parsing, stream framing and [`lenient_frame_len`] all use this one rule, so where a
+/// message on a stream ends never depends on how much of the stream has arrived: a later
+/// CRLF CRLF must not win over an earlier bare-LF empty line once it arrives.
+fn head_end(buf: &[u8]) -> Option<usize> {
+    memchr_iter(b'\n', buf).find_map(|i| match buf.get(i + 1..) {
+        Some([b'\n', ..]) => Some(i + 2),
+        Some([b'\r', b'\n', ..]) => Some(i + 3),
+        _ => None,
+    })
+}
 
 fn parse_head(buf: &[u8], limits: &Limits) -> Result<Head, ParseError> {
     // The header section must be UTF-8 (RFC 3261 §7.3.1 TEXT-UTF8): check it
     // once, so lines can be sliced without re-checking.
-    let head_end = HEAD_END
-        .find(buf)
-        .map(|i| i + 4)
-        .or_else(|| memmem::find(buf, b"\n\n").map(|i| i + 2))
-        .unwrap_or(buf.len()); // unterminated: lines report the first error, else Incomplete
+    // Unterminated: the lines report the first error, else Incomplete.
+    let head_end = head_end(buf).unwrap_or(buf.len());
     let text = utf8(&buf[..head_end])?;
     let buf = text.as_bytes();
     let (sl_end, mut pos) = line_end(buf, 0).ok_or(ParseError::Incomplete)?;
@@ -349,7 +354,7 @@ fn assemble(head: Head, body: &[u8]) -> Message {
 pub fn lenient_frame_len(buf: &[u8], limits: &Limits) -> Option<usize> {
     let skip = skip_leading_crlf(buf);
     let b = &buf[skip..];
-    let hdr_end = HEAD_END.find(b).map(|i| i + 4)?;
+    let hdr_end = head_end(b)?;
     if hdr_end > limits.max_message_size {
         return None;
     }
@@ -415,11 +420,7 @@ impl Message {
         if b.is_empty() {
             return Ok(None);
         }
-        let hdr_end = HEAD_END
-            .find(b)
-            .map(|i| i + 4)
-            .or_else(|| memmem::find(b, b"\n\n").map(|i| i + 2));
-        let Some(hdr_end) = hdr_end else {
+        let Some(hdr_end) = head_end(b) else {
             if b.len() > limits.max_message_size {
                 return Err(ParseError::TooLarge(limits.max_message_size));
             }
