@@ -153,7 +153,10 @@ impl SipUri {
 
     /// Parses the part after `sip:` / `sips:`.
     fn parse_rest(secure: bool, s: &str) -> Result<SipUri, UriError> {
-        let p = sip_parts(s)?;
+        Self::from_parts(secure, sip_parts(s)?)
+    }
+
+    fn from_parts(secure: bool, p: SipParts<'_>) -> Result<SipUri, UriError> {
         let mut params = Vec::new();
         if !p.params.is_empty() {
             for item in p.params[1..].split(';') {
@@ -264,6 +267,7 @@ impl SipUri {
 }
 
 /// A validated `sip:`/`sips:` URI as borrowed pieces.
+#[derive(Debug, PartialEq, Eq)]
 struct SipParts<'a> {
     user: Option<&'a str>,
     password: Option<&'a str>,
@@ -276,7 +280,115 @@ struct SipParts<'a> {
 }
 
 /// RFC 3261 §25.1 `SIP-URI` after the scheme, checked without allocating.
+#[inline]
 fn sip_parts(s: &str) -> Result<SipParts<'_>, UriError> {
+    match sip_parts_plain(s) {
+        Some(p) => Ok(p),
+        None => sip_parts_general(s),
+    }
+}
+
+/// `"sip:"` or `"sips:"` (any case) at the start of `s`: whether secure, and the rest.
+#[inline]
+fn sip_scheme(s: &str) -> Option<(bool, &str)> {
+    let b = s.as_bytes();
+    if b.len() >= 4 && b[..4].eq_ignore_ascii_case(b"sip:") {
+        Some((false, &s[4..]))
+    } else if b.len() >= 5 && b[..5].eq_ignore_ascii_case(b"sips:") {
+        Some((true, &s[5..]))
+    } else {
+        None
+    }
+}
+
+/// The common `SIP-URI` forms in one pass: `[user "@"] host [":" port] *(";" pname ["=" pvalue])`
+/// with a host name or IPv4 address and no escape, password, IPv6 reference or headers. Returns
+/// what [`sip_parts_general`] returns for such a URI, else `None` (and the general reader
+/// runs, picking the error). Every octet it accepts is printable ASCII, so the URI also passes
+/// [`Uri::scheme_split`]'s check (`tests::plain_sip_uris_agree`).
+#[inline]
+fn sip_parts_plain(s: &str) -> Option<SipParts<'_>> {
+    let b = s.as_bytes();
+    // userinfo ends at the first '@' (no user octet is '@', nor is any octet accepted below)
+    let mut i = 0;
+    while i < b.len() && is_user_char(b[i]) {
+        i += 1;
+    }
+    let user = if i < b.len() && b[i] == b'@' {
+        if i == 0 {
+            return None;
+        }
+        i += 1;
+        Some(&s[..i - 1])
+    } else {
+        i = 0;
+        None
+    };
+    // hostname = *( domainlabel "." ) toplabel [ "." ], as Host::check reads it (an IPv4
+    // address passes the same rule)
+    let h0 = i;
+    let mut prev = b'.';
+    while i < b.len() && is_host_char(b[i]) {
+        if b[i] == b'.' && prev == b'.' {
+            return None;
+        }
+        prev = b[i];
+        i += 1;
+    }
+    if i == h0 || b[h0] == b'-' {
+        return None;
+    }
+    let host = &s[h0..i];
+    let mut port = None;
+    if i < b.len() && b[i] == b':' {
+        i += 1;
+        let p0 = i;
+        let mut v = 0u32;
+        while i < b.len() && b[i].is_ascii_digit() && i - p0 < 5 {
+            v = v * 10 + u32::from(b[i] - b'0');
+            i += 1;
+        }
+        if i == p0 || v > u32::from(u16::MAX) {
+            return None;
+        }
+        port = Some(v as u16);
+    }
+    let params_at = i;
+    while i < b.len() {
+        if b[i] != b';' {
+            return None;
+        }
+        i += 1;
+        let n0 = i;
+        while i < b.len() && is_param_char(b[i]) {
+            i += 1;
+        }
+        if i == n0 {
+            return None;
+        }
+        if i < b.len() && b[i] == b'=' {
+            i += 1;
+            let v0 = i;
+            while i < b.len() && is_param_char(b[i]) {
+                i += 1;
+            }
+            if i == v0 {
+                return None;
+            }
+        }
+    }
+    Some(SipParts {
+        user,
+        password: None,
+        host,
+        port,
+        params: &s[params_at..],
+        headers: "",
+    })
+}
+
+/// [`sip_parts`] for any URI.
+fn sip_parts_general(s: &str) -> Result<SipParts<'_>, UriError> {
     // '@' cannot occur unescaped after userinfo (§25.1), so the first one ends it.
     let (userinfo, hostpart) = match memchr::memchr(b'@', s.as_bytes()) {
         Some(i) => (Some(&s[..i]), &s[i + 1..]),
@@ -340,6 +452,58 @@ fn sip_parts(s: &str) -> Result<SipParts<'_>, UriError> {
         params,
         headers,
     })
+}
+
+impl SipUri {
+    /// Appends the [`Display`](fmt::Display) form to `out` without the formatting machinery
+    /// (message serialization).
+    fn write_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(if self.secure { b"sips:" } else { b"sip:" });
+        if let Some(u) = &self.user {
+            out.extend_from_slice(u.as_bytes());
+            if let Some(p) = &self.password {
+                out.push(b':');
+                out.extend_from_slice(p.as_bytes());
+            }
+            out.push(b'@');
+        }
+        match &self.host {
+            Host::Name(n) => out.extend_from_slice(n.as_bytes()),
+            ip => {
+                use std::io::Write;
+                let _ = write!(out, "{ip}");
+            }
+        }
+        if let Some(p) = self.port {
+            out.push(b':');
+            let mut tmp = [0u8; 5];
+            let mut i = tmp.len();
+            let mut p = p;
+            loop {
+                i -= 1;
+                tmp[i] = b'0' + (p % 10) as u8;
+                p /= 10;
+                if p == 0 {
+                    break;
+                }
+            }
+            out.extend_from_slice(&tmp[i..]);
+        }
+        for (n, v) in &self.params.0 {
+            out.push(b';');
+            out.extend_from_slice(n.as_bytes());
+            if let Some(v) = v {
+                out.push(b'=');
+                out.extend_from_slice(v.as_bytes());
+            }
+        }
+        for (i, (n, v)) in self.headers.iter().enumerate() {
+            out.push(if i == 0 { b'?' } else { b'&' });
+            out.extend_from_slice(n.as_bytes());
+            out.push(b'=');
+            out.extend_from_slice(v.as_bytes());
+        }
+    }
 }
 
 impl fmt::Display for SipUri {
@@ -508,6 +672,11 @@ impl Uri {
     }
 
     pub fn parse(s: &str) -> Result<Uri, UriError> {
+        if let Some((secure, rest)) = sip_scheme(s) {
+            if let Some(p) = sip_parts_plain(rest) {
+                return SipUri::from_parts(secure, p).map(Uri::Sip);
+            }
+        }
         let (scheme, rest) = Self::scheme_split(s)?;
         if scheme.eq_ignore_ascii_case("sip") {
             SipUri::parse_rest(false, rest).map(Uri::Sip)
@@ -524,6 +693,9 @@ impl Uri {
     /// The same checks as [`Uri::parse`], without building the URI
     /// (allocation-free for `sip`/`sips` and other schemes).
     pub fn validate(s: &str) -> Result<(), UriError> {
+        if sip_scheme(s).is_some_and(|(_, rest)| sip_parts_plain(rest).is_some()) {
+            return Ok(());
+        }
         let (scheme, rest) = Self::scheme_split(s)?;
         if scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips") {
             sip_parts(rest).map(drop)
@@ -531,6 +703,18 @@ impl Uri {
             TelUri::parse_rest(rest).map(drop)
         } else {
             Self::check_absolute(rest)
+        }
+    }
+
+    /// Appends the [`Display`](fmt::Display) form to `out` (message serialization).
+    pub(crate) fn write_to(&self, out: &mut Vec<u8>) {
+        match self {
+            Uri::Sip(u) => u.write_to(out),
+            Uri::Other(s) => out.extend_from_slice(s.as_bytes()),
+            Uri::Tel(_) => {
+                use std::io::Write;
+                let _ = write!(out, "{self}");
+            }
         }
     }
 
@@ -626,6 +810,89 @@ mod tests {
         assert!(Uri::parse("nobodyKnowsThisScheme:totallyopaquecontent").is_ok());
         assert!(Uri::parse("soap.beep://192.0.2.103:3002").is_ok());
         assert!(Uri::parse("sip:user@host:99999").is_err());
+    }
+
+    /// Where the one-pass reader accepts a URI, the general one returns the same parts, and
+    /// `Uri::parse`/`validate` (which skip the scheme check for it) agree with the general path.
+    /// Checked on URIs and every variant with one octet replaced, removed or inserted.
+    #[test]
+    fn plain_sip_uris_agree() {
+        let mut plain = 0;
+        let mut check = |rest: &str| {
+            let Some(p) = sip_parts_plain(rest) else {
+                return;
+            };
+            plain += 1;
+            assert_eq!(sip_parts_general(rest), Ok(p), "{rest}");
+            assert!(rest.bytes().all(|b| b > b' ' && b < 0x7f), "{rest}");
+            for (scheme, secure) in [("sip:", false), ("SIPS:", true)] {
+                let full = format!("{scheme}{rest}");
+                let general = Uri::scheme_split(&full)
+                    .and_then(|(_, r)| SipUri::from_parts(secure, sip_parts_general(r)?));
+                assert_eq!(Uri::parse(&full), general.map(Uri::Sip), "{full}");
+                assert_eq!(Uri::validate(&full), Ok(()));
+            }
+        };
+        let bases = [
+            "+4930123456@gw.example.net;user=phone",
+            "mgc@192.0.2.10:5060",
+            "alice@atlanta.example.com;transport=tcp;lr;maddr=239.255.255.1;ttl=15",
+            "proxy.example.com:5060;lr",
+            "a.b-c.d.;x",
+            "1.2.3.4.5:65535;y=[::1]",
+            "u;p=v@h:1",
+        ];
+        let alphabet = b"@:;=.-_?%&[]/+$,~*'()!09aZ \t\x7f";
+        for base in bases {
+            check(base);
+            let b = base.as_bytes();
+            for i in 0..=b.len() {
+                for &c in alphabet {
+                    let mut v = b.to_vec();
+                    v.insert(i, c);
+                    check(std::str::from_utf8(&v).unwrap());
+                    if i < b.len() {
+                        v.remove(i);
+                        v[i] = c;
+                        check(std::str::from_utf8(&v).unwrap());
+                    }
+                }
+                if i < b.len() {
+                    let mut v = b.to_vec();
+                    v.remove(i);
+                    check(std::str::from_utf8(&v).unwrap());
+                }
+            }
+        }
+        assert!(plain > 1000, "{plain}");
+    }
+
+    /// `write_to` (message serialization) writes exactly the `Display` form.
+    #[test]
+    fn write_to_is_display() {
+        for text in [
+            "sip:+4930123456@gw.example.net;user=phone",
+            "sips:alice:secret@[2001:db8::1]:5061;transport=tcp;lr;maddr=239.255.255.1?subject=x&h=%20",
+            "sip:192.0.2.10:5060",
+            "sip:user;par=u%40example.net@example.com",
+            "SIP:ALICE@EXAMPLE.COM:0",
+            "tel:+1-201-555-0123;ext=1",
+            "tel:7042;phone-context=example.com",
+            "urn:service:sos",
+        ] {
+            let u = Uri::parse(text).unwrap();
+            let mut out = Vec::new();
+            u.write_to(&mut out);
+            assert_eq!(String::from_utf8(out).unwrap(), u.to_string(), "{text}");
+        }
+        let mut s = SipUri::new(Host::Ip("192.0.2.1".parse().unwrap()));
+        s.port = Some(65535);
+        s.user = Some("u".into());
+        s.password = Some("p".into());
+        let u = Uri::Sip(s);
+        let mut out = Vec::new();
+        u.write_to(&mut out);
+        assert_eq!(String::from_utf8(out).unwrap(), u.to_string());
     }
 
     #[test]

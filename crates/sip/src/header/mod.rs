@@ -30,6 +30,11 @@ struct Entry {
     name: HeaderName,
     start: u32,
     end: u32,
+    /// `buf[start - name.len() - 2 .. end + 2]` is exactly the line this field serializes to,
+    /// `Name: value\r\n`. Set only by the parser, for a line received in that form (canonical
+    /// name, one SP after the colon, nothing to trim, CRLF), so serialization can copy runs of
+    /// such lines at once. Every change of the field's value clears it.
+    raw: bool,
 }
 
 /// Header fields in message order. Values live in one shared buffer.
@@ -76,7 +81,81 @@ impl Headers {
             name: name.into(),
             start,
             end,
+            raw: false,
         });
+    }
+
+    /// Headers whose values will be pushed as ranges of `section` (the received header
+    /// section, see [`Headers::push_range`]).
+    pub(crate) fn from_section(section: &str, entries: usize) -> Self {
+        Headers {
+            buf: section.to_owned(),
+            entries: Vec::with_capacity(entries),
+        }
+    }
+
+    /// Appends a field whose value is `buf[start..end]` (the section given to
+    /// [`Headers::from_section`]). `raw`: the section holds the field's line exactly as
+    /// [`Headers::write_to`] would write it (see [`Entry::raw`]). The caller guarantees both.
+    #[inline]
+    pub(crate) fn push_range(&mut self, name: HeaderName, start: usize, end: usize, raw: bool) {
+        debug_assert!(self.buf.get(start..end).is_some());
+        debug_assert!(
+            !raw || {
+                let n = name.as_str().len();
+                let line = format!("{}: {}\r\n", name.as_str(), &self.buf[start..end]);
+                self.buf.get(start - n - 2..end + 2) == Some(line.as_str())
+            }
+        );
+        self.entries.push(Entry {
+            name,
+            start: start as u32,
+            end: end as u32,
+            raw,
+        });
+    }
+
+    /// Writes every field as `Name: value CRLF`, in order, with Content-Length always saying
+    /// `body_len` (the first one replaced in place, later ones dropped, appended at the end if
+    /// absent). Consecutive fields still as received are copied as one run of octets.
+    pub(crate) fn write_to(&self, body_len: usize, out: &mut Vec<u8>) {
+        let mut digits = [0u8; 20];
+        let cl = decimal(body_len, &mut digits);
+        let buf = self.buf.as_bytes();
+        // pending run of received lines, buf[run.0..run.1]
+        let mut run = (0usize, 0usize);
+        let mut wrote_cl = false;
+        for e in &self.entries {
+            let (start, end) = (e.start as usize, e.end as usize);
+            let is_cl = matches!(e.name, HeaderName::Known(Hdr::ContentLength));
+            if is_cl && wrote_cl {
+                continue;
+            }
+            wrote_cl |= is_cl;
+            if e.raw && (!is_cl || &buf[start..end] == cl) {
+                let line_start = start - e.name.as_str().len() - 2;
+                if line_start != run.1 {
+                    out.extend_from_slice(&buf[run.0..run.1]);
+                    run.0 = line_start;
+                }
+                run.1 = end + 2;
+                continue;
+            }
+            out.extend_from_slice(&buf[run.0..run.1]);
+            run = (0, 0);
+            if is_cl {
+                write_content_length(out, cl);
+                continue;
+            }
+            out.extend_from_slice(e.name.as_str().as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(&buf[start..end]);
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(&buf[run.0..run.1]);
+        if !wrote_cl {
+            write_content_length(out, cl);
+        }
     }
 
     /// Inserts a header field before all others of the same name (or at the
@@ -89,7 +168,15 @@ impl Headers {
             .position(|e| e.name == name)
             .unwrap_or(0);
         let (start, end) = self.store(value);
-        self.entries.insert(at, Entry { name, start, end });
+        self.entries.insert(
+            at,
+            Entry {
+                name,
+                start,
+                end,
+                raw: false,
+            },
+        );
     }
 
     /// Replaces every field of that name with one value, kept at the first
@@ -101,13 +188,19 @@ impl Headers {
             Some(i) => {
                 self.entries[i].start = start;
                 self.entries[i].end = end;
+                self.entries[i].raw = false;
                 let mut n = 0;
                 self.entries.retain(|e| {
                     n += 1;
                     n - 1 == i || e.name != name
                 });
             }
-            None => self.entries.push(Entry { name, start, end }),
+            None => self.entries.push(Entry {
+                name,
+                start,
+                end,
+                raw: false,
+            }),
         }
     }
 
@@ -120,6 +213,7 @@ impl Headers {
         let (start, end) = self.store(value);
         self.entries[i].start = start;
         self.entries[i].end = end;
+        self.entries[i].raw = false;
         true
     }
 
@@ -337,6 +431,26 @@ impl Headers {
             crate::grammar::parse_list(v, Warning::parse)
         })
     }
+}
+
+/// `n` in decimal, in the tail of `tmp`.
+fn decimal(mut n: usize, tmp: &mut [u8; 20]) -> &[u8] {
+    let mut i = tmp.len();
+    loop {
+        i -= 1;
+        tmp[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &tmp[i..]
+}
+
+fn write_content_length(out: &mut Vec<u8>, digits: &[u8]) {
+    out.extend_from_slice(b"Content-Length: ");
+    out.extend_from_slice(digits);
+    out.extend_from_slice(b"\r\n");
 }
 
 impl PartialEq for Headers {

@@ -324,6 +324,13 @@ impl CSeq {
         CSeq { seq, method }
     }
     pub fn parse(s: &str) -> SResult<CSeq> {
+        match Self::parse_plain(s) {
+            Some(c) => Ok(c),
+            None => Self::parse_general(s),
+        }
+    }
+
+    fn parse_general(s: &str) -> SResult<CSeq> {
         let mut it = s.split([' ', '\t']).filter(|t| !t.is_empty());
         let n = it.next().ok_or(SyntaxError("missing number"))?;
         let m = it.next().ok_or(SyntaxError("missing method"))?;
@@ -338,6 +345,33 @@ impl CSeq {
         Ok(CSeq {
             seq: seq as u32,
             method,
+        })
+    }
+}
+
+impl CSeq {
+    /// The usual form, `1*10DIGIT SP Method` with nothing around: what [`CSeq::parse_general`]
+    /// returns for it, else `None` (and the general reader runs, picking the error).
+    #[inline]
+    fn parse_plain(s: &str) -> Option<CSeq> {
+        let b = s.as_bytes();
+        let digits = b.iter().position(|c| !c.is_ascii_digit())?;
+        if digits == 0 || digits > 10 || b[digits] != b' ' {
+            return None;
+        }
+        let m = &s[digits + 1..];
+        if m.is_empty() || m.bytes().any(|c| c == b' ' || c == b'\t') {
+            return None;
+        }
+        let seq = b[..digits]
+            .iter()
+            .fold(0u64, |v, &c| v * 10 + u64::from(c - b'0'));
+        if seq >= 1 << 31 {
+            return None;
+        }
+        Some(CSeq {
+            seq: seq as u32,
+            method: Method::parse(m)?,
         })
     }
 }
@@ -697,7 +731,7 @@ impl fmt::Display for Warning {
 
 /// Call-ID check (RFC 3261 §25.1 `callid = word [ "@" word ]`).
 pub fn parse_call_id(s: &str) -> SResult<&str> {
-    let t = s.trim_matches([' ', '\t']);
+    let t = crate::grammar::trim_lws(s);
     if is_callid(t) {
         Ok(t)
     } else {
@@ -713,6 +747,36 @@ pub fn parse_hostport(s: &str) -> SResult<(Host, Option<u16>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Where `CSeq::parse_plain` reads a value, the general reader reads the same.
+    #[test]
+    fn plain_cseq_agrees() {
+        let mut plain = 0;
+        for n in [
+            "0",
+            "1",
+            "0009",
+            "314159",
+            "2147483647",
+            "2147483648",
+            "9999999999",
+            "12345678901",
+            "",
+        ] {
+            for sep in ["", " ", "  ", "\t"] {
+                for m in [
+                    "INVITE", "ACK", "FOO", "F@O", "", "INVITE ", "INVITE x", "invite",
+                ] {
+                    let v = format!("{n}{sep}{m}");
+                    if let Some(c) = CSeq::parse_plain(&v) {
+                        plain += 1;
+                        assert_eq!(CSeq::parse_general(&v), Ok(c), "{v:?}");
+                    }
+                }
+            }
+        }
+        assert_eq!(plain, 20);
+    }
 
     #[test]
     fn via_forms() {
