@@ -476,6 +476,104 @@ fn rfc2543_fallback_and_cancel_matching() {
     assert!(sim.nodes[1].cancel_target(&other).is_none());
 }
 
+/// A TU that keeps responses rather than transaction keys (as `mgc`'s gateway core does)
+/// answers through `server_key_for`: RFC 3261 and RFC 2543 requests (§17.2.3: no branch, or a
+/// branch without the magic cookie; two differing only in Request-URI), INVITE and non-INVITE,
+/// answered 2xx and non-2xx and ACKed, all end once their terminal timers (L, I, J; RFC 6026)
+/// have run on the virtual clock: no transaction and no timer is left.
+#[test]
+fn a_tu_answering_by_response_ends_every_transaction() {
+    let mut sim = Sim::new(TimerConfig::default(), false);
+    let old = |method: Method, call: &str, via: &str, uri: &str| {
+        let mut r = request(method, call);
+        r.uri = Uri::parse(uri).unwrap();
+        r.headers.set(Hdr::Via, via);
+        r
+    };
+    let no_branch = "SIP/2.0/UDP 127.0.0.1:5060";
+    let requests = [
+        (request(Method::Invite, "z9hG4bKi1"), 200),
+        (request(Method::Invite, "z9hG4bKi2"), 486),
+        (request(Method::Options, "z9hG4bKo1"), 200),
+        (
+            old(Method::Invite, "oi1", no_branch, "sip:bob@127.0.0.1"),
+            200,
+        ),
+        (
+            old(Method::Invite, "oi2", no_branch, "sip:bob@127.0.0.1"),
+            404,
+        ),
+        (old(Method::Bye, "ob", no_branch, "sip:bob@127.0.0.1"), 200),
+        (
+            old(
+                Method::Options,
+                "oo",
+                "SIP/2.0/UDP h:5060;branch=1",
+                "sip:a@x",
+            ),
+            200,
+        ),
+        (
+            old(
+                Method::Options,
+                "oo",
+                "SIP/2.0/UDP h:5060;branch=1",
+                "sip:b@x",
+            ),
+            200,
+        ),
+    ];
+    for (r, _) in &requests {
+        sim.receive(1, 0, Message::Request(r.clone()));
+    }
+    assert_eq!(sim.nodes[1].len(), requests.len());
+    for (r, status) in &requests {
+        let resp = Response::for_request(r, *status, Some("t"));
+        let key = sim.nodes[1]
+            .server_key_for(&resp)
+            .unwrap_or_else(|| panic!("no transaction for the {status} to {}", r.method));
+        if matches!(key, TransactionKey::Rfc2543 { .. }) {
+            // The key of a response alone (what the TU had before) cannot name it.
+            assert!(TransactionKey::for_server_response(&resp).is_err());
+        }
+        sim.respond(1, &key, resp.clone());
+        if r.method == Method::Invite {
+            // The ACK (§17.1.1.3 for non-2xx, §13.2.2.4 for 2xx): same Via for non-2xx.
+            let mut ack = r.clone();
+            ack.method = Method::Ack;
+            ack.headers.set(Hdr::CSeq, "1 ACK");
+            ack.headers.set(Hdr::To, "<sip:bob@127.0.0.1>;tag=t");
+            sim.receive(1, 0, Message::Request(ack));
+        }
+    }
+    for (_, status) in &requests {
+        let n = requests.iter().filter(|(_, s)| s == status).count();
+        assert_eq!(sim.sends(1, |m| is_status(m, *status)).len(), n, "{status}");
+    }
+    // Every one has its final response; none is left once the timers have run.
+    assert_eq!(sim.nodes[1].len(), requests.len());
+    sim.advance(Duration::from_secs(40));
+    assert!(
+        sim.nodes[1].is_empty(),
+        "{} transactions left",
+        sim.nodes[1].len()
+    );
+    assert!(
+        sim.timers[1].is_empty(),
+        "{} timers left",
+        sim.timers[1].len()
+    );
+    assert_eq!(
+        sim.count(1, &Delivery::Terminated),
+        requests.len(),
+        "each ended once"
+    );
+    // A response to a transaction that has ended names none (RFC 6026 §8.1: the TU's 2xx
+    // retransmission then goes to the transport).
+    let late = Response::for_request(&requests[0].0, 200, Some("t"));
+    assert_eq!(sim.nodes[1].server_key_for(&late), None);
+}
+
 #[test]
 fn timer_values_of_rfc3261_table_4() {
     let c = TimerConfig::default();

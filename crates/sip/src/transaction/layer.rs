@@ -64,10 +64,64 @@ pub enum LayerAction<A> {
     },
 }
 
+/// What names an RFC 2543 server transaction (§17.2.3) that the TU's response still carries:
+/// its key without the Request-URI, which a response lacks.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Rfc2543Answer {
+    from_tag: String,
+    call_id: String,
+    cseq: u32,
+    via: String,
+    method: Method,
+}
+
+impl Rfc2543Answer {
+    fn of_key(key: &TransactionKey) -> Option<Self> {
+        match key {
+            TransactionKey::Rfc2543 {
+                from_tag,
+                call_id,
+                cseq,
+                via,
+                method,
+                ..
+            } => Some(Rfc2543Answer {
+                from_tag: from_tag.clone(),
+                call_id: call_id.clone(),
+                cseq: *cseq,
+                via: via.clone(),
+                method: method.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// The same fields of a response (§8.2.6.2: From, Call-ID, CSeq and Via copied from the
+    /// request), as `TransactionKey::for_server_request` reads them from the request.
+    fn of_response(resp: &Response) -> Option<Self> {
+        let h = &resp.headers;
+        let cseq = h.cseq().ok()?;
+        Some(Rfc2543Answer {
+            from_tag: h
+                .from()
+                .ok()
+                .and_then(|f| f.tag().map(str::to_string))
+                .unwrap_or_default(),
+            call_id: h.call_id().ok()?.to_string(),
+            cseq: cseq.seq,
+            via: h.top_via().ok()?.to_string(),
+            method: cseq.method,
+        })
+    }
+}
+
 /// All live transactions of one element.
 #[derive(Debug)]
 pub struct TransactionLayer<A> {
     txs: HashMap<TransactionKey, Entry<A>>,
+    /// Live RFC 2543 server transactions by what their responses carry, so that a TU
+    /// answering with a response alone ([`TransactionLayer::server_key_for`]) reaches them.
+    rfc2543: HashMap<Rfc2543Answer, Vec<TransactionKey>>,
     cfg: TimerConfig,
 }
 
@@ -75,6 +129,7 @@ impl<A: Clone> TransactionLayer<A> {
     pub fn new(cfg: TimerConfig) -> Self {
         TransactionLayer {
             txs: HashMap::new(),
+            rfc2543: HashMap::new(),
             cfg,
         }
     }
@@ -133,6 +188,7 @@ impl<A: Clone> TransactionLayer<A> {
                 },
                 Action::Terminated => {
                     self.txs.remove(key);
+                    self.forget_rfc2543(key);
                     LayerAction::Deliver {
                         key: Some(key.clone()),
                         peer: peer.clone(),
@@ -213,6 +269,9 @@ impl<A: Clone> TransactionLayer<A> {
             let (t, a) = NonInviteServerTransaction::new(req, reliable, self.cfg);
             (Tx::Nist(t), a)
         };
+        if let Some(answer) = Rfc2543Answer::of_key(&key) {
+            self.rfc2543.entry(answer).or_default().push(key.clone());
+        }
         self.txs.insert(
             key.clone(),
             Entry {
@@ -248,6 +307,50 @@ impl<A: Clone> TransactionLayer<A> {
             }),
         }
         out
+    }
+
+    /// The live server transaction that `resp`, a response of the TU, answers (§17.2.3): by the
+    /// branch and sent-by of its top Via and its CSeq method; for an RFC 2543 request (no magic
+    /// cookie), by From tag, Call-ID, CSeq and top Via — all of the key but the Request-URI. A
+    /// TU that keeps responses rather than keys needs this, or RFC 2543 transactions would never
+    /// get their final response and never end. Of RFC 2543 transactions differing only in
+    /// Request-URI, one still awaiting a final response is preferred. `None` if none is live
+    /// (e.g. a 2xx retransmitted after timer L, which goes to the transport, RFC 6026 §8.1).
+    pub fn server_key_for(&self, resp: &Response) -> Option<TransactionKey> {
+        if let Ok(key) = TransactionKey::for_server_response(resp) {
+            return self.txs.contains_key(&key).then_some(key);
+        }
+        let live = self.rfc2543.get(&Rfc2543Answer::of_response(resp)?)?;
+        live.iter()
+            .find(|k| self.awaits_final(k))
+            .or(live.first())
+            .cloned()
+    }
+
+    /// A server transaction that has not sent a final response yet.
+    fn awaits_final(&self, key: &TransactionKey) -> bool {
+        match self.txs.get(key).map(|e| &e.tx) {
+            Some(Tx::Ist(t)) => t.state() == super::IstState::Proceeding,
+            Some(Tx::Nist(t)) => {
+                matches!(
+                    t.state(),
+                    super::NistState::Trying | super::NistState::Proceeding
+                )
+            }
+            _ => false,
+        }
+    }
+
+    fn forget_rfc2543(&mut self, key: &TransactionKey) {
+        let Some(answer) = Rfc2543Answer::of_key(key) else {
+            return;
+        };
+        if let Some(live) = self.rfc2543.get_mut(&answer) {
+            live.retain(|k| k != key);
+            if live.is_empty() {
+                self.rfc2543.remove(&answer);
+            }
+        }
     }
 
     /// The TU answers the request of server transaction `key`.
