@@ -19,6 +19,13 @@ use crate::msgs::{self, LOCATION_BI, LOCATION_TN};
 use crate::number::{self, apri, screening};
 use crate::sdp::{Codec, SessionDescription};
 
+/// Call models and SIP bridging (RFC 3372 §3), as `Engine::call_models` counts them.
+const MODELS: [(CallModel, bool); 3] = [
+    (CallModel::PstnOrigination, false),
+    (CallModel::IpOrigination, false),
+    (CallModel::IpOrigination, true),
+];
+
 const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, INFO, PRACK, UPDATE, OPTIONS";
 const AGENT: &str = "mgc";
 
@@ -71,7 +78,8 @@ struct Call {
     collecting: bool,
     cancel_pending: Option<u8>,
     cancel_rel: Option<Vec<u8>>,
-    reliable: Option<ReliableProvisional>,
+    /// Boxed: only calls from peers that use 100rel have it.
+    reliable: Option<Box<ReliableProvisional>>,
     /// Responses waiting for the PRACK of the outstanding reliable provisional (RFC 3262 §3).
     queued: VecDeque<Response>,
     reliable_with_sdp: bool,
@@ -90,9 +98,19 @@ struct Call {
     timers: Vec<TimerKind>,
     /// False for the clearing of a circuit a call left (repeat attempt): no call record.
     record: bool,
+    /// Counted in `Engine::active` (from the first time it is stored).
+    counted: bool,
 }
 
 impl Call {
+    /// The index of the call's model and bridging in `Engine::active`.
+    fn kind(&self) -> usize {
+        MODELS
+            .iter()
+            .position(|&m| m == (self.model, self.bridged))
+            .unwrap_or(0)
+    }
+
     fn summary(&self) -> CallSummary {
         CallSummary {
             call: self.id,
@@ -146,7 +164,12 @@ pub struct Engine {
     peers: Vec<Peer>,
     /// The trunk group of every circuit.
     circuit_tg: HashMap<CircuitId, usize>,
-    calls: HashMap<CallRef, Call>,
+    /// Boxed: the table moves and over-allocates (load factor, growth by doubling) pointers,
+    /// not calls.
+    calls: HashMap<CallRef, Box<Call>>,
+    /// Calls in progress per `MODELS` entry, kept as calls come and go: the gauges read them
+    /// without a scan of the calls.
+    active: [usize; MODELS.len()],
     by_circuit: HashMap<CircuitId, CallRef>,
     by_call_id: HashMap<String, CallRef>,
     ids: IdGen,
@@ -192,6 +215,7 @@ impl Engine {
             tgs: cfg.trunk_groups,
             circuit_tg,
             calls: HashMap::new(),
+            active: [0; MODELS.len()],
             by_circuit: HashMap::new(),
             by_call_id: HashMap::new(),
             ids: IdGen::new(seed),
@@ -260,19 +284,21 @@ impl Engine {
         self.by_call_id.get(call_id).and_then(|id| self.call(*id))
     }
 
-    /// Model and bridging of every call in progress, without copying them (gauges).
-    pub fn call_models(&self) -> impl Iterator<Item = (CallModel, bool)> + '_ {
-        self.calls.values().map(|c| (c.model, c.bridged))
+    /// Calls in progress per model and bridging: `(model, bridged, calls)` for PSTN
+    /// origination, IP origination and SIP bridging, counted as calls come and go (gauges; no
+    /// scan of the calls).
+    pub fn call_models(&self) -> impl Iterator<Item = (CallModel, bool, usize)> + '_ {
+        MODELS.iter().zip(self.active).map(|(&(m, b), n)| (m, b, n))
     }
 
     /// Every call in progress (unordered).
     pub fn calls(&self) -> impl Iterator<Item = CallSummary> + '_ {
-        self.calls.values().map(Call::summary)
+        self.calls.values().map(|c| c.summary())
     }
 
     /// The call `id` (from a [`TimerKey`]), if still in progress.
     pub fn call(&self, id: CallRef) -> Option<CallSummary> {
-        self.calls.get(&id).map(Call::summary)
+        self.calls.get(&id).map(|c| c.summary())
     }
 
     /// True if a call uses `circuit`.
@@ -372,22 +398,22 @@ impl Engine {
 
     // ----- call bookkeeping -----
 
-    fn take(&mut self, id: CallRef) -> Option<Call> {
+    fn take(&mut self, id: CallRef) -> Option<Box<Call>> {
         self.calls.remove(&id)
     }
 
-    fn take_by_circuit(&mut self, circuit: CircuitId) -> Option<Call> {
+    fn take_by_circuit(&mut self, circuit: CircuitId) -> Option<Box<Call>> {
         let id = *self.by_circuit.get(&circuit)?;
         self.take(id)
     }
 
-    fn take_by_call_id(&mut self, call_id: &str) -> Option<Call> {
+    fn take_by_call_id(&mut self, call_id: &str) -> Option<Box<Call>> {
         let id = *self.by_call_id.get(call_id)?;
         self.take(id)
     }
 
     /// Store the call back, or finish it when both sides are done.
-    fn put(&mut self, now: Duration, mut c: Call) {
+    fn put(&mut self, now: Duration, mut c: Box<Call>) {
         if c.outcome.is_some() && c.released_by.is_none() {
             // Outcomes are set while handling one event, and the call is put back at its end.
             c.released_by = Some(if c.born == self.event_seq {
@@ -405,6 +431,9 @@ impl Engine {
                 }
             }
             self.by_call_id.remove(&c.call_id);
+            if c.counted {
+                self.active[c.kind()] -= 1;
+            }
             if !c.record {
                 return;
             }
@@ -425,14 +454,18 @@ impl Engine {
                 released_by: c.released_by.unwrap_or(ReleaseSide::Gateway),
             }));
         } else {
+            if !c.counted {
+                c.counted = true;
+                self.active[c.kind()] += 1;
+            }
             self.calls.insert(c.id, c);
         }
     }
 
-    fn new_call(&mut self, now: Duration, model: CallModel, tg: usize, peer: usize) -> Call {
+    fn new_call(&mut self, now: Duration, model: CallModel, tg: usize, peer: usize) -> Box<Call> {
         let id = self.next_call;
         self.next_call += 1;
-        Call {
+        Box::new(Call {
             id,
             model,
             tg,
@@ -468,7 +501,8 @@ impl Engine {
             final_status: None,
             timers: Vec::new(),
             record: true,
-        }
+            counted: false,
+        })
     }
 
     fn start(&mut self, c: &mut Call, t: TimerKind, after: Duration) {
@@ -746,8 +780,7 @@ impl Engine {
             self.put(now, c);
             return;
         };
-        c.codecs = media.codecs.clone();
-        c.media = Some(media);
+        attach_media(&mut c, media);
         // RFC 3578 §2 (en-bloc conversion): with overlap signalling, collect SAM digits until
         // ST or T10 before the INVITE goes out.
         let complete = called
@@ -919,7 +952,7 @@ impl Engine {
         let offer = SessionDescription {
             address: media.address.clone(),
             port: media.port,
-            codecs: media.codecs.clone(),
+            codecs: c.codecs.clone(),
             ptime: Some(media.ptime),
         }
         .to_bytes(session_id(c), c.sdp_version);
@@ -994,7 +1027,7 @@ impl Engine {
                 if c.reliable.as_ref().is_some_and(|r| !r.can_send()) && c.reliable_with_sdp {
                     c.queued.push_back(resp);
                 } else {
-                    c.sip = SipState::Confirmed;
+                    hold(c);
                     self.out.push(Action::SendResponse(resp));
                 }
             }
@@ -1275,7 +1308,7 @@ impl Engine {
             self.release_sip(now, c, 47, LOCATION_TN, None, Outcome::Failed);
             return;
         };
-        c.media = Some(media);
+        attach_media(c, media);
         c.circuit = Some(circuit);
         self.by_circuit.insert(circuit, c.id);
         if let Some(iam) = c.iam.clone() {
@@ -1667,16 +1700,16 @@ impl Engine {
             self.reject_invite(now, &req, Some(peer_i), st, None, Some(47), Outcome::Failed);
             return;
         };
-        c.media = Some(media);
+        attach_media(&mut c, media);
         c.circuit = Some(circuit);
         if pc.reliable_provisional
             && (req.headers.has_option(Hdr::Supported, "100rel")
                 || req.headers.has_option(Hdr::Require, "100rel"))
         {
-            c.reliable = Some(ReliableProvisional::new(
+            c.reliable = Some(Box::new(ReliableProvisional::new(
                 self.ids.rseq(),
                 TimerConfig::default(),
-            ));
+            )));
         }
         let iam = self.build_iam(&req, &tg, peer_i, noa, digits, enc_iam);
         c.iam = Some(iam.clone());
@@ -1966,7 +1999,7 @@ impl Engine {
                             break;
                         }
                         if r.is_success() {
-                            c.sip = SipState::Confirmed;
+                            hold(c);
                         }
                         self.out.push(Action::SendResponse(r));
                     }
@@ -2225,7 +2258,7 @@ impl Engine {
             self.send_request(c, ack);
             c.dialog = Some(d);
             c.final_status = Some(st);
-            c.sip = SipState::Confirmed;
+            hold(c);
             // RFC 3264 §5: the answer must use a format we offered.
             if let Some(sdp) = parsed.sdp.as_deref() {
                 let ok = SessionDescription::parse(sdp)
@@ -2407,6 +2440,55 @@ impl Engine {
             _ => {}
         }
         self.put(now, c);
+    }
+}
+
+/// The call's media endpoint. Its formats become the call's when it has none yet (our offer,
+/// PSTN origination); an IP-originated call keeps its answered formats. One list per call.
+fn attach_media(c: &mut Call, mut media: MediaEndpoint) {
+    let offered = std::mem::take(&mut media.codecs);
+    if c.codecs.is_empty() {
+        c.codecs = offered;
+    }
+    c.media = Some(media);
+}
+
+/// A confirmed call (RFC 3261 §13.2.2.4, §13.3.1.4) keeps of its INVITE what the dialog still
+/// reads: the Request-URI and Via, From, To, Call-ID, CSeq and Route (a 2xx from another fork,
+/// §12.1.2; CANCEL, §9.1; a merged request, §8.2.2.2); and of its IAM what an INF answers from
+/// (Q.764 §2.1.6, `information_for`): the calling party number and category. Memory per held
+/// call (docs/performance.md).
+fn hold(c: &mut Call) {
+    c.sip = SipState::Confirmed;
+    let kept: Vec<(Hdr, &str)> = c
+        .invite
+        .headers
+        .iter()
+        .filter_map(|(name, value)| match name {
+            sip::HeaderName::Known(
+                h @ (Hdr::Via | Hdr::From | Hdr::To | Hdr::CallId | Hdr::CSeq | Hdr::Route),
+            ) => Some((*h, value)),
+            _ => None,
+        })
+        .collect();
+    let bytes = kept.iter().map(|(_, v)| v.len()).sum();
+    let mut headers = sip::Headers::with_capacity(kept.len(), bytes);
+    for (h, v) in kept {
+        headers.push(h, v);
+    }
+    let mut invite = Request::new(c.invite.method.clone(), c.invite.uri.clone());
+    invite.headers = headers;
+    c.invite = invite;
+    if let Some(iam) = c.iam.as_mut() {
+        iam.parameters.retain(|p| {
+            matches!(
+                p.code(),
+                isup::ParameterCode::CALLING_PARTY_NUMBER
+                    | isup::ParameterCode::CALLING_PARTYS_CATEGORY
+            )
+        });
+        iam.parameters.shrink_to_fit();
+        iam.raw_body = None;
     }
 }
 

@@ -438,6 +438,15 @@ fn run(ops: Vec<Op>) {
             },
         };
         w.observe(&acts);
+        // The per-model counts the gauges read follow the calls.
+        for (model, bridged, n) in h.engine.call_models() {
+            let recount = h
+                .engine
+                .calls()
+                .filter(|c| (c.model, c.bridged) == (model, bridged))
+                .count();
+            assert_eq!(n, recount, "{model:?} bridged {bridged}");
+        }
     }
     drain(&mut h, &mut w);
 }

@@ -188,8 +188,8 @@ impl Gateway {
         self.engine.calls()
     }
 
-    /// Model and bridging of each call in progress (the `calls_active` gauge), no copies.
-    pub fn call_models(&self) -> impl Iterator<Item = (iwu::CallModel, bool)> + '_ {
+    /// Calls in progress per model and bridging (the `calls_active` gauge), without a scan.
+    pub fn call_models(&self) -> impl Iterator<Item = (iwu::CallModel, bool, usize)> + '_ {
         self.engine.call_models()
     }
 

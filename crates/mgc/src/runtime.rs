@@ -39,10 +39,13 @@ struct Runtime {
     digest: HashMap<String, iwu::PeerDigest>,
     /// Keys the stateless nonces of our digest challenges.
     nonce_key: sip::auth::NonceKey,
-    /// Our client transactions: which call and method a timeout belongs to.
+    /// Our client transactions awaiting a final response: which call and method a timeout
+    /// belongs to. A final response ends the entry (timer B/F no longer run, RFC 3261 §17.1),
+    /// so a held call has none.
     client_tx: HashMap<TransactionKey, (String, Method)>,
-    /// Where each call's SIP requests came from (2xx retransmissions after the server
-    /// transaction has gone, RFC 6026).
+    /// Where an INVITE came from, by Call-ID, until its 2xx is ACKed: the 2xx retransmissions
+    /// go there after the server transaction has gone (RFC 3261 §13.3.1.4, RFC 6026). A held
+    /// call has none.
     sources: HashMap<String, Peer>,
     asp_state: AspState,
     /// The call whose span the outputs being performed are in.
@@ -171,8 +174,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     rt.update_calls_active();
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
-    // Once a second: the trace goes to disk and `calls_active` is recounted (O(calls), so not
-    // per message; Prometheus scrapes no faster than this anyway).
+    // Once a second: the trace goes to disk and `calls_active` is set from the engine's counts
+    // (Prometheus scrapes no faster than this anyway).
     let mut housekeeping = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
@@ -378,8 +381,8 @@ impl Runtime {
     /// `calls_active{model}` from the calls in progress.
     fn update_calls_active(&mut self) {
         let mut n = [0i64; 3];
-        for (model, bridged) in self.gw.call_models() {
-            n[model_index(model, bridged)] += 1;
+        for (model, bridged, calls) in self.gw.call_models() {
+            n[model_index(model, bridged)] += calls as i64;
         }
         for (i, model) in crate::assemble::MODELS.iter().enumerate() {
             self.metrics
@@ -428,25 +431,30 @@ impl Runtime {
                     info!(%name, method = %request.method.as_str(), stale, "digest challenge (401)");
                     return;
                 }
-                if let Ok(id) = request.headers.call_id() {
-                    self.sources.insert(id.to_string(), peer);
+                let call_id = request.headers.call_id().map(str::to_string).ok();
+                let method = request.method.clone();
+                if let (Some(id), Method::Invite) = (&call_id, &method) {
+                    self.sources.insert(id.clone(), peer);
                 }
                 self.feed(Input::SipRequest {
                     peer: name,
                     request,
                 })
-                .await
+                .await;
+                // The 2xx is ACKed, or the INVITE made no call: nothing more to retransmit.
+                if let Some(id) = call_id
+                    && (method == Method::Ack || self.gw.call_by_call_id(&id).is_none())
+                {
+                    self.sources.remove(&id);
+                }
             }
-            SipEvent::Response { response, .. } | SipEvent::StrayResponse { response, .. } => {
-                let method = response
-                    .headers
-                    .cseq()
-                    .map(|c| c.method.as_str().to_string())
-                    .unwrap_or_default();
-                self.metrics
-                    .sip_response(Direction::In, response.status, &method);
-                self.feed(Input::SipResponse(response)).await
+            SipEvent::Response { key, response, .. } => {
+                if response.status >= 200 {
+                    self.client_tx.remove(&key);
+                }
+                self.on_response(response).await
             }
+            SipEvent::StrayResponse { response, .. } => self.on_response(response).await,
             SipEvent::Timeout { key } => {
                 if let Some((call_id, method)) = self.client_tx.remove(&key) {
                     self.feed(Input::SipTimeout { call_id, method }).await
@@ -463,6 +471,17 @@ impl Runtime {
                 self.feed(Input::Timer(id)).await
             }
         }
+    }
+
+    async fn on_response(&mut self, response: Response) {
+        let method = response
+            .headers
+            .cseq()
+            .map(|c| c.method.as_str().to_string())
+            .unwrap_or_default();
+        self.metrics
+            .sip_response(Direction::In, response.status, &method);
+        self.feed(Input::SipResponse(response)).await
     }
 
     async fn on_asp(&mut self, ev: AspEvent) {
@@ -568,10 +587,7 @@ impl Runtime {
                         self.client_tx.insert(key, (call_id, method));
                     }
                     Ok(None) => {}
-                    Err(e) => {
-                        warn!(%e, "request not sent");
-                        self.client_tx.retain(|_, (c, _)| *c != call_id);
-                    }
+                    Err(e) => warn!(%e, "request not sent"),
                 }
             }
             Output::SipResponse(r) => {
@@ -602,8 +618,9 @@ impl Runtime {
             Output::StartTimer { id, after } => self.endpoint.start_timer(id, after),
             Output::StopTimer { id } => self.endpoint.stop_timer(id),
             Output::CallRecord(r) => {
+                // Client transactions of the call still pending end with their final response
+                // or timeout; a timeout for a call that has ended is ignored by the engine.
                 self.sources.remove(&r.call_id);
-                self.client_tx.retain(|_, (c, _)| *c != r.call_id);
                 crate::assemble::record_call(&self.metrics, &r);
                 // A call ended by an input that is not its own (M3UA down clears them all, a
                 // refusal before the call existed) gets its own span.
