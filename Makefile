@@ -19,6 +19,28 @@ lint:
 test: lint
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
+	$(MAKE) fuzz-smoke
+
+# Every fuzz target (fuzz/README.md) for FUZZ_SECONDS from the committed seeds and the inputs of
+# past crashes. cargo-fuzz is installed when absent; the sanitizer flags it passes are
+# nightly-only, so the fuzz crate builds on the stable toolchain with RUSTC_BOOTSTRAP=1.
+FUZZ_TARGETS = isup_decode sip_parse multipart m3ua_decode
+FUZZ_SECONDS ?= 20
+
+fuzz-smoke:
+	@$(CARGO) fuzz --version >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
+	cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz build
+	@cd fuzz; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p corpus/$$t regressions/$$t; log=target/fuzz-smoke-$$t.log; \
+	  if RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $$t corpus/$$t seeds/$$t regressions/$$t -- \
+	       -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 >$$log 2>&1; then \
+	    awk -v t=$$t '/^stat::number_of_executed_units/ { n = $$2 } /^stat::average_exec_per_sec/ { r = $$2 } \
+	      END { print "fuzz-smoke: " t ": " n " executions, " r " exec/s, no crash" }' $$log; \
+	  else \
+	    tail -n 40 $$log; echo "fuzz-smoke: $$t failed; the input is under fuzz/artifacts/$$t, the log in fuzz/$$log"; \
+	    exit 1; \
+	  fi; \
+	done
 
 # ISUP/SIP conformance fixtures (isup-fixtures/, docs/conformance.md) through the gateway core on a
 # virtual clock; `make test` runs them too (crates/mgc/tests/conformance.rs).
