@@ -1,7 +1,7 @@
 # Developer entry points. `make test` is exactly what CI runs (after .ci/run installs the peers).
 CARGO ?= cargo
 
-.PHONY: all build run test lint fmt bench bench-calls bench-scale conformance fuzz clean
+.PHONY: all build run test lint fmt bench bench-calls bench-scale conformance fuzz-smoke clean
 
 all: build
 
