@@ -146,8 +146,7 @@ fn utf8(b: &[u8]) -> Result<&str, ParseError> {
     std::str::from_utf8(b).map_err(|_| ParseError::Utf8)
 }
 
-fn parse_start_line(line: &[u8]) -> Result<StartLine, ParseError> {
-    let line = utf8(line)?;
+fn parse_start_line(line: &str) -> Result<StartLine, ParseError> {
     if line.len() >= 4 && line.as_bytes()[..4].eq_ignore_ascii_case(b"SIP/") {
         // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
         let (ver, rest) = line
@@ -171,10 +170,15 @@ fn parse_start_line(line: &[u8]) -> Result<StartLine, ParseError> {
         return Ok(StartLine::Response(code, reason.to_string()));
     }
     // Request-Line = Method SP Request-URI SP SIP-Version (single SPs, §7.1)
-    let mut parts = line.split(' ');
-    let (Some(m), Some(u), Some(v), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let b = line.as_bytes();
+    let parts = memchr(b' ', b).and_then(|i| {
+        let j = i + 1 + memchr(b' ', &b[i + 1..])?;
+        match memchr(b' ', &b[j + 1..]) {
+            None => Some((&line[..i], &line[i + 1..j], &line[j + 1..])),
+            Some(_) => None,
+        }
+    });
+    let Some((m, u, v)) = parts else {
         return Err(ParseError::StartLine(
             "request line is not exactly Method SP Request-URI SP SIP-Version",
         ));
@@ -278,7 +282,7 @@ fn parse_head_fast(buf: &[u8], limits: &Limits) -> Option<Head> {
     if sl_end > limits.max_line_len {
         return None;
     }
-    let start = parse_start_line(&buf[..sl_end]).ok()?;
+    let start = parse_start_line(&text[..sl_end]).ok()?;
     let section_at = ends[0] as usize + 1;
     let mut headers = Headers::from_section(&text[section_at..], lines - 1);
     let mut seen = [0u64; 2];
@@ -289,37 +293,50 @@ fn parse_head_fast(buf: &[u8], limits: &Limits) -> Option<Head> {
         if line.len() > limits.max_line_len || headers.len() >= limits.max_headers {
             return None;
         }
-        // field-name, then optional SP/HTAB, then ':' (a line starting with SP/HTAB is folded)
-        let name_end = line.iter().position(|&b| !crate::grammar::is_token(b))?;
-        let mut colon = name_end;
-        while line[colon] == b' ' || line[colon] == b'\t' {
-            colon += 1;
-            if colon == line.len() {
-                return None;
-            }
-        }
-        if name_end == 0 || line[colon] != b':' {
+        // A line starting with SP/HTAB continues the previous field (folding).
+        if matches!(line.first(), Some(b' ' | b'\t')) {
             return None;
         }
-        let mut v0 = colon + 1;
-        while v0 < line.len() && (line[v0] == b' ' || line[v0] == b'\t') {
-            v0 += 1;
-        }
-        let mut v1 = line.len();
-        while v1 > v0 && (line[v1 - 1] == b' ' || line[v1 - 1] == b'\t') {
-            v1 -= 1;
-        }
-        let value = &text[pos + v0..pos + v1];
-        let name = &line[..name_end];
-        // already `Name: value`, and the name as it will be written?
-        let plain =
-            name_end == colon && v0 == colon + 2 && line[colon + 1] == b' ' && v1 == line.len();
-        let (name, raw) = match Hdr::lookup(name) {
-            Some(h) => {
-                check_known(h, value, &mut seen, &mut content_length).ok()?;
-                (HeaderName::Known(h), plain && h.as_str().as_bytes() == name)
+        // As the general path reads a line: name and value around the first ':', trimmed.
+        let colon = memchr(b':', line)?;
+        let (name_end, v0, v1, plain) = if colon > 0
+            && !matches!(line[colon - 1], b' ' | b'\t')
+            && line.get(colon + 1) == Some(&b' ')
+            && line
+                .get(colon + 2)
+                .is_some_and(|c| !matches!(c, b' ' | b'\t'))
+            && !matches!(line[line.len() - 1], b' ' | b'\t')
+        {
+            // `Name: value`, as it will be written if the name is
+            (colon, colon + 2, line.len(), true)
+        } else {
+            let mut name_end = colon;
+            while name_end > 0 && matches!(line[name_end - 1], b' ' | b'\t') {
+                name_end -= 1;
             }
-            None => (HeaderName::Other(text[pos..pos + name_end].into()), plain),
+            let mut v0 = colon + 1;
+            while v0 < line.len() && matches!(line[v0], b' ' | b'\t') {
+                v0 += 1;
+            }
+            let mut v1 = line.len();
+            while v1 > v0 && matches!(line[v1 - 1], b' ' | b'\t') {
+                v1 -= 1;
+            }
+            (name_end, v0, v1, false)
+        };
+        let value = &text[pos + v0..pos + v1];
+        let (name, raw) = match Hdr::lookup_spelled(&line[..name_end]) {
+            Some((h, canonical)) => {
+                check_known(h, value, &mut seen, &mut content_length).ok()?;
+                (HeaderName::Known(h), plain && canonical)
+            }
+            None => {
+                let name = &text[pos..pos + name_end];
+                if !crate::grammar::is_token_str(name) {
+                    return None;
+                }
+                (HeaderName::Other(name.into()), plain)
+            }
         };
         let at = pos - section_at;
         headers.push_range(name, at + v0, at + v1, raw);
@@ -382,7 +399,7 @@ fn parse_head_general(buf: &[u8], limits: &Limits) -> Result<Head, ParseError> {
     if sl_end > limits.max_line_len {
         return Err(ParseError::LineTooLong(limits.max_line_len));
     }
-    let start = parse_start_line(&buf[..sl_end])?;
+    let start = parse_start_line(&text[..sl_end])?;
     let mut headers = Headers::with_capacity(16, buf.len().min(2048));
     let mut seen = [0u64; 2]; // singleton headers seen, indexed by Hdr
     let mut content_length = None;

@@ -62,6 +62,30 @@ impl Host {
         Ok(None)
     }
 
+    /// `check(s).map(drop)`, without reading an IPv4 address as one: a valid IPv4 address is
+    /// also a valid hostname, so the hostname rule decides.
+    pub(crate) fn check_valid(s: &str) -> Result<(), UriError> {
+        if s.starts_with('[') {
+            return Self::check(s).map(drop);
+        }
+        let b = s.as_bytes();
+        if b.is_empty() {
+            return Err(UriError("empty host"));
+        }
+        let mut prev = b'.';
+        let hostname = b[0] != b'-'
+            && b.iter().all(|&c| {
+                let ok = is_host_char(c) && !(c == b'.' && prev == b'.');
+                prev = c;
+                ok
+            });
+        if hostname || s.parse::<std::net::Ipv4Addr>().is_ok() {
+            Ok(())
+        } else {
+            Err(UriError("bad hostname"))
+        }
+    }
+
     /// Case-insensitive comparison of host names (RFC 3261 §19.1.4).
     pub fn eq_host(&self, other: &Host) -> bool {
         match (self, other) {
@@ -121,7 +145,7 @@ pub fn split_hostport_raw(s: &str) -> Result<(&str, Option<u16>), UriError> {
         }
         None => None,
     };
-    Host::check(h)?;
+    Host::check_valid(h)?;
     Ok((h, port))
 }
 
@@ -292,9 +316,11 @@ fn sip_parts(s: &str) -> Result<SipParts<'_>, UriError> {
 #[inline]
 fn sip_scheme(s: &str) -> Option<(bool, &str)> {
     let b = s.as_bytes();
-    if b.len() >= 4 && b[..4].eq_ignore_ascii_case(b"sip:") {
+    let w = u32::from_le_bytes(b.get(..4)?.try_into().ok()?);
+    // bit 0x20 folds exactly the letters' case; ':' compared as is
+    if w | 0x0020_2020 == u32::from_le_bytes(*b"sip:") {
         Some((false, &s[4..]))
-    } else if b.len() >= 5 && b[..5].eq_ignore_ascii_case(b"sips:") {
+    } else if w | 0x2020_2020 == u32::from_le_bytes(*b"sips") && b.get(4) == Some(&b':') {
         Some((true, &s[5..]))
     } else {
         None
@@ -865,6 +891,37 @@ mod tests {
             }
         }
         assert!(plain > 1000, "{plain}");
+    }
+
+    /// `Host::check_valid` is `Host::check` without the address.
+    #[test]
+    fn host_check_valid() {
+        let alphabet = ["1", "9", "a", "-", ".", ":", "[", "]", "_", "é"];
+        let mut strings = vec![String::new()];
+        let mut last = vec![String::new()];
+        for _ in 0..5 {
+            let next: Vec<String> = last
+                .iter()
+                .flat_map(|p| alphabet.iter().map(move |c| format!("{p}{c}")))
+                .collect();
+            strings.extend(next.iter().cloned());
+            last = next;
+        }
+        strings.extend(
+            [
+                "192.0.2.10",
+                "255.255.255.255",
+                "1.2.3",
+                "01.2.3.4",
+                "[::1]",
+                "[::1",
+                "a..b",
+            ]
+            .map(String::from),
+        );
+        for s in &strings {
+            assert_eq!(Host::check_valid(s), Host::check(s).map(drop), "{s:?}");
+        }
     }
 
     /// `write_to` (message serialization) writes exactly the `Display` form.

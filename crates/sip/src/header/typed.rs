@@ -86,7 +86,7 @@ impl Via {
         } else {
             None
         };
-        Host::check(host).map_err(|_| SyntaxError("bad sent-by host"))?;
+        Host::check_valid(host).map_err(|_| SyntaxError("bad sent-by host"))?;
         Params::scan(&mut sc, |n, v| {
             if n.eq_ignore_ascii_case("rport") {
                 if let Some(r) = v {
@@ -298,7 +298,7 @@ pub enum Contact {
 impl Contact {
     /// Checks a Contact value without allocating.
     pub fn validate_list(s: &str) -> SResult<()> {
-        if s.trim_matches([' ', '\t']) == "*" {
+        if crate::grammar::trim_lws(s) == "*" {
             return Ok(());
         }
         check_list(s, NameAddr::validate)
@@ -384,13 +384,13 @@ impl fmt::Display for CSeq {
 
 /// Max-Forwards: 0..=255 (RFC 3261 §20.22).
 pub fn parse_max_forwards(s: &str) -> SResult<u8> {
-    let v = parse_digits(s.trim_matches([' ', '\t'])).ok_or(SyntaxError("not a number"))?;
+    let v = parse_digits(crate::grammar::trim_lws(s)).ok_or(SyntaxError("not a number"))?;
     u8::try_from(v).map_err(|_| SyntaxError("above 255"))
 }
 
 /// Content-Length (RFC 3261 §20.14).
 pub fn parse_content_length(s: &str) -> SResult<usize> {
-    let v = parse_digits(s.trim_matches([' ', '\t']))
+    let v = parse_digits(crate::grammar::trim_lws(s))
         .ok_or(SyntaxError("not a non-negative number"))?;
     usize::try_from(v).map_err(|_| SyntaxError("too large"))
 }
