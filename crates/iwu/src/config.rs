@@ -77,18 +77,11 @@ pub struct IsupTimers {
     /// T11 (15-20 s): IAM received (interworking) → ACM sent; on expiry send ACM "no indication".
     #[serde(with = "secs")]
     pub t11: Duration,
-    /// T16 (15-60 s): RSC sent (not because of T5) → RLC; for the circuit manager.
-    #[serde(with = "secs")]
-    pub t16: Duration,
-    /// T17 (5-15 min): first RSC sent → RLC; re-send RSC.
-    #[serde(with = "secs")]
+    /// T17 (5-15 min): RSC sent after T5 (Q.764 §2.9.6) → RLC; re-send RSC. Not read from
+    /// `[call_timers]`: the runtime copies `[maintenance_timers] t17`, the circuit manager's, so
+    /// one value serves every circuit reset.
+    #[serde(skip)]
     pub t17: Duration,
-    /// T22 (15-60 s): GRS sent → GRA; for the circuit manager.
-    #[serde(with = "secs")]
-    pub t22: Duration,
-    /// T23 (5-15 min): first GRS sent → GRA; for the circuit manager.
-    #[serde(with = "secs")]
-    pub t23: Duration,
 }
 
 impl Default for IsupTimers {
@@ -103,10 +96,7 @@ impl Default for IsupTimers {
             t9: Duration::from_secs(90),
             t10: Duration::from_secs(4),
             t11: Duration::from_secs(15),
-            t16: Duration::from_secs(15),
             t17: Duration::from_secs(300),
-            t22: Duration::from_secs(15),
-            t23: Duration::from_secs(300),
         }
     }
 }

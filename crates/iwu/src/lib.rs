@@ -36,7 +36,8 @@
 //! * The SIP transaction layer sends 100 Trying for INVITEs itself (RFC 3261 §17.2.1), absorbs
 //!   retransmissions and ACKs non-2xx finals; the runtime retransmits 2xx to INVITE until ACK.
 //! * Maintenance (RSC/GRS/BLO/CGB with T12-T23) is the circuit manager's; it tells the engine with
-//!   [`Event::CircuitReset`]. Timer values for it are in [`IsupTimers`] (t16, t17, t22, t23).
+//!   [`Event::CircuitReset`]. The engine's own reset after T5 (Q.764 §2.9.6) repeats on
+//!   [`IsupTimers::t17`], which the runtime sets from the circuit manager's T17.
 //! * Dual seizure is decided by the runtime (it knows the point codes): the losing outgoing call
 //!   gets [`Event::Reattempt`], then the incoming IAM is delivered.
 //!
@@ -49,7 +50,6 @@ pub mod diversion;
 pub mod engine;
 pub mod event;
 pub mod ids;
-pub mod maintenance;
 pub mod media;
 pub mod msgs;
 pub mod number;

@@ -13,7 +13,13 @@ pub fn iwu_config(cfg: &Config) -> iwu::IwuConfig {
             port: cfg.sip.listen.port(),
             transport: "UDP".into(),
         },
-        timers: cfg.call_timers,
+        // Q.764 §2.9.6: the RSC after T5 repeats on T17, the maintenance timer.
+        timers: iwu::IsupTimers {
+            // Checked by `CircuitsConfig::validate` (a positive, finite number of seconds).
+            t17: std::time::Duration::try_from_secs_f64(cfg.maintenance_timers.t17)
+                .unwrap_or(cfg.call_timers.t17),
+            ..cfg.call_timers
+        },
         trunk_groups: cfg
             .trunk_groups
             .iter()

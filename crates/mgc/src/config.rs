@@ -318,6 +318,7 @@ pub enum LogFormat {
 impl Config {
     /// Parse and check a configuration; `origin` names it in errors (a path or "embedded default").
     pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        moved_keys(text, origin)?;
         let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Toml {
             origin: origin.into(),
             source: Box::new(e),
@@ -417,6 +418,36 @@ impl Config {
     }
 }
 
+/// The circuit maintenance timers (Q.764 Annex A) once accepted in `[call_timers]` and now only
+/// in `[maintenance_timers]`, where the circuit manager reads them: refused by name rather than
+/// as an unknown field, so an old file says where the key went.
+const MOVED_TO_MAINTENANCE: [&str; 4] = ["t16", "t17", "t22", "t23"];
+
+fn moved_keys(text: &str, origin: &str) -> Result<(), ConfigError> {
+    // A file that does not parse is reported by the typed parse, once.
+    let Ok(table) = text.parse::<toml::Table>() else {
+        return Ok(());
+    };
+    let Some(timers) = table.get("call_timers").and_then(|v| v.as_table()) else {
+        return Ok(());
+    };
+    match MOVED_TO_MAINTENANCE
+        .iter()
+        .find(|k| timers.contains_key(**k))
+    {
+        Some(key) => Err(ConfigError::Invalid {
+            origin: origin.into(),
+            line: line_of_key(text, "call_timers", key),
+            field: format!("call_timers.{key}"),
+            reason: format!(
+                "{} is a circuit maintenance timer: set it in [maintenance_timers]",
+                key.to_uppercase()
+            ),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// The 1-based line of `key =` inside table `[section]` (or of the `[section]` header, or 1
 /// when neither is written: the error is then about a default).
 pub fn line_of_key(text: &str, section: &str, key: &str) -> usize {
@@ -495,6 +526,32 @@ mod tests {
         assert_eq!(
             e,
             "gw.toml: line 2: sip.max_transactions_per_source: must be at least 1"
+        );
+    }
+
+    /// T16, T17, T22 and T23 are read only from `[maintenance_timers]`: a file setting them in
+    /// `[call_timers]` is refused at that key, naming the section to use.
+    #[test]
+    fn maintenance_timers_in_call_timers_are_refused() {
+        for key in MOVED_TO_MAINTENANCE {
+            let e = Config::parse(&format!("[call_timers]\nt7 = 20\n{key} = 30\n"), "gw.toml")
+                .unwrap_err()
+                .to_string();
+            assert_eq!(
+                e,
+                format!(
+                    "gw.toml: line 3: call_timers.{key}: {} is a circuit maintenance timer: set \
+                     it in [maintenance_timers]",
+                    key.to_uppercase()
+                )
+            );
+        }
+        let c = Config::parse("[maintenance_timers]\nt17 = 600\n", "gw.toml").unwrap();
+        let iwu = crate::assemble::iwu_config(&c);
+        assert_eq!(
+            iwu.timers.t17,
+            Duration::from_secs(600),
+            "the engine's T17 after T5"
         );
     }
 
