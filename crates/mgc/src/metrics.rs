@@ -189,8 +189,11 @@ impl Metrics {
         m.build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
-        // Every model/outcome series exists from the start, so rate() and absent-series alerts
-        // see a 0 rather than nothing.
+        // Every model/outcome series, and every ISUP timer the gateway runs, exists from the
+        // start, so rate() and absent-series alerts see a 0 rather than nothing.
+        for timer in ISUP_TIMERS {
+            m.isup_timer_expiries.with_label_values(&[timer]);
+        }
         for model in crate::assemble::MODELS {
             m.calls_active.with_label_values(&[model]).set(0);
             for outcome in crate::assemble::OUTCOMES {
@@ -217,7 +220,7 @@ impl Metrics {
 
     pub fn sip_request(&self, direction: Direction, method: &str) {
         self.sip_requests
-            .with_label_values(&[direction.label(), method])
+            .with_label_values(&[direction.label(), method_label(method)])
             .inc();
     }
 
@@ -231,8 +234,19 @@ impl Metrics {
             _ => "6xx",
         };
         self.sip_responses
-            .with_label_values(&[direction.label(), class, method])
+            .with_label_values(&[direction.label(), class, method_label(method)])
             .inc();
+    }
+
+    /// Count a message the SIP transport sends, if it is a response, from its octets: the
+    /// status code of the status line (RFC 3261 §7.2) and the method of CSeq (§20.16). Called
+    /// from the transport tap, where every response passes — the transaction layer's own
+    /// (100 Trying, retransmissions, §17.2.1) as well as the gateway's and stateless refusals.
+    pub fn sip_response_sent(&self, bytes: &[u8]) {
+        let Some((status, method)) = response_summary(bytes) else {
+            return;
+        };
+        self.sip_response(Direction::Out, status, method);
     }
 
     /// Count one M3UA message (either direction) by class and type (RFC 4666 §3.1.2), from
@@ -259,6 +273,43 @@ impl Metrics {
     pub fn setup_seconds(&self, model: &str) -> Histogram {
         self.call_setup_seconds.with_label_values(&[model])
     }
+}
+
+/// The ISUP timers the gateway runs (Q.764 Annex A): the call timers of `[call_timers]` and the
+/// maintenance timers of `[maintenance_timers]` — every name `Gateway::isup_timer_name` gives.
+pub const ISUP_TIMERS: [&str; 22] = [
+    "T1", "T2", "T5", "T6", "T7", "T8", "T9", "T10", "T11", "T12", "T13", "T14", "T15", "T16",
+    "T17", "T18", "T19", "T20", "T21", "T22", "T23", "T28",
+];
+
+/// A method as a label: the RFC 3261/3262/3265/3311/3428/3515/3903 methods by name, extension
+/// methods (any token a peer sends, §7.1) as `other`, so labels stay few whatever arrives.
+fn method_label(method: &str) -> &str {
+    match sip::Method::parse(method) {
+        Some(sip::Method::Extension(_)) | None => "other",
+        Some(_) => method,
+    }
+}
+
+/// Status code and CSeq method of a serialized response; `None` for a request. A response
+/// without a readable CSeq (an error reply to garbage) has method `other`.
+fn response_summary(bytes: &[u8]) -> Option<(u16, &str)> {
+    let code = bytes.strip_prefix(b"SIP/2.0 ")?.get(..3)?;
+    let status = std::str::from_utf8(code).ok()?.parse::<u16>().ok()?;
+    // Header lines up to the empty one that ends them (§7).
+    let method = bytes
+        .split(|&b| b == b'\n')
+        .skip(1)
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .take_while(|l| !l.is_empty())
+        .find_map(|line| {
+            let (name, value) = std::str::from_utf8(line).ok()?.split_once(':')?;
+            name.trim()
+                .eq_ignore_ascii_case("CSeq")
+                .then(|| value.split_whitespace().nth(1))?
+        })
+        .unwrap_or("other");
+    Some((status, method))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -350,5 +401,38 @@ mod tests {
         ] {
             assert!(text.contains(needle), "missing {needle} in:\n{text}");
         }
+    }
+
+    #[test]
+    fn isup_timer_series_exist_at_zero_from_the_start() {
+        let text = Metrics::new().render();
+        for timer in ISUP_TIMERS {
+            let needle = format!("isup_timer_expiries_total{{timer=\"{timer}\"}} 0");
+            assert!(text.contains(&needle), "missing {needle} in:\n{text}");
+        }
+    }
+
+    #[test]
+    fn responses_sent_are_counted_from_their_octets() {
+        let m = Metrics::new();
+        let trying = "SIP/2.0 100 Trying\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+                      cseq:  7   INVITE\r\nContent-Length: 0\r\n\r\n";
+        m.sip_response_sent(trying.as_bytes());
+        m.sip_response_sent(b"SIP/2.0 405 Method Not Allowed\r\nCSeq: 1 FOO\r\n\r\n");
+        // An error reply without CSeq, a body that looks like a header, a request: not a method.
+        m.sip_response_sent(b"SIP/2.0 400 Bad Request\r\n\r\nCSeq: 1 BYE\r\n");
+        m.sip_response_sent(b"INVITE sip:a@b SIP/2.0\r\nCSeq: 1 INVITE\r\n\r\n");
+        m.sip_response_sent(b"SIP/2.0 2");
+        m.sip_request(Direction::In, "FOO");
+        let text = m.render();
+        for needle in [
+            "sip_responses_total{direction=\"out\",method=\"INVITE\",status_class=\"1xx\"} 1",
+            "sip_responses_total{direction=\"out\",method=\"other\",status_class=\"4xx\"} 2",
+            "sip_requests_total{direction=\"in\",method=\"other\"} 1",
+        ] {
+            assert!(text.contains(needle), "missing {needle} in:\n{text}");
+        }
+        assert!(!text.contains("FOO") && !text.contains("BYE"), "{text}");
+        assert_eq!(text.matches("sip_responses_total{").count(), 2, "{text}");
     }
 }

@@ -99,13 +99,17 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             max_message_size: cfg.sip.max_message_size,
             ..sip::Limits::default()
         },
-        // Every SIP message: malformed input counted, everything traced.
+        // Every SIP message: malformed input counted, every response sent counted (the one place
+        // they all pass: the transaction layer's 100 Trying and retransmissions, the gateway's,
+        // stateless refusals), everything traced.
         tap: Some({
             let metrics = metrics.clone();
             let trace = trace.clone();
             Arc::new(move |m: &sip::transport::Tapped<'_>| {
-                if m.direction == sip::transport::TapDirection::Refused {
-                    metrics.sip_parse_errors.inc();
+                match m.direction {
+                    sip::transport::TapDirection::Refused => metrics.sip_parse_errors.inc(),
+                    sip::transport::TapDirection::Sent => metrics.sip_response_sent(m.bytes),
+                    sip::transport::TapDirection::Received => {}
                 }
                 if let Some(t) = &trace {
                     t.sip(m);
@@ -192,6 +196,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                     t.flush();
                 }
                 rt.update_calls_active();
+                // Transactions end on their timers (RFC 3261 §17, RFC 6026), without any input.
+                rt.update_transactions_active();
             }
             _ = &mut shutdown => {
                 info!("shutting down");
@@ -373,6 +379,11 @@ impl Runtime {
         }
         .instrument(span)
         .await;
+        self.update_transactions_active();
+    }
+
+    /// `sip_transactions_active` from the transaction table (O(1)).
+    fn update_transactions_active(&self) {
         self.metrics
             .sip_transactions_active
             .set(self.endpoint.layer().len() as i64);
@@ -405,8 +416,6 @@ impl Runtime {
                             403,
                             Some(&sip::transaction::new_tag()),
                         );
-                        self.metrics
-                            .sip_response(Direction::Out, 403, request.method.as_str());
                         let _ = self.endpoint.send_response(&key, r).await;
                     }
                     warn!(src = %peer.addr, method = %request.method.as_str(), "request from an unknown source refused (403)");
@@ -425,8 +434,6 @@ impl Runtime {
                         Response::for_request(&request, 401, Some(&sip::transaction::new_tag()));
                     r.headers
                         .push(sip::header::Hdr::WwwAuthenticate, &challenge.to_string());
-                    self.metrics
-                        .sip_response(Direction::Out, 401, request.method.as_str());
                     let _ = self.endpoint.send_response(key, r).await;
                     info!(%name, method = %request.method.as_str(), stale, "digest challenge (401)");
                     return;
@@ -596,12 +603,12 @@ impl Runtime {
                     .cseq()
                     .map(|c| c.method.clone())
                     .unwrap_or(Method::Invite);
-                self.metrics
-                    .sip_response(Direction::Out, r.status, method.as_str());
                 debug!(sip = r.status, method = method.as_str(), "out");
-                let sent = match TransactionKey::for_server_response(&r) {
-                    Ok(key) => self.endpoint.send_response(&key, r.clone()).await.is_ok(),
-                    Err(_) => false,
+                // Its server transaction, RFC 2543 requests included (§17.2.3), so that every
+                // one gets its final response and ends on its timers.
+                let sent = match self.endpoint.layer().server_key_for(&r) {
+                    Some(key) => self.endpoint.send_response(&key, r.clone()).await.is_ok(),
+                    None => false,
                 };
                 if !sent {
                     // RFC 6026 §8.1: a 2xx retransmission after the server transaction has
