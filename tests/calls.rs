@@ -11,7 +11,7 @@
 mod harness;
 use harness::*;
 
-use e2e::{have_tool, tshark_fields};
+use e2e::{LiveCapture, tshark_fields};
 
 // ---------------------------------------------------------------------------------------------
 // PSTN origination
@@ -197,6 +197,101 @@ answer_after = "100ms""#,
         ),
         3.0
     );
+}
+
+/// RFC 3261 §17 + RFC 6026: every transaction leaves the table on its last timer, and
+/// `sip_transactions_active` follows the table with no further input. With T1 = 100 ms and
+/// T4 = 500 ms (J, L, M: 6.4 s; I, K: 0.5 s; nothing here runs timer D): an OPTIONS, an OPTIONS
+/// and a BYE from an RFC 2543 element (no branch, or one without the magic cookie; §17.2.3),
+/// 3 answered calls from SIPp, then silence: the gauge shows the lingering transactions, then 0.
+/// Also `sip_responses_total{direction="out"}` counts what SIPp received, the transaction
+/// layer's 100 Trying included (§17.2.1).
+#[test]
+fn sip_transactions_end_after_their_timers() {
+    require_sipp!();
+    let dir = Scratch::new("transactions_end");
+    let mut cfg = GwConfig::new(free_port());
+    cfg.sip_extra = "t1_ms = 100\nt4_ms = 500".into();
+    cfg.embedded = Some(vec![
+        r#"prefix = ""
+answer_after = "100ms""#,
+    ]);
+    let uac_port = cfg.peer_port;
+    let mut gw = Gateway::start(&dir, "mgc", cfg);
+    gw.wait_ready(START);
+    let target = gw.sip_addr();
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let port = sock.local_addr().unwrap().port();
+    let request = |method: &str, via_params: &str, call: &str| {
+        format!(
+            "{method} sip:{target} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port}{via_params}\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:probe@127.0.0.1>;tag=p1\r\nTo: <sip:{target}>\r\n\
+             Call-ID: {call}\r\nCSeq: 1 {method}\r\nContent-Length: 0\r\n\r\n"
+        )
+    };
+    // A BYE outside any dialog gets a 4xx (405 or 481): either ends its transaction.
+    for (method, via, call, class) in [
+        ("OPTIONS", ";branch=z9hG4bKopt3261", "opt-3261", "2"),
+        ("OPTIONS", "", "opt-2543", "2"),
+        ("BYE", ";branch=old2543", "bye-2543", "4"),
+    ] {
+        let r = final_response(&sock, &target, &request(method, via, call));
+        assert!(
+            r.starts_with(&format!("SIP/2.0 {class}")),
+            "{method}{via}: {r}\n{}",
+            gw.proc.dump()
+        );
+    }
+    let mut uac = Sipp::start(
+        &dir,
+        "uac",
+        &["-sn", "uac", "-s", "4930123456", "-d", "200"],
+        uac_port,
+        Some(&target),
+        3,
+        &[],
+    );
+    uac.expect_success(Duration::from_secs(30));
+    gw.assert_circuits_idle(SETTLE);
+    // Right after the last BYE its transaction (and the INVITEs', in Accepted) still lingers.
+    let lingering = gw.counter("sip_transactions_active", &[]);
+    assert!(lingering > 0.0, "sip_transactions_active {lingering}");
+    let end = Instant::now() + Duration::from_secs(20);
+    let mut left = lingering;
+    while left != 0.0 && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(200));
+        left = gw.counter("sip_transactions_active", &[]);
+    }
+    assert_eq!(
+        left,
+        0.0,
+        "sip_transactions_active still {left} (was {lingering}) 20 s after the last input\n{}",
+        grep(&gw.metrics().unwrap_or_default(), &["sip_"])
+    );
+    // What SIPp received (its message trace holds the responses it got) is what was counted.
+    let trace = uac.file("messages.log");
+    let received = |class: &str| {
+        trace
+            .lines()
+            .filter(|l| l.starts_with(&format!("SIP/2.0 {class}")))
+            .count() as f64
+    };
+    let out = |class: &str, method: &str| {
+        gw.counter(
+            "sip_responses_total",
+            &[
+                ("direction", "out"),
+                ("status_class", &format!("{class}xx")),
+                ("method", method),
+            ],
+        )
+    };
+    assert!(received("1") >= 6.0, "100 and 180 for each call:\n{trace}");
+    assert_eq!(out("1", "INVITE"), received("1"), "1xx");
+    assert_eq!(out("2", "INVITE") + out("2", "BYE"), received("2"), "2xx");
+    assert_eq!(out("2", "OPTIONS"), 2.0);
+    assert_eq!(out("4", "BYE"), 1.0);
 }
 
 /// One IP-originated call the PSTN refuses: SIPp expects `status` with `Reason: Q.850;cause=N`.
@@ -403,59 +498,6 @@ fn ip_origination_released_by_pstn() {
 // ---------------------------------------------------------------------------------------------
 // SIP bridging: ss7sim A → mgc A → SIP-I → mgc B → ss7sim B
 
-/// tshark capturing loopback UDP on one port into a pcapng, stopped with SIGINT (so it writes
-/// everything out) when [`Capture::stop`] is called.
-struct Capture {
-    proc: Proc,
-    file: PathBuf,
-}
-
-impl Capture {
-    /// Start capturing; `None` (after a SKIP line) when tshark is absent or cannot capture.
-    fn start(dir: &Path, port: u16) -> Option<Capture> {
-        if !have_tool("tshark") {
-            return None;
-        }
-        let file = dir.join("sip.pcapng");
-        let mut proc = Proc::spawn(
-            "tshark",
-            Command::new("tshark")
-                .args(["-i", "lo", "-f", &format!("udp port {port}")])
-                .arg("-w")
-                .arg(&file)
-                .args(["-a", "duration:60"]),
-            dir,
-        );
-        // dumpcap reports "Capturing on 'Loopback: lo'" once the filter is installed.
-        let end = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < end {
-            if proc.stderr_text().contains("Capturing on") {
-                return Some(Capture { proc, file });
-            }
-            if let Ok(Some(s)) = proc.child.try_wait() {
-                eprintln!("SKIP: tshark cannot capture on lo ({s})\n{}", proc.dump());
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        eprintln!("SKIP: tshark did not start capturing\n{}", proc.dump());
-        None
-    }
-
-    /// Stop the capture (SIGINT, by PID) and return the file.
-    fn stop(mut self) -> PathBuf {
-        // Let the last datagrams reach the capture before stopping it.
-        std::thread::sleep(Duration::from_millis(500));
-        let _ = Command::new("kill")
-            .args(["-INT", &self.proc.child.id().to_string()])
-            .status();
-        if self.proc.wait_timeout(Duration::from_secs(10)).is_none() {
-            panic!("tshark did not stop\n{}", self.proc.dump());
-        }
-        self.file.clone()
-    }
-}
-
 /// Parameters of a message by name (isup::json form; `code` dropped, it follows the name).
 fn params_by_name(m: &Value) -> std::collections::BTreeMap<String, Value> {
     m["parameters"]
@@ -516,7 +558,8 @@ struct Bridge {
     sim_b: Sim,
     gw_a: Gateway,
     gw_b: Gateway,
-    capture: Option<Capture>,
+    /// The SIP between the gateways (UDP to and from mgc B), captured live by tshark.
+    capture: Option<LiveCapture>,
 }
 
 impl Bridge {
@@ -546,7 +589,7 @@ impl Bridge {
         let sim_b = Sim::start(dir, "ss7sim_b", cfg_b.m3ua, b_global, b_mode);
         let mut gw_b = Gateway::start(dir, "mgc_b", cfg_b);
         gw_b.wait_ready(START);
-        let capture = Capture::start(dir, sip_b);
+        let capture = LiveCapture::start(dir, "sip", &format!("udp port {sip_b}"));
         let m3ua_a = cfg_a.m3ua;
         let gw_a = Gateway::start(dir, "mgc_a", cfg_a);
         let sim_a = Sim::start(dir, "ss7sim_a", m3ua_a, AWAIT_RESET, a_args);

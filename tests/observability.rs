@@ -6,7 +6,9 @@
 //! Every process is bounded in time and killed on drop; all traffic is on 127.0.0.1. Tests skip
 //! cleanly when sipp, prometheus/promtool or tshark are absent (`.ci/run` installs them).
 
-use e2e::{Proc, free_port, have_tool, scratch, tshark_fields, tshark_malformed, wait_tcp};
+use e2e::{
+    Proc, free_port, have_tool, scratch, tool_runs, tshark_fields, tshark_malformed, wait_tcp,
+};
 use e2e::{repo_root, workspace_bin};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -15,14 +17,18 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// SIPp has no `--version`; `-v` prints its banner (and exits 99).
-fn have_sipp() -> bool {
-    let ok = Command::new("sipp")
+fn sipp_runs() -> bool {
+    Command::new("sipp")
         .arg("-v")
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).contains("SIPp"))
-        .unwrap_or(false);
+        .unwrap_or(false)
+}
+
+fn have_sipp() -> bool {
+    let ok = sipp_runs();
     if !ok {
-        eprintln!("SKIP: `sipp` is not installed (.ci/run installs sip-tester)");
+        e2e::skip("`sipp` is not installed (.ci/run installs sip-tester)");
     }
     ok
 }
@@ -173,7 +179,22 @@ fn prom_value(prom: SocketAddr, query: &str) -> Option<f64> {
 
 #[test]
 fn prometheus_stores_what_the_calls_did_and_promtool_accepts_the_exposition() {
-    if !(have_sipp() && have_tool("prometheus") && have_tool("promtool")) {
+    let missing: Vec<&str> = ["sipp", "prometheus", "promtool"]
+        .into_iter()
+        .filter(|t| {
+            if *t == "sipp" {
+                !sipp_runs()
+            } else {
+                !tool_runs(t)
+            }
+        })
+        .collect();
+    if !missing.is_empty() {
+        e2e::skip(&format!(
+            "prometheus_stores_what_the_calls_did_and_promtool_accepts_the_exposition: {} not \
+             installed (.ci/run installs sip-tester and Debian's prometheus, which has promtool)",
+            missing.join(", ")
+        ));
         return;
     }
     let dir = scratch("prometheus");
@@ -276,6 +297,9 @@ fn prometheus_stores_what_the_calls_did_and_promtool_accepts_the_exposition() {
         (r#"m3ua_asp_state"#, 2.0),
         (r#"circuits{trunk_group="pstn",state="idle"}"#, 31.0),
         (r#"count(build_info)"#, 1.0),
+        // Every ISUP timer the gateway runs has its series from the start, at 0.
+        (r#"count(isup_timer_expiries_total)"#, 22.0),
+        (r#"sum(isup_timer_expiries_total)"#, 0.0),
     ];
     let end = Instant::now() + Duration::from_secs(40);
     let mut last: Vec<(&str, f64, Option<f64>)>;
@@ -302,6 +326,16 @@ fn prometheus_stores_what_the_calls_did_and_promtool_accepts_the_exposition() {
     )
     .unwrap();
     assert!(data >= 10.0, "DATA counted {data}");
+    // The transaction layer's 100 Trying is counted with the gateway's 180s: 100 + 180 for each
+    // answered call, 100 for each busy one (more if SIPp retransmitted an INVITE).
+    let provisional = prom_value(
+        prom_addr,
+        r#"sip_responses_total{direction="out",method="INVITE",status_class="1xx"}"#,
+    );
+    assert!(
+        provisional.is_some_and(|n| n >= 8.0),
+        "1xx to INVITE counted {provisional:?}"
+    );
 
     // Every query of the Grafana dashboard is valid PromQL against this Prometheus and finds
     // data (with its $job/$instance variables set to "all").

@@ -583,7 +583,7 @@ pub fn sipp_available() -> bool {
 macro_rules! require_sipp {
     () => {
         if !sipp_available() {
-            eprintln!("SKIP: sipp (sip-tester) is not installed");
+            e2e::skip("sipp (sip-tester) is not installed");
             return;
         }
     };
