@@ -280,86 +280,145 @@ fn default_handling() -> IsupHandling {
     IsupHandling::Optional
 }
 
-/// Configuration errors found by [`IwuConfig::validate`].
+/// A configuration error found by [`IwuConfig::validate`]: where, and what.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigError {
-    #[error("trunk group {0:?}: sip_peer {1:?} is not a configured peer")]
-    UnknownPeer(String, String),
-    #[error("peer {0:?}: trunk_group {1:?} is not a configured trunk group")]
-    UnknownTrunkGroup(String, String),
+#[error("{path}: {problem}")]
+pub struct ConfigError {
+    /// The key concerned as a path into the configuration, arrays indexed from 0:
+    /// `trunk_groups[0].media.rtp_port_min`, `peers[1].trunk_group`.
+    pub path: String,
+    pub problem: ConfigProblem,
+}
+
+/// What is wrong with the value at [`ConfigError::path`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigProblem {
+    #[error("no peer named {0:?}")]
+    UnknownPeer(String),
+    #[error("no trunk group named {0:?}")]
+    UnknownTrunkGroup(String),
     #[error("CIC {cic} toward DPC {dpc} belongs to more than one trunk group")]
     DuplicateCic { dpc: u32, cic: u16 },
-    #[error("trunk group {0:?}: bad CIC range {1}-{2}")]
-    BadRange(String, u16, u16),
-    #[error("trunk group {0:?}: {1}")]
-    Media(String, String),
+    #[error("bad CIC range {0}-{1} (CICs 0-4095, Q.763 §1.2)")]
+    BadRange(u16, u16),
+    #[error("{0:?} is not an IP literal")]
+    NotAnIpAddress(String),
+    #[error("rtp_port_min above rtp_port_max")]
+    PortRange,
+    #[error("codec {0:?} is not supported (PCMA, PCMU)")]
+    Codec(String),
     #[error("duplicate name {0:?}")]
     DuplicateName(String),
+    /// E.164 §6.2.1: a country code is one to three digits.
+    #[error("{0:?} is not an E.164 country code (1-3 digits, no `+`)")]
+    CountryCode(String),
+    #[error("status {0} is not a SIP final error status (400-699, RFC 3261 §21)")]
+    Status(u16),
+    #[error("cause {0} is not a Q.850 cause value (1-127)")]
+    Cause(u8),
+    #[error("{0:?} is not a host name or IP address")]
+    Host(String),
+}
+
+impl ConfigProblem {
+    pub fn at(self, path: impl Into<String>) -> ConfigError {
+        ConfigError {
+            path: path.into(),
+            problem: self,
+        }
+    }
 }
 
 impl IwuConfig {
-    /// Cross-reference checks serde cannot do.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut seen = std::collections::HashSet::new();
-        for n in self
+        for (path, n) in self
             .trunk_groups
             .iter()
-            .map(|t| format!("tg:{}", t.name))
-            .chain(self.peers.iter().map(|p| format!("peer:{}", p.name)))
+            .enumerate()
+            .map(|(i, t)| (format!("trunk_groups[{i}].name"), format!("tg:{}", t.name)))
+            .chain(
+                self.peers
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| (format!("peers[{i}].name"), format!("peer:{}", p.name))),
+            )
         {
             if !seen.insert(n.clone()) {
-                return Err(ConfigError::DuplicateName(n));
+                return Err(ConfigProblem::DuplicateName(n).at(path));
             }
         }
         let mut cics = std::collections::HashSet::new();
-        for tg in &self.trunk_groups {
+        for (i, tg) in self.trunk_groups.iter().enumerate() {
+            let at = |key: &str| format!("trunk_groups[{i}].{key}");
             if !self.peers.iter().any(|p| p.name == tg.sip_peer) {
-                return Err(ConfigError::UnknownPeer(
-                    tg.name.clone(),
-                    tg.sip_peer.clone(),
-                ));
+                return Err(ConfigProblem::UnknownPeer(tg.sip_peer.clone()).at(at("sip_peer")));
             }
             for &[a, b] in &tg.cics {
                 if a > b || b > 4095 {
-                    return Err(ConfigError::BadRange(tg.name.clone(), a, b));
+                    return Err(ConfigProblem::BadRange(a, b).at(at("cics")));
                 }
                 for cic in a..=b {
                     // Q.763 §1.2: a CIC names one circuit of the signalling relation to `dpc`.
                     if !cics.insert((tg.dpc, cic)) {
-                        return Err(ConfigError::DuplicateCic { dpc: tg.dpc, cic });
+                        return Err(ConfigProblem::DuplicateCic { dpc: tg.dpc, cic }.at(at("cics")));
                     }
                 }
             }
+            // E.164 §6.2.1: country codes have one to three digits.
+            let cc = &tg.country_code;
+            if cc.is_empty() || cc.len() > 3 || !cc.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(ConfigProblem::CountryCode(cc.clone()).at(at("country_code")));
+            }
             if tg.media.address.parse::<std::net::IpAddr>().is_err() {
-                return Err(ConfigError::Media(
-                    tg.name.clone(),
-                    format!("address {:?} is not an IP literal", tg.media.address),
-                ));
+                return Err(
+                    ConfigProblem::NotAnIpAddress(tg.media.address.clone()).at(at("media.address"))
+                );
             }
             if tg.media.rtp_port_min > tg.media.rtp_port_max {
-                return Err(ConfigError::Media(
-                    tg.name.clone(),
-                    "rtp_port_min above rtp_port_max".into(),
-                ));
+                return Err(ConfigProblem::PortRange.at(at("media.rtp_port_min")));
             }
             for c in &tg.media.codecs {
                 if crate::sdp::Codec::by_name(c).is_none() {
-                    return Err(ConfigError::Media(
-                        tg.name.clone(),
-                        format!("codec {c:?} is not supported (PCMA, PCMU)"),
-                    ));
+                    return Err(ConfigProblem::Codec(c.clone()).at(at("media.codecs")));
                 }
             }
         }
-        for p in &self.peers {
+        for (i, p) in self.peers.iter().enumerate() {
             if !self.trunk_groups.iter().any(|t| t.name == p.trunk_group) {
-                return Err(ConfigError::UnknownTrunkGroup(
-                    p.name.clone(),
-                    p.trunk_group.clone(),
-                ));
+                return Err(ConfigProblem::UnknownTrunkGroup(p.trunk_group.clone())
+                    .at(format!("peers[{i}].trunk_group")));
+            }
+            // RFC 3398 §7.2.4.1 / Q.1912.5 §6.10: a release maps to a final error status (4xx-6xx)
+            // and a SIP failure to a Q.850 cause value (1-127; 0 is not a cause).
+            let o = &p.cause_overrides;
+            let at = |dir: &str, j: usize, key: &str| {
+                format!("peers[{i}].cause_overrides.{dir}[{j}].{key}")
+            };
+            for (j, r) in o.isup_to_sip.iter().enumerate() {
+                check_cause(r.cause).map_err(|e| e.at(at("isup_to_sip", j, "cause")))?;
+                check_status(r.status).map_err(|e| e.at(at("isup_to_sip", j, "status")))?;
+            }
+            for (j, r) in o.sip_to_isup.iter().enumerate() {
+                check_status(r.status).map_err(|e| e.at(at("sip_to_isup", j, "status")))?;
+                check_cause(r.cause).map_err(|e| e.at(at("sip_to_isup", j, "cause")))?;
             }
         }
         Ok(())
+    }
+}
+
+fn check_status(status: u16) -> Result<(), ConfigProblem> {
+    match status {
+        400..=699 => Ok(()),
+        _ => Err(ConfigProblem::Status(status)),
+    }
+}
+
+fn check_cause(cause: u8) -> Result<(), ConfigProblem> {
+    match cause {
+        1..=127 => Ok(()),
+        _ => Err(ConfigProblem::Cause(cause)),
     }
 }
 
@@ -423,22 +482,81 @@ cause_overrides = { isup_to_sip = [{ cause = 17, status = 600 }], sip_to_isup = 
         assert!(toml::from_str::<IwuConfig>(&bad).is_err());
         let c: IwuConfig =
             toml::from_str(&MIN.replace("sip_peer = \"core\"", "sip_peer = \"nope\"")).unwrap();
-        assert!(matches!(c.validate(), Err(ConfigError::UnknownPeer(..))));
+        assert_eq!(
+            c.validate().unwrap_err().to_string(),
+            "trunk_groups[0].sip_peer: no peer named \"nope\""
+        );
         let c: IwuConfig =
             toml::from_str(&MIN.replace("[[1, 31]]", "[[1, 31], [31, 32]]")).unwrap();
         assert_eq!(
             c.validate(),
-            Err(ConfigError::DuplicateCic { dpc: 2, cic: 31 })
+            Err(ConfigProblem::DuplicateCic { dpc: 2, cic: 31 }.at("trunk_groups[0].cics"))
         );
         let c: IwuConfig =
             toml::from_str(&MIN.replace("\"192.0.2.50\"", "\"mg.example\"")).unwrap();
-        assert!(matches!(c.validate(), Err(ConfigError::Media(..))));
+        assert_eq!(
+            c.validate().unwrap_err().path,
+            "trunk_groups[0].media.address"
+        );
         let c: IwuConfig =
             toml::from_str(&MIN.replace("trunk_group = \"tg1\"", "trunk_group = \"x\"")).unwrap();
-        assert!(matches!(
+        assert_eq!(
             c.validate(),
-            Err(ConfigError::UnknownTrunkGroup(..))
-        ));
+            Err(ConfigProblem::UnknownTrunkGroup("x".into()).at("peers[0].trunk_group"))
+        );
+    }
+
+    /// E.164 §6.2.1 country codes; override statuses 400-699 and causes 1-127.
+    #[test]
+    fn country_code_and_cause_overrides_are_checked() {
+        for (cc, ok) in [
+            ("1", true),
+            ("49", true),
+            ("358", true),
+            ("", false),
+            ("4930", false),
+        ]
+        .into_iter()
+        .chain([("+49", false), ("4a", false)])
+        {
+            let c: IwuConfig = toml::from_str(
+                &MIN.replace("country_code = \"49\"", &format!("country_code = \"{cc}\"")),
+            )
+            .unwrap();
+            let r = c.validate();
+            assert_eq!(r.is_ok(), ok, "{cc:?}: {r:?}");
+            if !ok {
+                assert_eq!(
+                    r.unwrap_err(),
+                    ConfigProblem::CountryCode(cc.into()).at("trunk_groups[0].country_code")
+                );
+            }
+        }
+        let with = |from: &str, to: &str| -> Result<(), ConfigError> {
+            toml::from_str::<IwuConfig>(&MIN.replace(from, to))
+                .unwrap()
+                .validate()
+        };
+        for status in [399, 700, 200] {
+            assert_eq!(
+                with("status = 600", &format!("status = {status}")),
+                Err(ConfigProblem::Status(status)
+                    .at("peers[0].cause_overrides.isup_to_sip[0].status"))
+            );
+            assert_eq!(
+                with("status = 503", &format!("status = {status}")),
+                Err(ConfigProblem::Status(status)
+                    .at("peers[0].cause_overrides.sip_to_isup[0].status"))
+            );
+        }
+        for cause in [0, 128] {
+            assert_eq!(
+                with("cause = 17", &format!("cause = {cause}")),
+                Err(ConfigProblem::Cause(cause).at("peers[0].cause_overrides.isup_to_sip[0].cause"))
+            );
+        }
+        assert_eq!(with("status = 600", "status = 699"), Ok(()));
+        assert_eq!(with("cause = 34", "cause = 127"), Ok(()));
     }
 
     /// Q.763 §1.2: CICs are unique per signalling relation. A second trunk group toward another
@@ -457,7 +575,7 @@ cause_overrides = { isup_to_sip = [{ cause = 17, status = 600 }], sip_to_isup = 
         let c: IwuConfig = toml::from_str(&second(2, "[[31, 40]]")).unwrap();
         assert_eq!(
             c.validate(),
-            Err(ConfigError::DuplicateCic { dpc: 2, cic: 31 })
+            Err(ConfigProblem::DuplicateCic { dpc: 2, cic: 31 }.at("trunk_groups[1].cics"))
         );
         let c: IwuConfig = toml::from_str(&second(2, "[[32, 40]]")).unwrap();
         assert_eq!(c.validate(), Ok(()));

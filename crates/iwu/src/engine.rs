@@ -195,7 +195,7 @@ impl Engine {
             }
         }
         let host = Host::parse(&cfg.local.host).map_err(|_| {
-            crate::config::ConfigError::Media("local".into(), "bad local host".into())
+            crate::config::ConfigProblem::Host(cfg.local.host.clone()).at("local.host")
         })?;
         Ok(Engine {
             local: LocalEndpoint {

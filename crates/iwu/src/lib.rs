@@ -57,8 +57,8 @@ pub mod sdp;
 
 pub use cause::{CauseMap, CauseProfile};
 pub use config::{
-    ConfigError, Encapsulation, IsupTimers, IwuConfig, LocalSip, MediaConfig, PeerConfig,
-    PeerDigest, TrunkGroupConfig, UriForm,
+    ConfigError, ConfigProblem, Encapsulation, IsupTimers, IwuConfig, LocalSip, MediaConfig,
+    PeerConfig, PeerDigest, TrunkGroupConfig, UriForm,
 };
 pub use engine::Engine;
 pub use event::{

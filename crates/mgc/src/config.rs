@@ -12,16 +12,17 @@ pub const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
 /// Why a configuration was refused: where, and what.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{origin}: cannot read: {source}")]
+    // The causes are part of the message, not error sources: `mgc: {e:#}` prints each once.
+    #[error("{origin}: cannot read: {error}")]
     Read {
         origin: String,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// Syntax, type, range and unknown-key errors, with line, column and a caret snippet.
-    #[error("{origin}: {source}")]
+    #[error("{origin}: {error}")]
     Toml {
         origin: String,
-        source: Box<toml::de::Error>,
+        error: Box<toml::de::Error>,
     },
     /// A value that parses but does not make sense with the rest.
     #[error("{origin}: line {line}: {field}: {reason}")]
@@ -321,7 +322,7 @@ impl Config {
         moved_keys(text, origin)?;
         let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Toml {
             origin: origin.into(),
-            source: Box::new(e),
+            error: Box::new(e),
         })?;
         cfg.check(text, origin)?;
         Ok(cfg)
@@ -329,9 +330,9 @@ impl Config {
 
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
             origin: origin.clone(),
-            source,
+            error,
         })?;
         Config::parse(&text, &origin)
     }
@@ -342,14 +343,18 @@ impl Config {
 
     /// Checks across fields, reported at the line of the key concerned.
     fn check(&self, text: &str, origin: &str) -> Result<(), ConfigError> {
-        let invalid = |field: &str, reason: String| {
-            let (section, key) = field.rsplit_once('.').unwrap_or(("", field));
-            ConfigError::Invalid {
-                origin: origin.into(),
-                line: line_of_key(text, section, key),
-                field: field.into(),
-                reason,
-            }
+        let invalid = |path: &str, reason: String| ConfigError::Invalid {
+            origin: origin.into(),
+            line: line_of_path(text, path),
+            field: path.into(),
+            reason,
+        };
+        // The index of the last trunk group named `name` (a duplicate is the later one).
+        let group = |name: &str| {
+            self.trunk_groups
+                .iter()
+                .rposition(|t| t.name == name)
+                .unwrap_or(0)
         };
         // Q.704 §2.2.1: an ITU point code has 14 bits.
         if self.ss7.point_code > 0x3FFF {
@@ -364,38 +369,33 @@ impl Config {
                 "must be 0..=3 (Q.704 §14.2)".into(),
             ));
         }
-        for t in &self.trunk_groups {
+        for (i, t) in self.trunk_groups.iter().enumerate() {
             if t.dpc > 0x3FFF || t.dpc == self.ss7.point_code {
                 return Err(invalid(
-                    "trunk_groups.dpc",
-                    format!(
-                        "trunk group {:?}: DPC {} must be a 14-bit point code other than ours",
-                        t.name, t.dpc
-                    ),
-                ));
-            }
-            if !self.peers.iter().any(|p| p.name == t.sip_peer) {
-                return Err(invalid(
-                    "trunk_groups.sip_peer",
-                    format!("trunk group {:?}: no peer named {:?}", t.name, t.sip_peer),
+                    &format!("trunk_groups[{i}].dpc"),
+                    format!("DPC {} must be a 14-bit point code other than ours", t.dpc),
                 ));
             }
         }
         // Q.763 §1.2: a CIC names a circuit only within the signalling relation to one DPC, so
         // groups toward different exchanges may reuse CICs; toward one DPC they must not overlap.
         if let Err(e) = crate::assemble::circuits_config(self).validate() {
-            let field = match e {
-                crate::circuits::ConfigError::OverlappingCic { .. }
-                | crate::circuits::ConfigError::NoCircuits(_) => "trunk_groups.cics",
-                crate::circuits::ConfigError::DuplicateGroup(_) => "trunk_groups.name",
-                crate::circuits::ConfigError::Timer { .. } => "maintenance_timers",
-                crate::circuits::ConfigError::PointCode(_)
-                | crate::circuits::ConfigError::OwnPointCode { .. } => "trunk_groups.dpc",
+            use crate::circuits::ConfigError as E;
+            let path = match &e {
+                E::OverlappingCic { second: g, .. } | E::NoCircuits(g) => {
+                    format!("trunk_groups[{}].cics", group(g))
+                }
+                E::DuplicateGroup(g) => format!("trunk_groups[{}].name", group(g)),
+                E::Timer { timer, .. } => {
+                    format!("maintenance_timers.{}", format!("{timer:?}").to_lowercase())
+                }
+                E::OwnPointCode { group: g, .. } => format!("trunk_groups[{}].dpc", group(g)),
+                E::PointCode(_) => "ss7.point_code".into(),
             };
-            return Err(invalid(field, e.to_string()));
+            return Err(invalid(&path, e.to_string()));
         }
         if let Err(e) = iwu::IwuConfig::validate(&crate::assemble::iwu_config(self)) {
-            return Err(invalid("peers", e.to_string()));
+            return Err(invalid(&e.path, e.problem.to_string()));
         }
         for (field, v) in [
             ("sip.max_body_parts", self.sip.max_body_parts),
@@ -437,7 +437,7 @@ fn moved_keys(text: &str, origin: &str) -> Result<(), ConfigError> {
     {
         Some(key) => Err(ConfigError::Invalid {
             origin: origin.into(),
-            line: line_of_key(text, "call_timers", key),
+            line: line_of_path(text, &format!("call_timers.{key}")),
             field: format!("call_timers.{key}"),
             reason: format!(
                 "{} is a circuit maintenance timer: set it in [maintenance_timers]",
@@ -448,28 +448,43 @@ fn moved_keys(text: &str, origin: &str) -> Result<(), ConfigError> {
     }
 }
 
-/// The 1-based line of `key =` inside table `[section]` (or of the `[section]` header, or 1
-/// when neither is written: the error is then about a default).
-pub fn line_of_key(text: &str, section: &str, key: &str) -> usize {
-    let mut current = "";
-    let mut header_line = None;
-    for (i, l) in text.lines().enumerate() {
-        let l = l.trim();
-        if let Some(h) = l.strip_prefix('[') {
-            current = h.trim_start_matches('[').trim_end_matches(']').trim();
-            if current == section && header_line.is_none() {
-                header_line = Some(i + 1);
-            }
-            continue;
+/// The 1-based line of the key at `path` (`ss7.point_code`, `trunk_groups[1].media.rtp_port_min`,
+/// `peers[0].cause_overrides.isup_to_sip[0].status`; arrays indexed from 0): the line of the
+/// deepest part of the path written in `text` (a table header or array element when the key
+/// itself is left at its default), 1 when none is.
+pub fn line_of_path(text: &str, path: &str) -> usize {
+    use toml::de::DeValue;
+    let line = |offset: usize| 1 + text[..offset.min(text.len())].matches('\n').count();
+    let Ok(doc) = toml::de::DeTable::parse(text) else {
+        return 1;
+    };
+    let mut table = doc.get_ref();
+    let mut found = None;
+    for segment in path.split('.') {
+        let (key, index) = match segment.split_once('[') {
+            Some((k, i)) => (k, i.trim_end_matches(']').parse::<usize>().ok()),
+            None => (segment, None),
+        };
+        let Some((k, mut v)) = table.iter().find(|(k, _)| k.get_ref().as_ref() == key) else {
+            break;
+        };
+        found = Some(k.span().start);
+        if let Some(i) = index {
+            let Some(e) = (match v.get_ref() {
+                DeValue::Array(a) => a.get(i),
+                _ => None,
+            }) else {
+                break;
+            };
+            found = Some(e.span().start);
+            v = e;
         }
-        if current == section
-            && l.strip_prefix(key)
-                .is_some_and(|rest| rest.trim_start().starts_with('='))
-        {
-            return i + 1;
+        match v.get_ref() {
+            DeValue::Table(t) => table = t,
+            _ => break,
         }
     }
-    header_line.unwrap_or(1)
+    found.map_or(1, line)
 }
 
 #[cfg(test)]
@@ -555,6 +570,71 @@ mod tests {
         );
     }
 
+    /// IWU validation errors name the key's path (arrays indexed from 0) and its line.
+    #[test]
+    fn iwu_errors_name_path_and_line() {
+        let line_of = |text: &str, needle: &str| {
+            1 + text
+                .lines()
+                .position(|l| l.starts_with(needle))
+                .unwrap_or_else(|| panic!("{needle:?} in the config"))
+        };
+        let cases = [
+            (
+                DEFAULT_TOML.replace("rtp_port_min = 20000", "rtp_port_min = 30000"),
+                "rtp_port_min =",
+                "trunk_groups[0].media.rtp_port_min: rtp_port_min above rtp_port_max",
+            ),
+            (
+                DEFAULT_TOML.replace("country_code = \"49\"", "country_code = \"+49\""),
+                "country_code =",
+                "trunk_groups[0].country_code: \"+49\" is not an E.164 country code (1-3 \
+                 digits, no `+`)",
+            ),
+            (
+                DEFAULT_TOML.replace("country_code = \"49\"", "country_code = \"4930\""),
+                "country_code =",
+                "trunk_groups[0].country_code: \"4930\" is not an E.164 country code (1-3 \
+                 digits, no `+`)",
+            ),
+            (
+                format!(
+                    "{DEFAULT_TOML}\n[[peers]]\nname = \"other\"\nhost = \"127.0.0.9\"\n\
+                     trunk_group = \"nope\"\n"
+                ),
+                "trunk_group = \"nope\"",
+                "peers[1].trunk_group: no trunk group named \"nope\"",
+            ),
+            (
+                format!(
+                    "{DEFAULT_TOML}\n[[peers]]\nname = \"other\"\nhost = \"127.0.0.9\"\n\
+                     trunk_group = \"pstn\"\n[peers.cause_overrides]\n\
+                     isup_to_sip = [{{ cause = 17, status = 486 }},\n  {{ cause = 34, status = 302 }}]\n"
+                ),
+                "  { cause = 34",
+                "peers[1].cause_overrides.isup_to_sip[1].status: status 302 is not a SIP final \
+                 error status (400-699, RFC 3261 §21)",
+            ),
+            (
+                format!(
+                    "{DEFAULT_TOML}\n[[peers]]\nname = \"other\"\nhost = \"127.0.0.9\"\n\
+                     trunk_group = \"pstn\"\n\
+                     cause_overrides = {{ sip_to_isup = [{{ status = 404, cause = 0 }}] }}\n"
+                ),
+                "cause_overrides =",
+                "peers[1].cause_overrides.sip_to_isup[0].cause: cause 0 is not a Q.850 cause \
+                 value (1-127)",
+            ),
+        ];
+        for (text, needle, want) in cases {
+            let e = Config::parse(&text, "gw.toml").unwrap_err().to_string();
+            assert_eq!(
+                e,
+                format!("gw.toml: line {}: {want}", line_of(&text, needle))
+            );
+        }
+    }
+
     /// Two trunk groups toward one exchange: a CIC in both is refused at the line of `cics`;
     /// toward two exchanges the same CICs are two sets of circuits.
     #[test]
@@ -575,14 +655,14 @@ mod tests {
         let e = Config::parse(&with_second(2, "31-40"), "gw.toml")
             .unwrap_err()
             .to_string();
-        let line = 1 + DEFAULT_TOML
+        let line = 1 + with_second(2, "31-40")
             .lines()
-            .position(|l| l.starts_with("cics ="))
-            .expect("cics in the default");
+            .position(|l| l == "cics = \"31-40\"")
+            .expect("the second group's cics");
         assert_eq!(
             e,
             format!(
-                "gw.toml: line {line}: trunk_groups.cics: CIC 31 toward DPC 2 is in both trunk \
+                "gw.toml: line {line}: trunk_groups[1].cics: CIC 31 toward DPC 2 is in both trunk \
                  groups `pstn` and `pstn-b`"
             )
         );
