@@ -118,7 +118,10 @@ impl Rfc2543Answer {
 /// All live transactions of one element.
 #[derive(Debug)]
 pub struct TransactionLayer<A> {
-    txs: HashMap<TransactionKey, Entry<A>>,
+    /// Boxed, and shrunk once mostly empty ([`TransactionLayer::forget`]): a burst of call
+    /// set-ups (each INVITE transaction lives 32 s after its 2xx, RFC 6026 Timer M) must not
+    /// leave a table of inline entries sized for its peak behind.
+    txs: HashMap<TransactionKey, Box<Entry<A>>>,
     /// Live RFC 2543 server transactions by what their responses carry, so that a TU
     /// answering with a response alone ([`TransactionLayer::server_key_for`]) reaches them.
     rfc2543: HashMap<Rfc2543Answer, Vec<TransactionKey>>,
@@ -187,7 +190,7 @@ impl<A: Clone> TransactionLayer<A> {
                     event: Delivery::Timeout,
                 },
                 Action::Terminated => {
-                    self.txs.remove(key);
+                    self.forget(key);
                     self.forget_rfc2543(key);
                     LayerAction::Deliver {
                         key: Some(key.clone()),
@@ -227,10 +230,10 @@ impl<A: Clone> TransactionLayer<A> {
         };
         self.txs.insert(
             key.clone(),
-            Entry {
+            Box::new(Entry {
                 tx,
                 peer: peer.clone(),
-            },
+            }),
         );
         let mut out = Vec::new();
         self.convert(&key, &peer, actions, &mut out);
@@ -274,10 +277,10 @@ impl<A: Clone> TransactionLayer<A> {
         }
         self.txs.insert(
             key.clone(),
-            Entry {
+            Box::new(Entry {
                 tx,
                 peer: peer.clone(),
-            },
+            }),
         );
         self.convert(&key, &peer, actions, &mut out);
         out
@@ -338,6 +341,15 @@ impl<A: Clone> TransactionLayer<A> {
                 )
             }
             _ => false,
+        }
+    }
+
+    /// Drops a terminated transaction. Once the table is three quarters empty it is shrunk to
+    /// twice its length: amortized O(1), as the length must halve again before the next shrink.
+    fn forget(&mut self, key: &TransactionKey) {
+        self.txs.remove(key);
+        if self.txs.capacity() > 4 * self.txs.len() + 64 {
+            self.txs.shrink_to(2 * self.txs.len());
         }
     }
 
@@ -427,5 +439,52 @@ impl<A: Clone> TransactionLayer<A> {
             Tx::Ist(t) => t.request(),
             Tx::Nist(t) => t.request(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::header::Hdr;
+    use crate::{Response, Uri};
+
+    fn options(n: u32) -> Request {
+        let mut r = Request::new(Method::Options, Uri::parse("sip:bob@127.0.0.1").unwrap());
+        r.headers.push(
+            Hdr::Via,
+            &format!("SIP/2.0/TCP 127.0.0.1:5060;branch=z9hG4bK{n}"),
+        );
+        r.headers.push(Hdr::MaxForwards, "70");
+        r.headers.push(Hdr::From, "<sip:alice@127.0.0.1>;tag=a1");
+        r.headers.push(Hdr::To, "<sip:bob@127.0.0.1>");
+        r.headers.push(Hdr::CallId, &format!("c{n}"));
+        r.headers.push(Hdr::CSeq, "1 OPTIONS");
+        r
+    }
+
+    #[test]
+    fn the_table_shrinks_after_a_burst() {
+        let mut layer = TransactionLayer::<u8>::new(TimerConfig::default());
+        let reqs: Vec<Request> = (0..20_000).map(options).collect();
+        for r in &reqs {
+            layer.send_request(r.clone(), 0, true).unwrap();
+        }
+        let peak = layer.txs.capacity();
+        // Over a reliable transport a final response ends the client transaction at once
+        // (Timer K = 0, RFC 3261 §17.1.2.2).
+        for r in &reqs {
+            let acts = layer.on_response(Response::for_request(r, 200, Some("b")), 0);
+            for a in acts {
+                if let LayerAction::StartTimer { key, timer, .. } = a {
+                    layer.on_timer(&key, timer);
+                }
+            }
+        }
+        assert!(layer.is_empty());
+        assert!(
+            layer.txs.capacity() < peak / 100,
+            "{} of {peak}",
+            layer.txs.capacity()
+        );
     }
 }

@@ -55,6 +55,7 @@ impl<K: Clone + Eq + Hash> TimerQueue<K> {
         }
         if running.is_empty() {
             self.by_key.remove(key);
+            self.compact();
         }
     }
 
@@ -62,6 +63,15 @@ impl<K: Clone + Eq + Hash> TimerQueue<K> {
     pub fn stop_all(&mut self, key: &K) {
         for (_, at, seq) in self.by_key.remove(key).into_iter().flatten() {
             self.by_deadline.remove(&(at, seq));
+        }
+        self.compact();
+    }
+
+    /// Shrinks `by_key` once it is three quarters empty (amortized O(1)), so that a burst of
+    /// transactions does not leave a table sized for its peak.
+    fn compact(&mut self) {
+        if self.by_key.capacity() > 4 * self.by_key.len() + 64 {
+            self.by_key.shrink_to(2 * self.by_key.len());
         }
     }
 
@@ -80,6 +90,7 @@ impl<K: Clone + Eq + Hash> TimerQueue<K> {
             running.retain(|e| e.2 != seq);
             if running.is_empty() {
                 self.by_key.remove(&key);
+                self.compact();
             }
         }
         Some((key, timer))
@@ -111,6 +122,24 @@ mod tests {
         q.start(3, Timer::F, Duration::from_secs(2));
         q.stop_all(&3);
         assert!(q.is_empty());
+    }
+
+    #[test]
+    fn a_burst_does_not_leave_a_table_sized_for_its_peak() {
+        let mut q = TimerQueue::new();
+        for k in 0..50_000u32 {
+            q.start(k, Timer::M, Duration::from_secs(32));
+        }
+        let peak = q.by_key.capacity();
+        for k in 0..50_000u32 {
+            q.stop_all(&k);
+        }
+        assert!(q.is_empty());
+        assert!(
+            q.by_key.capacity() < peak / 100,
+            "{} of {peak}",
+            q.by_key.capacity()
+        );
     }
 
     #[test]
