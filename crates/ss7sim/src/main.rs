@@ -779,11 +779,10 @@ async fn run_calls(
     }
     // Wait for every call to end (answered and released, or failed).
     loop {
-        let Ok(s) = sim.counts().await else {
+        let Ok((out, inc)) = sim.call_counts().await else {
             return false;
         };
-        let out = &s.outgoing;
-        let inc = &s.incoming;
+        let (out, inc) = (&out, &inc);
         let incoming_done = a
             .incoming
             .is_none_or(|want| inc.completed + inc.failed >= want);

@@ -149,6 +149,7 @@ enum Command {
     Stats(oneshot::Sender<(Stats, CircuitCounts)>),
     Circuits(oneshot::Sender<Vec<(u32, CircuitCounts)>>),
     Counts(oneshot::Sender<Counts>),
+    CallCounts(oneshot::Sender<(CallCounts, CallCounts)>),
     Shutdown,
 }
 
@@ -427,9 +428,14 @@ impl SimHandle {
         self.request(Command::Stats).await
     }
 
-    /// Just the counters: cheap enough to poll.
+    /// The counters and the circuit states (one pass over the circuits).
     pub async fn counts(&self) -> Result<Counts, SimError> {
         self.request(Command::Counts).await
+    }
+
+    /// Only the call counters, outgoing and incoming: cheap to poll however many circuits.
+    pub async fn call_counts(&self) -> Result<(CallCounts, CallCounts), SimError> {
+        self.request(Command::CallCounts).await
     }
 
     /// Stops the simulator: flushes the traces and closes the M3UA side.
@@ -980,6 +986,9 @@ impl Driver {
                     incoming: self.stats.incoming.counts(),
                     circuits: self.circuit_counts(),
                 });
+            }
+            Command::CallCounts(tx) => {
+                let _ = tx.send((self.stats.outgoing.counts(), self.stats.incoming.counts()));
             }
             Command::Shutdown => return false,
         }
