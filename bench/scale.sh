@@ -34,6 +34,9 @@ LIMIT="${LIMIT:-300}"           # the whole run, s
 PROFILE="${PROFILE:-sip-i}"
 BIN="${BIN:-$ROOT/target/release}"
 OUT="${OUT:-$ROOT/bench/results/scale.json}"
+# Heap bytes in use (glibc malloc_stats through gdb, a pause of well under a second): RSS also
+# counts memory the allocator kept after the set-up transactions ended. HEAP=0 skips it.
+HEAP="${HEAP:-1}"
 WORK="$(mktemp -d /tmp/bench-scale.XXXXXX)"
 T_START=$(date +%s)
 
@@ -81,12 +84,25 @@ UAS_PORT=$(free_port); PROBE_PORT=$(free_port)
 # Seconds left before the watchdog.
 left() { echo $(( LIMIT - ($(date +%s) - T_START) - 5 )); }
 status_kib() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
-metrics() { curl -s --max-time 5 "http://127.0.0.1:$METRICS_PORT/metrics"; }
+# The exposition; on failure a line that makes every reader below see "not there yet".
+metrics() { curl -sf --max-time 10 "http://127.0.0.1:$METRICS_PORT/metrics" || echo "scrape_failed 1"; }
 # The sum of a metric family's series whose line matches a regex (default: all).
-msum() { metrics | awk -v m="$1" -v re="${2:-.}" '$1 ~ "^"m"(\\{|$)" && $0 ~ re {s += $2} END {print s + 0}'; }
+msum() {
+  metrics | awk -v m="$1" -v re="${2:-.}" '$1 == "scrape_failed" {f = 1}
+    $1 ~ "^"m"(\\{|$)" && $0 ~ re {s += $2} END {print f ? -1 : s + 0}'
+}
 calls_active() { msum calls_active; }
 circuits_not_idle() {
-  metrics | awk '/^circuits\{/ && !/state="idle"/ && !/state="unequipped"/ {s += $2} END {print s + 0}'
+  metrics | awk '$1 == "scrape_failed" {f = 1}
+    /^circuits\{/ && !/state="idle"/ && !/state="unequipped"/ {s += $2} END {print f ? -1 : s + 0}'
+}
+# glibc's "in use bytes" of all arenas (incl. mmap), printed by malloc_stats() on mgc's stderr.
+heap_in_use() {
+  if [ "$HEAP" != 1 ] || ! command -v gdb >/dev/null; then echo null; return; fi
+  timeout 30 gdb -batch -p "$MGC_PID" -ex 'call (void) malloc_stats()' > /dev/null 2>&1
+  sleep 0.3
+  awk '/^Total \(incl. mmap\):/ {t = 1; next} t && /^in use bytes/ {v = $NF; t = 0} END {print v ? v : "null"}' \
+    "$WORK/mgc.log"
 }
 circuits_json() {
   metrics | python3 -c '
@@ -145,8 +161,9 @@ PIDS+=($!)
 
 for _ in $(seq 300); do [ "$(msum m3ua_asp_state)" = 2 ] && break; sleep 0.2; done
 [ "$(msum m3ua_asp_state)" = 2 ] || die "mgc's M3UA ASP did not become active (see $WORK/mgc.log)"
-for _ in $(seq 600); do [ "$(circuits_not_idle)" = 0 ] && break; sleep 0.1; done
-[ "$(circuits_not_idle)" = 0 ] || die "circuits not idle after start-up: $(circuits_json)"
+# The circuits gauge is recounted every second: wait for every circuit to be counted idle.
+for _ in $(seq 600); do [ "$(msum circuits 'state="idle"')" = "$CIRCUITS" ] && break; sleep 0.1; done
+[ "$(msum circuits 'state="idle"')" = "$CIRCUITS" ] || die "circuits not idle after start-up: $(circuits_json)"
 for _ in $(seq 100); do grep -q "waiting for SIGUSR1" "$WORK/sim.err" && break; sleep 0.1; done
 grep -q "waiting for SIGUSR1" "$WORK/sim.err" || die "ss7sim did not get ready (see $WORK/sim.err)"
 RSS_START=$(status_kib "$MGC_PID" VmRSS)
@@ -154,14 +171,15 @@ log "mgc up, $CIRCUITS circuits idle, VmRSS $RSS_START KiB"
 
 probe() {
   timeout $((PROBE_CALLS / PROBE_RATE + 30)) python3 "$ROOT/bench/scale_probe.py" \
-    "127.0.0.1:$SIP_PORT" "$PROBE_PORT" "$PROBE_CALLS" "$PROBE_RATE" 4930123456 \
+    "127.0.0.1:$SIP_PORT" "$PROBE_PORT" "$PROBE_CALLS" "$PROBE_RATE" 4930123456 "$WORK/probe-$1.csv" \
     || echo '{"ok": 0, "failed": -1}'
 }
-PROBE_IDLE=$(probe)
+PROBE_IDLE=$(probe idle)
 log "probe with 0 calls held: $PROBE_IDLE"
 sleep 2
 RSS_IDLE=$(status_kib "$MGC_PID" VmRSS)
 HWM_IDLE=$(status_kib "$MGC_PID" VmHWM)
+HEAP_IDLE=$(heap_in_use)
 ACTIVE_IDLE=$(calls_active)
 
 # --- build up the held calls
@@ -179,10 +197,11 @@ log "$CALLS calls up after $RAMP_S s; settling $SETTLE s"
 sleep "$SETTLE"
 RSS_HELD=$(status_kib "$MGC_PID" VmRSS)
 ACTIVE_HELD=$(calls_active)
+HEAP_HELD=$(heap_in_use)
 CIRCUITS_HELD=$(circuits_json)
 TRANSACTIONS_HELD=$(msum sip_transactions_active)
-log "held: calls_active $ACTIVE_HELD, VmRSS $RSS_HELD KiB, circuits $CIRCUITS_HELD"
-PROBE_HELD=$(probe)
+log "held: calls_active $ACTIVE_HELD, VmRSS $RSS_HELD KiB, heap in use $HEAP_HELD B, circuits $CIRCUITS_HELD"
+PROBE_HELD=$(probe held)
 log "probe with $ACTIVE_HELD calls held: $PROBE_HELD"
 RSS_HELD_AFTER=$(status_kib "$MGC_PID" VmRSS)
 ACTIVE_HELD_AFTER=$(calls_active)
@@ -190,9 +209,10 @@ ACTIVE_HELD_AFTER=$(calls_active)
 # --- release
 kill -USR2 "$SIM_PID"
 T_REL=$(date +%s.%N)
-while [ "$(calls_active)" -gt 0 ] && [ "$(left)" -gt 15 ]; do sleep 1; done
+while [ "$(calls_active)" != 0 ] && [ "$(left)" -gt 15 ]; do sleep 1; done
 RELEASE_S=$(python3 -c "import time; print(round(time.time() - $T_REL, 1))")
-for _ in $(seq 150); do [ "$(circuits_not_idle)" = 0 ] && break; sleep 0.2; done
+for _ in $(seq 150); do [ "$(msum circuits 'state="idle"')" = "$CIRCUITS" ] && break; sleep 0.2; done
+sleep 1.5   # one more recount of the gauges
 NOT_IDLE=$(circuits_not_idle)
 CIRCUITS_END=$(circuits_json)
 ACTIVE_END=$(calls_active)
@@ -202,6 +222,13 @@ wait "$SIM_PID"; SIM_RC=$?
 for _ in $(seq 50); do kill -0 "$UAS_PID" 2>/dev/null || break; sleep 0.2; done
 RSS_END=$(status_kib "$MGC_PID" VmRSS)
 HWM_END=$(status_kib "$MGC_PID" VmHWM)
+HEAP_END=$(heap_in_use)
+# What is still allocated once the release transactions have ended too (a leak check).
+HEAP_LATER=null
+if [ "$HEAP" = 1 ] && [ "$(left)" -gt $((SETTLE + 10)) ]; then
+  sleep "$SETTLE"; HEAP_LATER=$(heap_in_use)
+fi
+log "after release: VmRSS $RSS_END KiB, heap in use $HEAP_END B, $SETTLE s later $HEAP_LATER B"
 TIMER_EXPIRIES=$(msum isup_timer_expiries_total)
 RELEASES=$(metrics | grep '^call_releases_total' | tr '\n' ';')
 kill "$MGC_PID" 2>/dev/null; wait "$MGC_PID" 2>/dev/null
@@ -233,6 +260,8 @@ except Exception:
 calls, idle, held = int("$CALLS"), int("$RSS_IDLE"), int("$RSS_HELD")
 active = int("$ACTIVE_HELD")
 per_call = round((held - idle) * 1024 / active) if active else None
+heap_idle, heap_held, heap_end, heap_later = $HEAP_IDLE, $HEAP_HELD, $HEAP_END, $HEAP_LATER
+heap_per_call = round((heap_held - heap_idle) / active) if active and heap_idle and heap_held else None
 pi, ph = j('''$PROBE_IDLE''') or {}, j('''$PROBE_HELD''') or {}
 def degraded(a, b, key, rel, abs_ms):
     if a.get(key) is None or b.get(key) is None:
@@ -247,7 +276,9 @@ doc = {
     "machine": {"cpu": cpu, "cores": os.cpu_count(), "memory_kib": mem, "kernel": platform.release(),
                 "load_average_at_end": [round(x, 2) for x in os.getloadavg()]},
     "versions": {"sipp": ver(["sipp", "-v"]), "mgc": ver(["$BIN/mgc", "--version"]),
-                 "git": ver(["git", "-C", "$ROOT", "rev-parse", "--short", "HEAD"])},
+                 "git": ver(["git", "-C", "$ROOT", "rev-parse", "--short", "HEAD"]),
+                 "git_uncommitted_files": len(subprocess.run(["git", "-C", "$ROOT", "status", "--porcelain",
+                     "--untracked-files=no"], capture_output=True, text=True).stdout.splitlines())},
     "parameters": {"calls": calls, "rate": float("$RATE"), "trunk_groups": int("$TGS"),
                    "cics_per_group": "$CICS", "circuits": int("$CIRCUITS"), "profile": "$PROFILE",
                    "probe_calls": int("$PROBE_CALLS"), "probe_rate": float("$PROBE_RATE"),
@@ -258,6 +289,9 @@ doc = {
     "rss_kib": {"start": int("$RSS_START"), "idle": idle, "held": held, "held_after_probe": int("$RSS_HELD_AFTER"),
                 "end": int("$RSS_END"), "hwm_idle": int("$HWM_IDLE"), "hwm_end": int("$HWM_END")},
     "bytes_per_call": per_call,
+    "heap_bytes": {"idle": heap_idle, "held": heap_held, "end": heap_end, "end_settled": heap_later},
+    "heap_bytes_per_call_left_after_release": round((heap_later - heap_idle) / calls) if heap_later and heap_idle else None,
+    "heap_bytes_per_call": heap_per_call,
     "bytes_per_call_goal": 4096,
     "bytes_per_call_goal_met": per_call is not None and per_call <= 4096,
     "probe_idle": pi, "probe_held": ph,
@@ -283,6 +317,7 @@ open("$OUT", "a").write("\n")
 print(f"\n== bench-scale: {active} calls held over {doc['parameters']['trunk_groups']} trunk group(s) ==")
 print(f"mgc VmRSS: idle {idle} KiB, held {held} KiB -> {per_call} bytes per call (goal 4096: "
       f"{'met' if doc['bytes_per_call_goal_met'] else 'NOT met'}); peak {doc['rss_kib']['hwm_end']} KiB")
+print(f"mgc heap in use (malloc_stats): idle {heap_idle} B, held {heap_held} B -> {heap_per_call} bytes per call")
 for name, p in (("0 held", pi), (f"{active} held", ph)):
     print(f"new-call latency, {name:>12}: ok {p.get('ok')} failed {p.get('failed')} "
           f"p50 {p.get('p50_ms')} ms p99 {p.get('p99_ms')} ms max {p.get('max_ms')} ms")

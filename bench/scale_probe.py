@@ -7,7 +7,7 @@ response times on this machine come in 4 ms steps, too coarse for a loopback gat
 are retransmitted per RFC 3261 §17.1.1.2 (Timer A from T1 = 500 ms); a call without a final
 response within 8 s, or with a final response other than 200, fails.
 
-    scale_probe.py TARGET_HOST:PORT LOCAL_PORT CALLS RATE [CALLED]
+    scale_probe.py TARGET_HOST:PORT LOCAL_PORT CALLS RATE [CALLED [SAMPLES.csv]]
 
 Prints one JSON object: counts, failures by status, and latency percentiles (nearest rank) in ms.
 """
@@ -152,6 +152,12 @@ async def main():
         await asyncio.sleep(max(0.0, start + n / rate - time.perf_counter()))
         tasks.append(asyncio.create_task(probe.call(n)))
     results = await asyncio.gather(*tasks)
+    if len(sys.argv) > 6:
+        # One line per call: its start (s from the first), outcome and latency (ms).
+        with open(sys.argv[6], "w") as f:
+            f.write("start_s,outcome,latency_ms\n")
+            for n, (s, l) in enumerate(results):
+                f.write(f"{n / rate:.3f},{s},{'' if l is None else round(l, 3)}\n")
     lat = sorted(l for s, l in results if s == "ok")
     failed = {}
     for s, _ in results:
