@@ -1294,10 +1294,20 @@ impl Engine {
         c.circuit = None;
         c.isup = IsupState::Setup;
         let tg = self.tgs[c.tg].clone();
-        let Some(circuit) = pool
-            .seize(&tg.name)
-            .filter(|c| !self.by_circuit.contains_key(c))
-        else {
+        // The pool may offer a circuit another call still holds here (a GRS reset it in the
+        // circuit manager before this engine heard of it): skip it and give it back, or the
+        // pool keeps it seized for no call.
+        let mut held = Vec::new();
+        let seized = loop {
+            match pool.seize(&tg.name) {
+                Some(s) if self.by_circuit.contains_key(&s) => held.push(s),
+                other => break other,
+            }
+        };
+        for h in held {
+            pool.release(h);
+        }
+        let Some(circuit) = seized else {
             c.isup = IsupState::Idle;
             self.release_sip(now, c, 34, LOCATION_TN, None, Outcome::Failed);
             return;
