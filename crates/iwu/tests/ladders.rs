@@ -1641,3 +1641,105 @@ fn same_cic_toward_two_exchanges() {
     assert_eq!(h.engine.active_calls(), 0);
     assert_eq!(h.records.len(), 4);
 }
+
+// ---------- Mid-call information in INFO (SIP-I) ----------
+
+/// The mid-call messages other than SUS/RES that Q.1912.5 §6.7 / RFC 3372 §5.3 carry in INFO
+/// toward an encapsulating peer: INR, INF, FAC, USR.
+fn mid_call_messages() -> Vec<isup::Message> {
+    vec![
+        isup::Message::new(MessageType::INR).with(isup::InformationRequestIndicators {
+            calling_party_address_request_indicator: 1,
+            calling_partys_category_request_indicator: 1,
+            ..Default::default()
+        }),
+        isup::Message::new(MessageType::INF).with(isup::InformationIndicators {
+            calling_party_address_response_indicator: 1,
+            ..Default::default()
+        }),
+        isup::Message::new(MessageType::FAC),
+        isup::Message::new(MessageType::USR).with(isup::UserToUserInformation {
+            data: vec![0x04, 0x31, 0x32].into(),
+        }),
+    ]
+}
+
+/// The ISUP part of a SIP request.
+fn isup_of(req: &sip::Request) -> isup::Message {
+    let b = SipBody::parse(&req.headers, &req.body).expect("body");
+    isup::Message::parse(b.isup().expect("an ISUP part").data).expect("ISUP")
+}
+
+/// IP origination, answered, SIP-I peer: each message from the PSTN goes out in an INFO with
+/// the message as its ISUP body (INR too: the encapsulating peer answers it, Q.764 §2.1.6 is
+/// the gateway's only toward plain SIP); each INFO with an ISUP body from the peer gets 200 and
+/// its message is sent on the circuit as received.
+#[test]
+fn ip_mid_call_inr_inf_fac_usr_in_info() {
+    let mut h = Harness::new();
+    let inv = sipi_invite("midcall-info");
+    let acts = h.request(inv.clone());
+    let (cic, _) = find_isup(&acts, MessageType::IAM).unwrap();
+    let acts = h.isup(cic, iwu::msgs::anm());
+    let ok = find_response(&acts, 200).unwrap();
+    for (i, m) in mid_call_messages().into_iter().enumerate() {
+        let acts = h.isup(cic, m.clone());
+        let info =
+            find_request(&acts, Method::Info).unwrap_or_else(|| panic!("{}: INFO", m.message_type));
+        assert_eq!(isup_of(&info), m);
+        assert!(
+            find_isup(&acts, MessageType::INF).is_none(),
+            "no INF of our own"
+        );
+        h.response(peer_response(&info, 200));
+
+        let mut req = in_dialog(&inv, &ok, Method::Info, 2 + i as u32);
+        isup_body(
+            &mut req.headers,
+            &mut req.body,
+            &m.to_bytes().unwrap(),
+            "itu-t92+",
+            "required",
+        );
+        let acts = h.request(req);
+        assert_eq!(responses(&acts), vec![200], "{}", m.message_type);
+        assert_eq!(find_isup(&acts, m.message_type), Some((cic, m)));
+    }
+    assert_eq!(h.engine.active_calls(), 1);
+}
+
+/// PSTN origination, answered, toward the SIP-I peer: the same both ways.
+#[test]
+fn pstn_mid_call_inr_inf_fac_usr_in_info() {
+    let mut h = Harness::new();
+    let acts = h.isup(3, iam("30123456", Some(("3098765", 0))));
+    let inv = find_request(&acts, Method::Invite).unwrap();
+    assert!(
+        SipBody::parse(&inv.headers, &inv.body)
+            .unwrap()
+            .isup()
+            .is_some(),
+        "SIP-I peer"
+    );
+    h.response(peer_response(&inv, 200));
+    for (i, m) in mid_call_messages().into_iter().enumerate() {
+        let acts = h.isup(3, m.clone());
+        let info =
+            find_request(&acts, Method::Info).unwrap_or_else(|| panic!("{}: INFO", m.message_type));
+        assert_eq!(isup_of(&info), m);
+        h.response(peer_response(&info, 200));
+
+        let mut req = in_dialog_uac(&inv, Method::Info, 1 + i as u32);
+        isup_body(
+            &mut req.headers,
+            &mut req.body,
+            &m.to_bytes().unwrap(),
+            "itu-t92+",
+            "required",
+        );
+        let acts = h.request(req);
+        assert_eq!(responses(&acts), vec![200], "{}", m.message_type);
+        assert_eq!(find_isup(&acts, m.message_type), Some((circuit(3), m)));
+    }
+    assert_eq!(h.engine.active_calls(), 1);
+}
