@@ -137,7 +137,7 @@ run_ip() {
 }
 
 run_pstn() {
-  (cd "$WORK" && sipp -sn uas -i 127.0.0.1 -p "$UAS_PORT" -nostdin -timeout 3600s > uas-pstn.out 2>&1) &
+  (cd "$WORK" && exec sipp -sn uas -i 127.0.0.1 -p "$UAS_PORT" -nostdin -timeout 3600s > uas-pstn.out 2>&1) &
   local uas=$!; PIDS+=("$uas")
   local r best=0 json
   for r in $RATES; do
@@ -180,7 +180,7 @@ run_kam() {
   # KAM_UAS=builtin: SIPp's own uas (180 then 200), which Kamailio may reorder (see the scenario).
   local scen=(-sf "$ROOT/bench/sipp/uas_answer.xml")
   [ "${KAM_UAS:-}" = builtin ] && scen=(-sn uas)
-  (cd "$WORK" && sipp "${scen[@]}" -i 127.0.0.1 -p "$UAS_PORT" -nostdin -timeout 3600s > uas-kam.out 2>&1) &
+  (cd "$WORK" && exec sipp "${scen[@]}" -i 127.0.0.1 -p "$UAS_PORT" -nostdin -timeout 3600s > uas-kam.out 2>&1) &
   local uas=$!; PIDS+=("$uas")
   mkdir -p "$WORK/kam"
   sed -e "s/@KAM_PORT@/$KAM_PORT/; s/@UAS_PORT@/$UAS_PORT/" "$ROOT/bench/kamailio.cfg" > "$WORK/kam/kamailio.cfg"
