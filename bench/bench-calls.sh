@@ -87,7 +87,8 @@ start_mgc() {
   local i
   for i in $(seq 100); do [ "$(metric m3ua_asp_state)" = 2 ] && break; sleep 0.1; done
   [ "$(metric m3ua_asp_state)" = 2 ] || die "mgc's M3UA ASP did not become active (see $WORK/mgc-$1.log)"
-  wait_idle || die "circuits not idle after start-up"
+  # In pstn mode the simulator starts calling as soon as the gateway's GRS is through.
+  [ "$1" = pstn ] || wait_idle || die "circuits not idle after start-up"
 }
 stop_pid() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
 
@@ -218,7 +219,8 @@ best = {r["mode"]: r for r in rows if "best_rate" in r}
 steps = [r for r in rows if "best_rate" not in r]
 def ver(cmd):
     try:
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=5).stdout.splitlines()[0]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=5)
+        return (r.stdout + r.stderr).strip().splitlines()[0]
     except Exception:
         return None
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
