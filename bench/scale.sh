@@ -281,7 +281,8 @@ def j(s):
         return None
 def ver(cmd):
     try:
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=5).stdout.splitlines()[0]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=5)
+        return next((l.strip() for l in (r.stdout + r.stderr).splitlines() if l.strip()), None)
     except Exception:
         return None
 sim = j(open("$WORK/sim.json").read()) if os.path.exists("$WORK/sim.json") else None
