@@ -45,8 +45,15 @@ T_START=$(date +%s)
 
 PIDS=()
 cleanup() {
-  local p
+  local p i
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  # ss7sim drains its calls on SIGTERM; with mgc gone there is nothing to wait for.
+  for i in $(seq 30); do
+    for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && break; p=; done
+    [ -z "$p" ] && break
+    sleep 0.1
+  done
+  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
   wait 2>/dev/null
 }
 trap cleanup EXIT
@@ -63,8 +70,12 @@ if [ "$BIN" = "$ROOT/target/release" ]; then
   log "building release binaries"
   (cd "$ROOT" && cargo build --release -q -p mgc -p ss7sim) || die "build failed"
 fi
-# The watchdog: the trap above cleans up whatever is still running.
-( sleep "$LIMIT"; echo "bench-scale: LIMIT of $LIMIT s reached" >&2; kill -TERM $$ ) 2>/dev/null &
+# The run's clock and its watchdog start after the build; the trap above cleans up whatever is
+# still running (the watchdog's own sleep included).
+T_START=$(date +%s)
+( trap 'kill $s 2>/dev/null; exit 0' TERM
+  sleep "$LIMIT" & s=$!; wait $s
+  echo "bench-scale: LIMIT of $LIMIT s reached" >&2; kill -TERM $$ ) 2>/dev/null &
 PIDS+=($!)
 
 free_port() {
