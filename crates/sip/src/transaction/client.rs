@@ -68,6 +68,9 @@ impl InviteClientTransaction {
                 } else if code < 300 {
                     // RFC 6026 §8.4: Accepted, 2xx (and later ones) go to the TU.
                     self.state = IctState::Accepted;
+                    // Nothing is sent from Accepted: for its 64·T1 keep only what identifies
+                    // the INVITE, not its body (SDP, encapsulated IAM).
+                    self.request = identifying_head(&self.request);
                     out.push(Action::StopTimer(Timer::B));
                     out.push(Action::StartTimer(Timer::M, self.cfg.t1x64()));
                     out.push(Action::DeliverResponse(resp));
@@ -134,6 +137,18 @@ impl InviteClientTransaction {
         self.state = IctState::Terminated;
         vec![Action::Timeout, Action::Terminated]
     }
+}
+
+/// The request line and the headers that identify a transaction and its dialog (Via, From,
+/// To, Call-ID, CSeq; RFC 3261 §17.1.3), without the body.
+fn identifying_head(req: &Request) -> Request {
+    let mut head = Request::new(req.method.clone(), req.uri.clone());
+    for h in [Hdr::Via, Hdr::From, Hdr::To, Hdr::CallId, Hdr::CSeq] {
+        for v in req.headers.get_all(h) {
+            head.headers.push(h, v);
+        }
+    }
+    head
 }
 
 /// ACK for a non-2xx final response (RFC 3261 §17.1.1.3): same Request-URI,
@@ -272,5 +287,41 @@ impl NonInviteClientTransaction {
     pub fn on_transport_error(&mut self) -> Vec<Action> {
         self.state = NictState::Terminated;
         vec![Action::Timeout, Action::Terminated]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepted_keeps_only_the_identifying_head() {
+        let Ok(crate::message::Message::Request(invite)) = crate::message::Message::parse(
+            b"INVITE sip:4930123456@127.0.0.1 SIP/2.0\r\n\
+              Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK1\r\n\
+              From: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:b@127.0.0.1>\r\n\
+              Call-ID: c1\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n\
+              Contact: <sip:a@127.0.0.1>\r\nContent-Type: application/sdp\r\n\
+              Content-Length: 4\r\n\r\nv=0\n",
+        ) else {
+            panic!("test INVITE does not parse");
+        };
+        let (mut t, _) =
+            InviteClientTransaction::new(invite.clone(), false, TimerConfig::default());
+        let mut ok = Response::new(200);
+        for h in [Hdr::Via, Hdr::From, Hdr::CallId, Hdr::CSeq] {
+            ok.headers
+                .push(h, invite.headers.get(h).unwrap_or_default());
+        }
+        ok.headers.push(Hdr::To, "<sip:b@127.0.0.1>;tag=2");
+        t.on_response(ok);
+        assert_eq!(t.state(), IctState::Accepted);
+        let kept = t.request();
+        assert!(kept.body.is_empty());
+        assert_eq!(kept.uri, invite.uri);
+        for h in [Hdr::Via, Hdr::From, Hdr::To, Hdr::CallId, Hdr::CSeq] {
+            assert_eq!(kept.headers.get(h), invite.headers.get(h), "{h:?}");
+        }
+        assert_eq!(kept.headers.get(Hdr::Contact), None);
     }
 }
