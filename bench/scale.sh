@@ -78,20 +78,8 @@ T_START=$(date +%s)
   echo "bench-scale: LIMIT of $LIMIT s reached" >&2; kill -TERM $$ ) 2>/dev/null &
 PIDS+=($!)
 
-free_port() {
-  python3 - <<'PY'
-import socket
-while True:
-    t = socket.socket(); t.bind(("127.0.0.1", 0)); p = t.getsockname()[1]
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        u.bind(("127.0.0.1", p)); print(p); break
-    except OSError:
-        pass
-    finally:
-        u.close(); t.close()
-PY
-}
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 SIP_PORT=$(free_port); M3UA_PORT=$(free_port); METRICS_PORT=$(free_port)
 UAS_PORT=$(free_port); PROBE_PORT=$(free_port)
 
