@@ -560,6 +560,22 @@ pub fn parse_list<T>(s: &str, f: impl Fn(&str) -> SResult<T>) -> SResult<Vec<T>>
     Ok(out)
 }
 
+/// Test inputs: every string of up to `max_len` symbols of `alphabet`, the empty one included.
+#[cfg(test)]
+pub(crate) fn strings_over(alphabet: &[&str], max_len: usize) -> Vec<String> {
+    let mut strings = vec![String::new()];
+    let mut last = vec![String::new()];
+    for _ in 0..max_len {
+        let next: Vec<String> = last
+            .iter()
+            .flat_map(|p| alphabet.iter().map(move |c| format!("{p}{c}")))
+            .collect();
+        strings.extend(next.iter().cloned());
+        last = next;
+    }
+    strings
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -642,16 +658,7 @@ mod tests {
         let alphabet = [
             "0", "1", "9", "@", "a", " ", "\t", ",", "\"", "<", ">", "\\", "é",
         ];
-        let mut strings = vec![String::new()];
-        let mut last = vec![String::new()];
-        for _ in 0..4 {
-            let next: Vec<String> = last
-                .iter()
-                .flat_map(|p| alphabet.iter().map(move |c| format!("{p}{c}")))
-                .collect();
-            strings.extend(next.iter().cloned());
-            last = next;
-        }
+        let mut strings = strings_over(&alphabet, 4);
         strings.extend(
             [
                 "9999999999999999999",

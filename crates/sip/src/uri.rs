@@ -897,16 +897,7 @@ mod tests {
     #[test]
     fn host_check_valid() {
         let alphabet = ["1", "9", "a", "-", ".", ":", "[", "]", "_", "é"];
-        let mut strings = vec![String::new()];
-        let mut last = vec![String::new()];
-        for _ in 0..5 {
-            let next: Vec<String> = last
-                .iter()
-                .flat_map(|p| alphabet.iter().map(move |c| format!("{p}{c}")))
-                .collect();
-            strings.extend(next.iter().cloned());
-            last = next;
-        }
+        let mut strings = crate::grammar::strings_over(&alphabet, 5);
         strings.extend(
             [
                 "192.0.2.10",
