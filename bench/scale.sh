@@ -34,18 +34,14 @@ LIMIT="${LIMIT:-300}"           # the whole run, s
 PROFILE="${PROFILE:-sip-i}"
 BIN="${BIN:-$ROOT/target/release}"
 OUT="${OUT:-$ROOT/bench/results/scale.json}"
-# Heap bytes in use (glibc malloc_stats() called through gdb, a pause of well under a second),
-# and RSS after malloc_trim(0): RSS also counts memory the allocator kept after the set-up
-# transactions ended. HEAP=0 skips both.
-HEAP="${HEAP:-1}"
-# Extra environment for mgc, e.g. MGC_ENV="MALLOC_ARENA_MAX=1" (glibc malloc tunables).
+# Extra environment for mgc, e.g. MGC_ENV="MIMALLOC_PURGE_DELAY=0" (mimalloc options).
 MGC_ENV="${MGC_ENV:-}"
 WORK="$(mktemp -d /tmp/bench-scale.XXXXXX)"
 T_START=$(date +%s)
 
 PIDS=()
 cleanup() {
-  local p i
+  local p= i
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
   # ss7sim drains its calls on SIGTERM; with mgc gone there is nothing to wait for.
   for i in $(seq 30); do
@@ -97,46 +93,6 @@ calls_active() { msum calls_active; }
 circuits_not_idle() {
   metrics | awk '$1 == "scrape_failed" {f = 1}
     /^circuits\{/ && !/state="idle"/ && !/state="unequipped"/ {s += $2} END {print f ? -1 : s + 0}'
-}
-# Calls a glibc malloc function in mgc through gdb, unless a thread is stopped inside the
-# allocator (the call would wait for a lock that thread holds): then it retries.
-cat > "$WORK/gdb_malloc.py" <<'PY'
-import gdb
-busy = False
-for th in gdb.selected_inferior().threads():
-    th.switch()
-    f, n = gdb.newest_frame(), 0
-    while f is not None and n < 16:
-        if any(k in (f.name() or "") for k in ("malloc", "free", "realloc", "calloc", "_int_", "arena", "tcache")):
-            busy = True
-        f, n = f.older(), n + 1
-if busy:
-    print("MALLOC_BUSY")
-else:
-    gdb.execute("call (void) %s" % call)
-    print("MALLOC_CALLED")
-PY
-malloc_call() {
-  local i
-  for i in 1 2 3 4 5; do
-    timeout 30 gdb -batch -p "$MGC_PID" -ex "python call = '$1'" -x "$WORK/gdb_malloc.py" 2>/dev/null \
-      | grep -q MALLOC_CALLED && return 0
-    sleep 0.2
-  done
-  return 1
-}
-have_gdb() { [ "$HEAP" = 1 ] && command -v gdb >/dev/null; }
-# glibc's "in use bytes" of all arenas (incl. mmap), printed by malloc_stats() on mgc's stderr.
-heap_in_use() {
-  have_gdb && malloc_call 'malloc_stats()' || { echo null; return; }
-  sleep 0.3
-  awk '/^Total \(incl. mmap\):/ {t = 1; next} t && /^in use bytes/ {v = $NF; t = 0} END {print v ? v : "null"}' \
-    "$WORK/mgc.log"
-}
-# VmRSS after malloc_trim(0) hands the free pages back to the kernel.
-rss_trimmed() {
-  have_gdb && malloc_call 'malloc_trim(0)' || { echo null; return; }
-  status_kib "$MGC_PID" VmRSS
 }
 circuits_json() {
   metrics | python3 -c '
@@ -213,8 +169,6 @@ log "probe with 0 calls held: $PROBE_IDLE"
 sleep 2
 RSS_IDLE=$(status_kib "$MGC_PID" VmRSS)
 HWM_IDLE=$(status_kib "$MGC_PID" VmHWM)
-HEAP_IDLE=$(heap_in_use)
-RSS_IDLE_TRIMMED=$(rss_trimmed)
 ACTIVE_IDLE=$(calls_active)
 
 # --- build up the held calls
@@ -232,11 +186,9 @@ log "$CALLS calls up after $RAMP_S s; settling $SETTLE s"
 sleep "$SETTLE"
 RSS_HELD=$(status_kib "$MGC_PID" VmRSS)
 ACTIVE_HELD=$(calls_active)
-HEAP_HELD=$(heap_in_use)
-RSS_HELD_TRIMMED=$(rss_trimmed)
 CIRCUITS_HELD=$(circuits_json)
 TRANSACTIONS_HELD=$(msum sip_transactions_active)
-log "held: calls_active $ACTIVE_HELD, VmRSS $RSS_HELD KiB ($RSS_HELD_TRIMMED after malloc_trim), heap in use $HEAP_HELD B, circuits $CIRCUITS_HELD"
+log "held: calls_active $ACTIVE_HELD, VmRSS $RSS_HELD KiB, circuits $CIRCUITS_HELD"
 PROBE_HELD=$(probe held)
 log "probe with $ACTIVE_HELD calls held: $PROBE_HELD"
 RSS_HELD_AFTER=$(status_kib "$MGC_PID" VmRSS)
@@ -258,13 +210,13 @@ wait "$SIM_PID"; SIM_RC=$?
 for _ in $(seq 50); do kill -0 "$UAS_PID" 2>/dev/null || break; sleep 0.2; done
 RSS_END=$(status_kib "$MGC_PID" VmRSS)
 HWM_END=$(status_kib "$MGC_PID" VmHWM)
-HEAP_END=$(heap_in_use)
-# What is still allocated once the release transactions have ended too (a leak check).
-HEAP_LATER=null
-if [ "$HEAP" = 1 ] && [ "$(left)" -gt $((SETTLE + 10)) ]; then
-  sleep "$SETTLE"; HEAP_LATER=$(heap_in_use)
+# What is still resident once the release transactions have ended and the allocator has
+# purged what they freed (a leak check).
+RSS_END_SETTLED=null
+if [ "$(left)" -gt $((SETTLE + 10)) ]; then
+  sleep "$SETTLE"; RSS_END_SETTLED=$(status_kib "$MGC_PID" VmRSS)
 fi
-log "after release: VmRSS $RSS_END KiB, heap in use $HEAP_END B, $SETTLE s later $HEAP_LATER B"
+log "after release: VmRSS $RSS_END KiB, $SETTLE s later $RSS_END_SETTLED KiB"
 TIMER_EXPIRIES=$(msum isup_timer_expiries_total)
 RELEASES=$(metrics | grep '^call_releases_total' | tr '\n' ';')
 kill "$MGC_PID" 2>/dev/null; wait "$MGC_PID" 2>/dev/null
@@ -297,10 +249,8 @@ except Exception:
 calls, idle, held = int("$CALLS"), int("$RSS_IDLE"), int("$RSS_HELD")
 active = int("$ACTIVE_HELD")
 per_call = round((held - idle) * 1024 / active) if active else None
-heap_idle, heap_held, heap_end, heap_later = $HEAP_IDLE, $HEAP_HELD, $HEAP_END, $HEAP_LATER
-heap_per_call = round((heap_held - heap_idle) / active) if active and heap_idle and heap_held else None
-trim_idle, trim_held = $RSS_IDLE_TRIMMED, $RSS_HELD_TRIMMED
-trimmed_per_call = round((trim_held - trim_idle) * 1024 / active) if active and trim_idle and trim_held else None
+null = None
+end_settled = $RSS_END_SETTLED
 pi, ph = j('''$PROBE_IDLE''') or {}, j('''$PROBE_HELD''') or {}
 def degraded(a, b, key, rel, abs_ms):
     if a.get(key) is None or b.get(key) is None:
@@ -326,13 +276,10 @@ doc = {
                      "end": int("$ACTIVE_END")},
     "build_up_s": float("$RAMP_S"), "release_s": float("$RELEASE_S"),
     "rss_kib": {"start": int("$RSS_START"), "idle": idle, "held": held, "held_after_probe": int("$RSS_HELD_AFTER"),
-                "end": int("$RSS_END"), "hwm_idle": int("$HWM_IDLE"), "hwm_end": int("$HWM_END")},
+                "end": int("$RSS_END"), "end_settled": end_settled, "hwm_idle": int("$HWM_IDLE"),
+                "hwm_end": int("$HWM_END")},
     "bytes_per_call": per_call,
-    "heap_bytes": {"idle": heap_idle, "held": heap_held, "end": heap_end, "end_settled": heap_later},
-    "heap_bytes_per_call_left_after_release": round((heap_later - heap_idle) / calls) if heap_later and heap_idle else None,
-    "heap_bytes_per_call": heap_per_call,
-    "rss_kib_after_malloc_trim": {"idle": trim_idle, "held": trim_held},
-    "bytes_per_call_after_malloc_trim": trimmed_per_call,
+    "bytes_per_call_left_after_release": round((end_settled - idle) * 1024 / calls) if end_settled else None,
     "bytes_per_call_goal": 4096,
     "bytes_per_call_goal_met": per_call is not None and per_call <= 4096,
     "probe_idle": pi, "probe_held": ph,
@@ -358,8 +305,8 @@ open("$OUT", "a").write("\n")
 print(f"\n== bench-scale: {active} calls held over {doc['parameters']['trunk_groups']} trunk group(s) ==")
 print(f"mgc VmRSS: idle {idle} KiB, held {held} KiB -> {per_call} bytes per call (goal 4096: "
       f"{'met' if doc['bytes_per_call_goal_met'] else 'NOT met'}); peak {doc['rss_kib']['hwm_end']} KiB")
-print(f"mgc heap in use (malloc_stats): idle {heap_idle} B, held {heap_held} B -> {heap_per_call} bytes per call")
-print(f"mgc VmRSS after malloc_trim(0): idle {trim_idle} KiB, held {trim_held} KiB -> {trimmed_per_call} bytes per call")
+print(f"mgc VmRSS after the release: {doc['rss_kib']['end']} KiB, {end_settled} KiB after {doc['parameters']['settle_s']} s "
+      f"-> {doc['bytes_per_call_left_after_release']} bytes per call left")
 for name, p in (("0 held", pi), (f"{active} held", ph)):
     print(f"new-call latency, {name:>12}: ok {p.get('ok')} failed {p.get('failed')} "
           f"p50 {p.get('p50_ms')} ms p99 {p.get('p99_ms')} ms max {p.get('max_ms')} ms")

@@ -3,7 +3,9 @@
 //! run` feeds it (no sockets): IP-originated (INVITE → IAM, ACM → 180, ANM → 200, ACK) and
 //! PSTN-originated (IAM → INVITE, 180 → ACM, 200 → ANM + ACK), every output dropped as the
 //! runtime drops it once performed. A call is "held" when it is answered and confirmed (the 2xx
-//! ACKed): from then on nothing but the call's own state stays on the heap.
+//! ACKed): from then on nothing but the call's own state stays on the heap. Then every call is
+//! released (BYE → REL → RLC; REL → BYE → 200) and the heap must go back to where it was, but
+//! for the call tables' capacity, which a second round of calls reuses without growing.
 //!
 //! One test in its own binary, so no other test allocates while it measures.
 
@@ -186,8 +188,9 @@ fn ready() -> Gateway {
     gw
 }
 
-/// An IP-originated call on group `g`, up to held (answered, 2xx ACKed).
-fn ip_call(gw: &mut Gateway, now: Duration, g: u32, n: u32) {
+/// An IP-originated call on group `g`, up to held (answered, 2xx ACKed). Returns its circuit
+/// and the 200's To (with the gateway's tag), which its BYE needs.
+fn ip_call(gw: &mut Gateway, now: Duration, g: u32, n: u32) -> (u32, u16, String) {
     let out = gw.handle(
         now,
         Input::SipRequest {
@@ -212,6 +215,44 @@ fn ip_call(gw: &mut Gateway, now: Duration, g: u32, n: u32) {
             peer: format!("ss{g}"),
             request: ack(g, n, &to),
         },
+    );
+    (dpc, cic, to)
+}
+
+/// The SIP peer hangs up an IP-originated call: BYE → 200 and REL, the exchange answers RLC.
+fn ip_release(
+    gw: &mut Gateway,
+    now: Duration,
+    g: u32,
+    n: u32,
+    (dpc, cic, to): &(u32, u16, String),
+) {
+    let bye = request(&format!(
+        "BYE sip:mgc@127.0.0.1:5060 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.1.{g}:5080;branch=z9hG4bK-bye{g}-{n}\r\n\
+         From: <sip:+4940{n:06}@127.0.1.{g}>;tag=ip{g}-{n}\r\nTo: {to}\r\n\
+         Call-ID: ip{g}-{n}@127.0.1.{g}\r\nCSeq: 2 BYE\r\nMax-Forwards: 70\r\n\
+         Content-Length: 0\r\n\r\n"
+    ));
+    let out = gw.handle(
+        now,
+        Input::SipRequest {
+            peer: format!("ss{g}"),
+            request: bye,
+        },
+    );
+    assert_eq!(
+        isup_out(&out, isup::MessageType::REL),
+        Some((*dpc, *cic)),
+        "{out:#?}"
+    );
+    drop(out);
+    isup_in(
+        gw,
+        now,
+        *dpc,
+        *cic,
+        &isup::Message::new(isup::MessageType::RLC),
     );
 }
 
@@ -250,20 +291,44 @@ fn pstn_call(gw: &mut Gateway, now: Duration, g: u32, cic: u16) {
     assert!(sip_request(&out, sip::Method::Ack).is_some(), "{out:#?}");
 }
 
+/// The exchange clears a PSTN-originated call: REL → RLC and BYE, the SIP peer answers 200.
+fn pstn_release(gw: &mut Gateway, now: Duration, g: u32, cic: u16) {
+    let out = isup_in(gw, now, 2 + g, cic, &iwu::msgs::rel(16, 0));
+    assert!(isup_out(&out, isup::MessageType::RLC).is_some(), "{out:#?}");
+    let bye = sip_request(&out, sip::Method::Bye).expect("BYE").clone();
+    drop(out);
+    gw.handle(
+        now,
+        Input::SipResponse(sip::Response::for_request(&bye, 200, None)),
+    );
+}
+
 /// The fastest chunk of `PROBE_CHUNKS` × `PROBE_CHUNK` new IP-originated calls on group `g`
 /// (numbers from `first` on), per call: the minimum is robust to other work on the machine.
-fn probe(gw: &mut Gateway, now: Duration, g: u32, first: u32) -> Duration {
+/// The calls stay up; their release data go to `held`.
+fn probe(
+    gw: &mut Gateway,
+    now: Duration,
+    g: u32,
+    first: u32,
+    held: &mut Vec<(u32, u32, (u32, u16, String))>,
+) -> Duration {
     (0..PROBE_CHUNKS)
         .map(|k| {
             let started = Instant::now();
-            for n in 0..PROBE_CHUNK {
-                ip_call(gw, now, g, first + k * PROBE_CHUNK + n);
+            for n in first + k * PROBE_CHUNK..first + (k + 1) * PROBE_CHUNK {
+                let call = ip_call(gw, now, g, n);
+                held.push((g, n, call));
             }
             started.elapsed() / PROBE_CHUNK
         })
         .min()
         .expect("chunks")
 }
+
+/// What may stay allocated per call once every call is released: the call tables keep their
+/// capacity (hash maps' buckets and control bytes), nothing else.
+const MAX_BYTES_KEPT_PER_CALL: isize = 128;
 
 #[test]
 fn heap_bytes_per_held_call() {
@@ -273,24 +338,33 @@ fn heap_bytes_per_held_call() {
     ip_call(&mut gw, now, 0, 0);
     pstn_call(&mut gw, now, 0, CICS_PER_GROUP);
     // New-call latency with (almost) no call held; these calls stay up.
-    let before = probe(&mut gw, now, GROUPS, 100_000);
+    let mut probe_calls = Vec::new();
+    let before = probe(&mut gw, now, GROUPS, 100_000, &mut probe_calls);
+    drop(probe_calls);
     let calls = (GROUPS * PER_GROUP) as isize;
+    // What the releases need, allocated before `base` so that it is not counted.
+    let mut ip_calls = Vec::with_capacity(calls as usize + (PROBE_CHUNKS * PROBE_CHUNK) as usize);
 
     let base = live();
     for g in 0..GROUPS {
         for n in 1..=PER_GROUP {
-            ip_call(&mut gw, now, g, n);
+            let call = ip_call(&mut gw, now, g, n);
+            ip_calls.push((g, n, call));
         }
     }
-    let after_ip = live();
+    let counted_records: isize = ip_calls
+        .iter()
+        .map(|(_, _, (_, _, to))| to.capacity() as isize)
+        .sum();
+    let after_ip = live() - counted_records;
     for g in 0..GROUPS {
         for k in 1..=PER_GROUP {
             pstn_call(&mut gw, now, g, CICS_PER_GROUP - k as u16);
         }
     }
-    let after_pstn = live();
+    let after_pstn = live() - counted_records;
     // New-call latency with every call held: per-call work must not grow with the calls.
-    let after = probe(&mut gw, now, GROUPS, 200_000);
+    let after = probe(&mut gw, now, GROUPS, 200_000, &mut ip_calls);
     let held = gw.active_calls();
     assert_eq!(
         held as isize,
@@ -317,5 +391,55 @@ fn heap_bytes_per_held_call() {
     assert!(
         after < before * 4,
         "new-call latency grew from {before:?} to {after:?} with {held} calls held"
+    );
+
+    // Release every call counted above (and the probe's).
+    for (g, n, call) in &ip_calls {
+        ip_release(&mut gw, now, *g, *n, call);
+    }
+    for g in 0..GROUPS {
+        for k in 1..=PER_GROUP {
+            pstn_release(&mut gw, now, g, CICS_PER_GROUP - k as u16);
+        }
+    }
+    ip_calls.clear();
+    let released = 2 * calls + (PROBE_CHUNKS * PROBE_CHUNK) as isize;
+    assert_eq!(gw.active_calls() as isize, held as isize - released);
+    assert_eq!(gw.running_timers(), 0, "a released call leaves no timer");
+    let kept = (live() - base) / released;
+    // A second round of the same calls on the same circuits: what the first left behind is
+    // capacity the second reuses; anything that grows again is a leak.
+    let first = live();
+    for g in 0..GROUPS {
+        for n in 1..=PER_GROUP {
+            let call = ip_call(&mut gw, now, g, 500_000 + n);
+            ip_calls.push((g, 500_000 + n, call));
+        }
+        for k in 1..=PER_GROUP {
+            pstn_call(&mut gw, now, g, CICS_PER_GROUP - k as u16);
+        }
+    }
+    for (g, n, call) in &ip_calls {
+        ip_release(&mut gw, now, *g, *n, call);
+    }
+    for g in 0..GROUPS {
+        for k in 1..=PER_GROUP {
+            pstn_release(&mut gw, now, g, CICS_PER_GROUP - k as u16);
+        }
+    }
+    ip_calls.clear();
+    let leaked = (live() - first) / (2 * calls);
+    println!(
+        "after the release of {released} calls: {kept} bytes per call kept (table capacity); \
+         a second round of {} calls left {leaked} bytes per call more",
+        2 * calls
+    );
+    assert!(
+        kept <= MAX_BYTES_KEPT_PER_CALL,
+        "{kept} bytes per call still allocated after the release"
+    );
+    assert!(
+        leaked <= 0,
+        "{leaked} bytes per call leaked by a second round of calls"
     );
 }

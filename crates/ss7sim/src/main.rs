@@ -18,6 +18,10 @@ use ss7sim::{
 };
 use tokio::time::Instant;
 
+// mimalloc, as in mgc: less time in the allocator under load (docs/performance.md, "Allocator").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "ss7sim",
