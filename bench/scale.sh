@@ -130,7 +130,7 @@ LAST_PC=$((TGS + 1))
 log "$CALLS calls at $RATE/s over $TGS trunk group(s) (pc 2..$LAST_PC, CICs $CICS: $CIRCUITS circuits); work dir $WORK"
 
 # --- the peers
-(cd "$WORK" && exec sipp -sn uas -i 127.0.0.1 -p "$UAS_PORT" -l $((CALLS + 1000)) -m "$CALLS" \
+(cd "$WORK" && exec sipp -sn uas -buff_size 4194304 -i 127.0.0.1 -p "$UAS_PORT" -l $((CALLS + 1000)) -m "$CALLS" \
    -nostdin -timeout "${LIMIT}s" -trace_stat -stf uas_stat.csv -fd 5 > uas.out 2>&1) &
 UAS_PID=$!; PIDS+=("$UAS_PID")
 "$BIN/ss7sim" --listen "127.0.0.1:$M3UA_PORT" --local-pc "2-$LAST_PC" --cics "$CICS" \

@@ -128,6 +128,9 @@ pub struct SipConfig {
     pub max_body_parts: usize,
     /// Requests one source IP may have unanswered at once (503 + Retry-After beyond it).
     pub max_transactions_per_source: usize,
+    /// SO_RCVBUF/SO_SNDBUF of the UDP socket: the burst of datagrams it absorbs while the
+    /// gateway is busy (the kernel drops what does not fit).
+    pub udp_buffer_bytes: usize,
 }
 
 impl Default for SipConfig {
@@ -140,6 +143,7 @@ impl Default for SipConfig {
             max_message_size: 65_535,
             max_body_parts: 16,
             max_transactions_per_source: 4096,
+            udp_buffer_bytes: 4 << 20,
         }
     }
 }

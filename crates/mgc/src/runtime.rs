@@ -119,6 +119,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         // One source's unanswered requests bounded; the 503 asks to retry as overload's does.
         max_transactions_per_source: cfg.sip.max_transactions_per_source,
         retry_after_s: cfg.overload.retry_after_s,
+        udp_buffer_bytes: cfg.sip.udp_buffer_bytes,
         ..TransportConfig::default()
     };
     let endpoint = Endpoint::bind(cfg.sip.listen, tcfg, cfg.sip.timers()).await?;

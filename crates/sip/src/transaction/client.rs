@@ -1,6 +1,6 @@
 //! Client transactions (RFC 3261 §17.1, RFC 6026 §7.2).
 
-use super::{Action, Timer, TimerConfig};
+use super::{Action, Timer, TimerConfig, identifying_head};
 use crate::header::Hdr;
 use crate::message::{Request, Response};
 use crate::method::Method;
@@ -81,6 +81,8 @@ impl InviteClientTransaction {
                     let ack = ack_for_non_2xx(&self.request, &resp);
                     out.push(Action::SendRequest(ack.clone()));
                     self.ack = Some(ack);
+                    // Completed resends only the ACK (§17.1.1.2).
+                    self.request = identifying_head(&self.request);
                     out.push(Action::DeliverResponse(resp));
                     if self.reliable {
                         self.state = IctState::Terminated;
@@ -137,18 +139,6 @@ impl InviteClientTransaction {
         self.state = IctState::Terminated;
         vec![Action::Timeout, Action::Terminated]
     }
-}
-
-/// The request line and the headers that identify a transaction and its dialog (Via, From,
-/// To, Call-ID, CSeq; RFC 3261 §17.1.3), without the body.
-fn identifying_head(req: &Request) -> Request {
-    let mut head = Request::new(req.method.clone(), req.uri.clone());
-    for h in [Hdr::Via, Hdr::From, Hdr::To, Hdr::CallId, Hdr::CSeq] {
-        for v in req.headers.get_all(h) {
-            head.headers.push(h, v);
-        }
-    }
-    head
 }
 
 /// ACK for a non-2xx final response (RFC 3261 §17.1.1.3): same Request-URI,
@@ -237,6 +227,8 @@ impl NonInviteClientTransaction {
                     out.push(Action::DeliverResponse(resp));
                 } else {
                     self.state = NictState::Completed;
+                    // Completed sends nothing (§17.1.2.2): for its T4 keep only the head.
+                    self.request = identifying_head(&self.request);
                     out.push(Action::StopTimer(Timer::E));
                     out.push(Action::StopTimer(Timer::F));
                     out.push(Action::DeliverResponse(resp));

@@ -19,8 +19,23 @@ pub use layer::{Delivery, LayerAction, TransactionLayer};
 pub use server::{InviteServerTransaction, IstState, NistState, NonInviteServerTransaction};
 pub use timer_queue::TimerQueue;
 
+use crate::header::Hdr;
 use crate::message::{Request, Response};
 use std::time::Duration;
+
+/// The request line and the headers that identify a transaction and its dialog (Via, From,
+/// To, Call-ID, CSeq; RFC 3261 §17.1.3), without the body: what a transaction keeps once it
+/// sends nothing more built from its request, for the 64·T1 (or T4) it stays to absorb
+/// retransmissions. Memory per call under load (docs/performance.md).
+pub(crate) fn identifying_head(req: &Request) -> Request {
+    let mut head = Request::new(req.method.clone(), req.uri.clone());
+    for h in [Hdr::Via, Hdr::From, Hdr::To, Hdr::CallId, Hdr::CSeq] {
+        for v in req.headers.get_all(h) {
+            head.headers.push(h, v);
+        }
+    }
+    head
+}
 
 /// Timer values (RFC 3261 §17.1.1.1, table 4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

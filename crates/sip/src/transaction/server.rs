@@ -1,6 +1,6 @@
 //! Server transactions (RFC 3261 §17.2, RFC 6026 §7.1).
 
-use super::{Action, Timer, TimerConfig, TransactionError};
+use super::{Action, Timer, TimerConfig, TransactionError, identifying_head};
 use crate::message::{Request, Response};
 use std::time::Duration;
 
@@ -92,10 +92,15 @@ impl InviteServerTransaction {
                 if code < 200 {
                     self.last_response = Some(resp);
                 } else if code < 300 {
+                    // RFC 6026 §7.1: Accepted absorbs INVITE retransmissions and sends only
+                    // the TU's 2xx, so neither the INVITE's body nor the 2xx is kept.
                     self.state = IstState::Accepted;
                     out.push(Action::StartTimer(Timer::L, self.cfg.t1x64()));
-                    self.last_response = Some(resp);
+                    self.request = identifying_head(&self.request);
+                    self.last_response = None;
                 } else {
+                    // Completed resends the final response, not the INVITE (§17.2.1).
+                    self.request = identifying_head(&self.request);
                     self.state = IstState::Completed;
                     if !self.reliable {
                         out.push(Action::StartTimer(Timer::G, self.cfg.t1));
@@ -204,6 +209,8 @@ impl NonInviteServerTransaction {
                 if resp.status < 200 {
                     self.state = NistState::Proceeding;
                 } else {
+                    // Completed resends the final response only (§17.2.2).
+                    self.request = identifying_head(&self.request);
                     self.state = NistState::Completed;
                     if self.reliable {
                         self.state = NistState::Terminated;
@@ -230,5 +237,93 @@ impl NonInviteServerTransaction {
     pub fn on_transport_error(&mut self) -> Vec<Action> {
         self.state = NistState::Terminated;
         vec![Action::Terminated]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::header::Hdr;
+    use crate::message::Message;
+
+    fn request(text: &str) -> Request {
+        match Message::parse(text.as_bytes()) {
+            Ok(Message::Request(r)) => r,
+            other => panic!("test request does not parse: {other:?}"),
+        }
+    }
+
+    fn invite() -> Request {
+        request(
+            "INVITE sip:4930123456@127.0.0.1 SIP/2.0\r\n\
+             Via: SIP/2.0/UDP 127.0.0.2:5060;branch=z9hG4bK1\r\n\
+             From: <sip:a@127.0.0.2>;tag=1\r\nTo: <sip:b@127.0.0.1>\r\n\
+             Call-ID: c1\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n\
+             Contact: <sip:a@127.0.0.2>\r\nContent-Type: application/sdp\r\n\
+             Content-Length: 4\r\n\r\nv=0\n",
+        )
+    }
+
+    fn sent(actions: &[Action]) -> Vec<u16> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::SendResponse(r) => Some(r.status),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn assert_head_only(kept: &Request, original: &Request) {
+        assert!(kept.body.is_empty());
+        assert_eq!(kept.uri, original.uri);
+        for h in [Hdr::Via, Hdr::From, Hdr::To, Hdr::CallId, Hdr::CSeq] {
+            assert_eq!(kept.headers.get(h), original.headers.get(h), "{h:?}");
+        }
+        assert_eq!(kept.headers.get(Hdr::Contact), None);
+    }
+
+    #[test]
+    fn accepted_keeps_neither_the_invite_body_nor_the_2xx() {
+        let inv = invite();
+        let (mut t, _) = InviteServerTransaction::new(inv.clone(), false, TimerConfig::default());
+        let mut ok = Response::for_request(&inv, 200, Some("2"));
+        ok.set_body(Some("application/sdp"), b"v=0\n".to_vec());
+        assert_eq!(sent(&t.send_response(ok.clone()).unwrap()), [200]);
+        assert_eq!(t.state(), IstState::Accepted);
+        assert_head_only(t.request(), &inv);
+        assert!(t.last_response.is_none());
+        // RFC 6026 §7.1: an INVITE retransmission is absorbed; the TU's 2xx still passes.
+        assert!(sent(&t.on_request(inv.clone())).is_empty());
+        assert_eq!(sent(&t.send_response(ok).unwrap()), [200]);
+    }
+
+    #[test]
+    fn completed_keeps_the_final_response_and_the_invite_head() {
+        let inv = invite();
+        let (mut t, _) = InviteServerTransaction::new(inv.clone(), false, TimerConfig::default());
+        t.send_response(Response::for_request(&inv, 486, Some("2")))
+            .unwrap();
+        assert_eq!(t.state(), IstState::Completed);
+        assert_head_only(t.request(), &inv);
+        assert_eq!(sent(&t.on_request(inv.clone())), [486]);
+        assert_eq!(sent(&t.on_timer(Timer::G)), [486]);
+    }
+
+    #[test]
+    fn non_invite_completed_keeps_the_response_and_the_request_head() {
+        let bye = request(
+            "BYE sip:b@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.2:5060;branch=z9hG4bK2\r\n\
+             From: <sip:a@127.0.0.2>;tag=1\r\nTo: <sip:b@127.0.0.1>;tag=2\r\nCall-ID: c1\r\n\
+             CSeq: 2 BYE\r\nMax-Forwards: 70\r\nUser-Agent: t\r\nContent-Length: 0\r\n\r\n",
+        );
+        let (mut t, _) =
+            NonInviteServerTransaction::new(bye.clone(), false, TimerConfig::default());
+        t.send_response(Response::for_request(&bye, 200, None))
+            .unwrap();
+        assert_eq!(t.state(), NistState::Completed);
+        assert_eq!(t.request().headers.get(Hdr::UserAgent), None);
+        assert_eq!(t.request().headers.get(Hdr::CSeq), Some("2 BYE"));
+        assert_eq!(sent(&t.on_request(bye)), [200]);
     }
 }

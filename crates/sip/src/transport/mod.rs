@@ -101,6 +101,10 @@ pub struct TransportConfig {
     pub max_transactions_per_source: usize,
     /// Seconds in that 503's Retry-After (RFC 3261 §20.33).
     pub retry_after_s: u32,
+    /// SO_RCVBUF and SO_SNDBUF asked for the UDP socket; the kernel caps them at
+    /// `net.core.rmem_max` / `wmem_max`. Datagrams that arrive while the buffer is full are
+    /// dropped by the kernel, so it must absorb a burst at the call rate (0: the kernel default).
+    pub udp_buffer_bytes: usize,
 }
 
 impl std::fmt::Debug for TransportConfig {
@@ -117,6 +121,7 @@ impl std::fmt::Debug for TransportConfig {
                 &self.max_transactions_per_source,
             )
             .field("retry_after_s", &self.retry_after_s)
+            .field("udp_buffer_bytes", &self.udp_buffer_bytes)
             .finish()
     }
 }
@@ -132,6 +137,7 @@ impl Default for TransportConfig {
             tap: None,
             max_transactions_per_source: 4096,
             retry_after_s: 5,
+            udp_buffer_bytes: 4 << 20,
         }
     }
 }
@@ -149,6 +155,29 @@ async fn bind_pair(addr: SocketAddr) -> io::Result<(UdpSocket, TcpListener)> {
             Err(e) if e.kind() == io::ErrorKind::AddrInUse && attempts > 1 => attempts -= 1,
             Err(e) => return Err(e),
         }
+    }
+}
+
+/// Asks for `bytes` of socket buffer each way. The kernel may grant less (its `rmem_max` and
+/// `wmem_max`), which is logged: the gateway then runs with a smaller burst reserve.
+fn set_udp_buffers(udp: &UdpSocket, bytes: usize) {
+    if bytes == 0 {
+        return;
+    }
+    let sock = socket2::SockRef::from(udp);
+    let set = sock
+        .set_recv_buffer_size(bytes)
+        .and_then(|()| sock.set_send_buffer_size(bytes));
+    // Linux reports twice the size asked for (its bookkeeping overhead, socket(7)).
+    match (set, sock.recv_buffer_size(), sock.send_buffer_size()) {
+        (Ok(()), Ok(rcv), Ok(snd)) if rcv >= bytes && snd >= bytes => {}
+        (set, rcv, snd) => tracing::warn!(
+            asked = bytes,
+            recv_buffer = rcv.unwrap_or(0),
+            send_buffer = snd.unwrap_or(0),
+            error = set.err().map(|e| e.to_string()),
+            "UDP socket buffers smaller than configured (raise net.core.rmem_max / wmem_max)"
+        ),
     }
 }
 
@@ -225,6 +254,7 @@ impl Transport {
         cfg: TransportConfig,
     ) -> io::Result<(Transport, mpsc::Receiver<Incoming>)> {
         let (udp, listener) = bind_pair(addr).await?;
+        set_udp_buffers(&udp, cfg.udp_buffer_bytes);
         let local = udp.local_addr()?;
         let (tx, rx) = mpsc::channel(cfg.queue);
         let t = Transport {
@@ -460,6 +490,42 @@ impl Transport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn sysctl(name: &str) -> usize {
+        std::fs::read_to_string(format!("/proc/sys/net/core/{name}"))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    #[tokio::test]
+    async fn udp_socket_buffers_as_configured() {
+        let asked = 1 << 20;
+        if sysctl("rmem_max") < asked || sysctl("wmem_max") < asked {
+            eprintln!("skipped: net.core.rmem_max/wmem_max below {asked}");
+            return;
+        }
+        let cfg = TransportConfig {
+            udp_buffer_bytes: asked,
+            ..TransportConfig::default()
+        };
+        let (t, _rx) = Transport::bind("127.0.0.1:0".parse().unwrap(), cfg)
+            .await
+            .unwrap();
+        let sock = socket2::SockRef::from(&*t.udp);
+        assert!(sock.recv_buffer_size().unwrap() >= asked);
+        assert!(sock.send_buffer_size().unwrap() >= asked);
+        // 0 leaves the kernel's default, which is below what was asked above.
+        let cfg = TransportConfig {
+            udp_buffer_bytes: 0,
+            ..TransportConfig::default()
+        };
+        let (t, _rx) = Transport::bind("127.0.0.1:0".parse().unwrap(), cfg)
+            .await
+            .unwrap();
+        let sock = socket2::SockRef::from(&*t.udp);
+        assert!(sock.recv_buffer_size().unwrap() <= 2 * sysctl("rmem_default"));
+    }
 
     #[test]
     fn response_routing() {
