@@ -4,7 +4,7 @@
 
 use super::client::{InviteClientTransaction, NonInviteClientTransaction};
 use super::server::{InviteServerTransaction, NonInviteServerTransaction};
-use super::{Action, Timer, TimerConfig, TransactionError, TransactionKey};
+use super::{Action, KeyMap, Timer, TimerConfig, TransactionError, TransactionKey};
 use crate::message::{Message, Request, Response};
 use crate::method::Method;
 use std::collections::HashMap;
@@ -118,10 +118,10 @@ impl Rfc2543Answer {
 /// All live transactions of one element.
 #[derive(Debug)]
 pub struct TransactionLayer<A> {
-    /// Boxed, and shrunk once mostly empty ([`TransactionLayer::forget`]): a burst of call
-    /// set-ups (each INVITE transaction lives 32 s after its 2xx, RFC 6026 Timer M) must not
-    /// leave a table of inline entries sized for its peak behind.
-    txs: HashMap<TransactionKey, Box<Entry<A>>>,
+    /// Boxed entries ([`KeyMap`]), shrunk once mostly empty ([`TransactionLayer::forget`]): a
+    /// burst of call set-ups (each INVITE transaction lives 32 s after its 2xx, RFC 6026 Timer
+    /// M) must not leave a table sized for its peak behind.
+    txs: KeyMap<TransactionKey, Entry<A>>,
     /// Live RFC 2543 server transactions by what their responses carry, so that a TU
     /// answering with a response alone ([`TransactionLayer::server_key_for`]) reaches them.
     rfc2543: HashMap<Rfc2543Answer, Vec<TransactionKey>>,
@@ -131,7 +131,7 @@ pub struct TransactionLayer<A> {
 impl<A: Clone> TransactionLayer<A> {
     pub fn new(cfg: TimerConfig) -> Self {
         TransactionLayer {
-            txs: HashMap::new(),
+            txs: KeyMap::default(),
             rfc2543: HashMap::new(),
             cfg,
         }
@@ -230,10 +230,10 @@ impl<A: Clone> TransactionLayer<A> {
         };
         self.txs.insert(
             key.clone(),
-            Box::new(Entry {
+            Entry {
                 tx,
                 peer: peer.clone(),
-            }),
+            },
         );
         let mut out = Vec::new();
         self.convert(&key, &peer, actions, &mut out);
@@ -277,10 +277,10 @@ impl<A: Clone> TransactionLayer<A> {
         }
         self.txs.insert(
             key.clone(),
-            Box::new(Entry {
+            Entry {
                 tx,
                 peer: peer.clone(),
-            }),
+            },
         );
         self.convert(&key, &peer, actions, &mut out);
         out

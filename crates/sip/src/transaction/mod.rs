@@ -20,7 +20,10 @@ pub use server::{InviteServerTransaction, IstState, NistState, NonInviteServerTr
 pub use timer_queue::TimerQueue;
 
 use crate::header::Hdr;
+
+mod key_map;
 use crate::message::{Request, Response};
+pub(crate) use key_map::KeyMap;
 use std::time::Duration;
 
 /// The request line and the headers that identify a transaction and its dialog (Via, From,

@@ -1,8 +1,8 @@
 //! A deterministic timer queue for drivers: keyed timers with deadlines on
 //! a caller-supplied clock (a `Duration` since the driver's epoch).
 
-use super::Timer;
-use std::collections::{BTreeMap, HashMap};
+use super::{KeyMap, Timer};
+use std::collections::BTreeMap;
 use std::hash::Hash;
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ pub struct TimerQueue<K: Clone + Eq + Hash> {
     /// By deadline, then start order (`seq` is unique, so it alone names the entry).
     by_deadline: BTreeMap<(Duration, u64), (K, Timer)>,
     /// The running timers of each key: a transaction has at most three at once.
-    by_key: HashMap<K, Vec<(Timer, Duration, u64)>>,
+    by_key: KeyMap<K, Vec<(Timer, Duration, u64)>>,
     seq: u64,
 }
 
@@ -22,7 +22,7 @@ impl<K: Clone + Eq + Hash> Default for TimerQueue<K> {
     fn default() -> Self {
         TimerQueue {
             by_deadline: BTreeMap::new(),
-            by_key: HashMap::new(),
+            by_key: KeyMap::default(),
             seq: 0,
         }
     }
@@ -40,8 +40,7 @@ impl<K: Clone + Eq + Hash> TimerQueue<K> {
         self.by_deadline
             .insert((at, self.seq), (key.clone(), timer));
         self.by_key
-            .entry(key)
-            .or_default()
+            .get_or_insert_with(key, Vec::new)
             .push((timer, at, self.seq));
     }
 
