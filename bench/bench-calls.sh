@@ -3,6 +3,10 @@
 #   ip     SIPp uac → mgc (SIP-I) → M3UA → ss7sim auto-answering          (IP origination)
 #   pstn   ss7sim load → M3UA → mgc → SIPp uas                             (PSTN origination)
 #   kam    SIPp uac → Kamailio (tm, t_relay) → SIPp uas                    (the anchor)
+#   overload  the ip path with [overload] max_calls at its capacity (CAPACITY calls/s, default
+#          the ip mode's result of this run, else 3500), offered twice that for DUR s: every
+#          call answered or refused with 503 + Retry-After + Reason cause 42, goodput ≥ 90 %
+#          of CAPACITY, p99 set-up of the answered calls, peak RSS, every circuit idle after.
 # Every step runs RATE calls/s for DUR seconds (RATE·DUR calls, bounded by -m, -timeout and an
 # outer timeout); the ramp stops at the first step with a failed call. Loopback only.
 #
@@ -17,7 +21,7 @@ RATES="${RATES:-500 1000 1500 2000 2500 3000 3500 4000}"
 DUR="${DUR:-30}"            # seconds per step (the issue: a 30 s run, ≤ 60 s per step)
 HOLD_MS="${HOLD_MS:-1000}"  # answered call held this long before BYE / REL
 PROFILE="${PROFILE:-sip-i}" # encapsulation toward the SIP peer
-MODES="${*:-ip pstn kam}"
+MODES="${*:-ip pstn kam overload}"
 BIN="${BIN:-$ROOT/target/release}"  # BIN=DIR: use prebuilt mgc and ss7sim (no build)
 WORK="$(mktemp -d /tmp/bench-calls.XXXXXX)"
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
@@ -75,6 +79,9 @@ start_mgc() {
   sed -e "s/@SIP_PORT@/$SIP_PORT/; s/@M3UA_PORT@/$M3UA_PORT/; s/@UAS_PORT@/$UAS_PORT/" \
       -e "s/@METRICS_PORT@/$METRICS_PORT/; s/@PROFILE@/$PROFILE/" \
       "$ROOT/bench/mgc-calls.toml" > "$WORK/mgc.toml"
+  # Overload mode: the admission limit at the capacity, calls in progress at CAPACITY calls/s.
+  [ "$1" = overload ] && printf '\n[overload]\nmax_calls = %d\nretry_after_s = 5\n' \
+    "$((CAPACITY * HOLD_MS / 1000))" >> "$WORK/mgc.toml"
   "$BIN/mgc" run --config "$WORK/mgc.toml" > "$WORK/mgc-$1.log" 2>&1 &
   MGC_PID=$!; PIDS+=("$MGC_PID")
   local i
@@ -200,12 +207,74 @@ run_kam() {
   stop_pid "$kam"; stop_pid "$uas"
 }
 
+# Twice the capacity, through the admission limit (issue 7 item 3).
+run_overload() {
+  if [ -z "${CAPACITY:-}" ]; then
+    CAPACITY=$(python3 -c 'import json,sys
+rows=[json.loads(l) for l in open(sys.argv[1])] if sys.argv[1] else []
+print(next((r["best_rate"] for r in rows if r.get("mode") == "ip" and "best_rate" in r and r["best_rate"] > 0), 3500))' \
+      "$([ -f "$RESULTS" ] && echo "$RESULTS")")
+  fi
+  local rate=$((2 * CAPACITY)) dir="$WORK/overload" m
+  m=$((rate * DUR))
+  "$BIN/ss7sim" --listen "127.0.0.1:$M3UA_PORT" --cics 1-4000 --answer "=answer,after=0ms" \
+    answer --duration 3600s > "$WORK/sim-overload.log" 2>&1 &
+  local sim=$!; PIDS+=("$sim")
+  start_mgc overload
+  mkdir -p "$dir"
+  sed "s/@HOLD@/$HOLD_MS/" "$ROOT/tests/sipp/uac_overload.xml" > "$dir/uac_overload.xml"
+  local answered0 refused0 drops0 rc
+  answered0=$(metric 'calls_total{model="ip_origination",outcome="answered"}')
+  refused0=$(metric 'call_releases_total{cause="42",side="gateway"}')
+  drops0=$(udp_rcvbuf_errors)
+  local t0; t0=$(date +%s.%N)
+  (cd "$dir" && timeout $((DUR + HOLD_MS / 1000 + 40)) sipp -sf uac_overload.xml "127.0.0.1:$SIP_PORT" \
+      -s 4930123456 "${SIPP_BUF[@]}" -i 127.0.0.1 -p "$UAC_PORT" -r "$rate" -rp 1000 -m "$m" \
+      -l $((rate * (HOLD_MS / 1000 + 2) + 1000)) -nostdin -timeout $((DUR + HOLD_MS / 1000 + 25))s \
+      -timeout_error -trace_stat -stf stat.csv -fd 1 -trace_rtt -rtt_freq 100 > sipp.out 2>&1)
+  rc=$?
+  local elapsed; elapsed=$(python3 -c "import time; print(round(time.time() - $t0, 2))")
+  wait_idle; local idle=$?
+  local drops=$(($(udp_rcvbuf_errors) - drops0)) rss; rss=$(peak_rss_kib "$MGC_PID")
+  local line
+  line=$(python3 - "$dir" "$rc" "$idle" "$CAPACITY" "$rate" "$DUR" "$m" "$answered0" "$refused0" \
+      "$(metric 'calls_total{model="ip_origination",outcome="answered"}')" \
+      "$(metric 'call_releases_total{cause="42",side="gateway"}')" "$drops" "$rss" "$elapsed" <<'PY'
+import glob, json, sys
+d, rc, idle, cap, rate, dur, m, a0, r0, a1, r1, drops, rss, elapsed = sys.argv[1:]
+f = open(d + "/stat.csv").read().splitlines()
+h, last = f[0].split(";"), f[-1].split(";")
+col = lambda n: int(last[h.index(n)])
+ok, failed = col("SuccessfulCall(C)"), col("FailedCall(C)")
+v = sorted(float(l.split(";")[1]) for p in glob.glob(d + "/*_rtt.csv") for l in open(p) if l[:1].isdigit())
+q = lambda p: v[max(1, min(len(v), -(-int(p * len(v) * 1000) // 1000))) - 1] if v else None
+num = lambda s: float(s) if s else 0.0
+answered, refused = num(a1) - num(a0), num(r1) - num(r0)
+# Calls arrive for m/rate s; goodput = answered calls per second of offered load.
+offered_s = int(m) / int(rate)
+goodput = answered / offered_s
+passed = (rc == "0" and idle == "0" and failed == 0 and ok == int(m) and answered + refused == int(m)
+          and refused > 0 and goodput >= 0.9 * int(cap))
+print(json.dumps({"mode": "overload", "capacity": int(cap), "rate": int(rate), "pass": int(passed),
+                  "created": int(m), "successful": ok, "failed": failed, "answered": int(answered),
+                  "refused_503_cause_42": int(refused), "goodput_cps": round(goodput, 1),
+                  "goodput_of_capacity": round(goodput / int(cap), 3), "p50_ms": q(0.5), "p99_ms": q(0.99),
+                  "circuits_idle_after": idle == "0", "udp_rcvbuf_errors": int(drops),
+                  "peak_rss_kib": int(rss), "elapsed_s": float(elapsed)}))
+PY
+)
+  record "$line"; echo "overload: $line" >&2
+  : "$rss"
+  stop_pid "$MGC_PID"; stop_pid "$sim"
+}
+
 for m in $MODES; do
   case "$m" in
+    overload) run_overload ;;
     ip) run_ip ;;
     pstn) run_pstn ;;
     kam) run_kam ;;
-    *) die "unknown mode $m (ip, pstn, kam)" ;;
+    *) die "unknown mode $m (ip, pstn, kam, overload)" ;;
   esac
 done
 
@@ -248,6 +317,9 @@ k5 = best.get("kamailio", {}).get("best_rate_p99_under_5ms")
 for mode in ("ip", "pstn"):
     if mode in best and k5:
         doc[f"ratio_{mode}_to_kamailio_p99_under_5ms"] = round(best[mode]["best_rate_p99_under_5ms"] / k5, 2)
+over = [s for s in steps if s["mode"] == "overload"]
+if over:
+    doc["overload"] = over[-1]
 json.dump(doc, open(out, "w"), indent=1)
 latest = os.path.join(os.path.dirname(out), "calls-latest.json")
 json.dump(doc, open(latest, "w"), indent=1)
@@ -262,5 +334,11 @@ for key in ("ratio_ip_to_kamailio", "ratio_pstn_to_kamailio", "ratio_ip_to_kamai
             "ratio_pstn_to_kamailio_p99_under_5ms"):
     if key in doc:
         print(f"{key}: {doc[key]}")
+if over:
+    o = over[-1]
+    print(f"overload  {o['rate']} calls/s offered (2 x {o['capacity']}): {'PASS' if o['pass'] else 'FAIL'}, "
+          f"{o['answered']} answered, {o['refused_503_cause_42']} refused (503, cause 42), {o['failed']} failed; "
+          f"goodput {o['goodput_cps']} calls/s = {o['goodput_of_capacity']:.0%} of capacity; "
+          f"answered p50 {o['p50_ms']} ms p99 {o['p99_ms']} ms; peak RSS {o['peak_rss_kib']} KiB")
 print("results:", out)
 PY
