@@ -165,3 +165,83 @@ fn iams_over_the_limit_get_rel_42_with_the_congestion_level() {
     assert_eq!(answered, 2);
     gw.assert_circuits_idle(SETTLE);
 }
+
+/// Load shedding in the running gateway (`[overload] max_backlog`, no call limit): SIPp sends
+/// 20 INVITEs in one burst (20 calls per 1 ms), faster than the gateway takes them, with the
+/// bound at 1 message waiting. While the backlog is over it, new INVITEs get 503 +
+/// Retry-After + cause 42 (SIPp checks both). Once it has drained, 3 calls at 5/s are all
+/// admitted, answered and hung up. Every call ends one of those two ways, the episode is
+/// counted and over, and every circuit ends idle.
+#[test]
+fn a_burst_beyond_the_backlog_bound_is_shed_with_503() {
+    require_sipp!();
+    const CALLS: u32 = 20;
+    let dir = Scratch::new("overload_backlog");
+    let mut cfg = GwConfig::new(free_port());
+    cfg.embedded = Some(vec![
+        r#"prefix = ""
+answer_after = "50ms""#,
+    ]);
+    cfg.extra = "\n[overload]\nmax_backlog = 1\nretry_after_s = 1\n".into();
+    let uac_port = cfg.peer_port;
+    let mut gw = Gateway::start(&dir, "mgc", cfg);
+    gw.wait_ready(START);
+    let sf = scenario(&dir, "uac_overload.xml", &[("HOLD", "200")]);
+    let target = gw.sip_addr();
+    let mut uac = Sipp::start(
+        &dir,
+        "uac",
+        &["-sf", &sf, "-s", "4930123456", "-r", "20", "-rp", "1"],
+        uac_port,
+        Some(&target),
+        CALLS,
+        &[],
+    );
+    uac.expect_success(Duration::from_secs(30));
+    drop(uac);
+    // The backlog is checked at least once a second: then new calls are admitted again.
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut slow = Sipp::start(
+        &dir,
+        "uac-after",
+        &["-sf", &sf, "-s", "4930123456", "-r", "5"],
+        free_port(),
+        Some(&target),
+        3,
+        &[],
+    );
+    slow.expect_success(Duration::from_secs(30));
+    let text = gw.wait_circuits_idle(SETTLE);
+    let answered = sample(
+        &text,
+        "calls_total",
+        &[("model", "ip_origination"), ("outcome", "answered")],
+    )
+    .unwrap_or(0.0);
+    let refused = sample(
+        &text,
+        "call_releases_total",
+        &[("cause", "42"), ("side", "gateway")],
+    )
+    .unwrap_or(0.0);
+    let episodes = sample(&text, "overload_congestion_episodes_total", &[]).unwrap_or(0.0);
+    eprintln!("backlog shedding: {answered} answered, {refused} refused, {episodes} episodes");
+    assert!(
+        answered >= 3.0,
+        "calls after the burst admitted\n{}",
+        grep(&text, &["calls_total"])
+    );
+    assert_eq!(
+        answered + refused,
+        f64::from(CALLS + 3),
+        "every call answered or refused for overload\n{}",
+        grep(&text, &["calls_total", "call_releases_total", "overload_"])
+    );
+    assert!(
+        refused > 0.0,
+        "the burst was shed\n{}",
+        grep(&text, &["overload_"])
+    );
+    assert!(episodes >= 1.0, "{}", grep(&text, &["overload_"]));
+    assert_eq!(sample(&text, "overload_congested", &[]), Some(0.0));
+}

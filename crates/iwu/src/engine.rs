@@ -154,6 +154,9 @@ pub struct Engine {
     /// Admission limit (issue 7 item 3): calls beyond it are refused, INVITE with 503 and
     /// Retry-After, IAM with REL cause 42 and the automatic congestion level.
     max_calls: Option<usize>,
+    /// The runtime's input is backing up ([`Engine::set_congested`]): new calls are refused as
+    /// beyond the admission limit, with congestion level 2.
+    congested: bool,
     /// Seconds for Retry-After on a 503 for overload (RFC 3261 §20.33).
     retry_after_s: u32,
     /// Bounds on the bodies read (parts, nesting); beyond them a request gets 413.
@@ -220,6 +223,7 @@ impl Engine {
             by_call_id: HashMap::new(),
             ids: IdGen::new(seed),
             max_calls: None,
+            congested: false,
             retry_after_s: 5,
             body_limits: sip::BodyLimits::default(),
             media: Box::new(StaticMediaGateway),
@@ -264,9 +268,23 @@ impl Engine {
         self.body_limits = limits;
     }
 
-    /// True when a new call would exceed the admission limit.
+    /// Set by the runtime while the messages waiting for the gateway exceed its bound: new
+    /// calls (INVITE, IAM) are refused as at the admission limit, so that the calls in progress,
+    /// whose messages wait in the same queues, are not delayed further. Calls in progress are
+    /// never touched.
+    pub fn set_congested(&mut self, congested: bool) {
+        self.congested = congested;
+    }
+
+    /// True when a new call would exceed the admission limit, or the input is congested.
     fn overloaded(&self) -> bool {
-        self.max_calls.is_some_and(|m| self.calls.len() >= m)
+        self.congested || self.max_calls.is_some_and(|m| self.calls.len() >= m)
+    }
+
+    /// Q.763 §3.4 automatic congestion level of a refusal: 1 at the admission limit, 2 when
+    /// the input queues are backing up.
+    fn congestion_level(&self) -> u8 {
+        if self.congested { 2 } else { 1 }
     }
 
     /// Number of calls in progress (any state).
@@ -770,9 +788,10 @@ impl Engine {
         let Some(media) = media else {
             let cause = cause.unwrap_or(47);
             // Q.764 §2.11 / Q.763 §3.4: an exchange refusing for congestion says how congested
-            // it is (level 1: the admission limit is reached).
+            // it is (level 1: the admission limit is reached; 2: the input is backing up).
+            let level = self.congestion_level();
             let rel = (cause == msgs::CAUSE_SWITCHING_EQUIPMENT_CONGESTION).then(|| {
-                msgs::rel(cause, LOCATION_TN).with(isup::AutomaticCongestionLevel { level: 1 })
+                msgs::rel(cause, LOCATION_TN).with(isup::AutomaticCongestionLevel { level })
             });
             self.release_isup(&mut c, cause, LOCATION_TN, rel);
             Self::set_outcome(&mut c, Outcome::Failed, cause);

@@ -380,6 +380,91 @@ mod tests {
         assert_eq!(gw.active_calls(), 1);
     }
 
+    /// Issue 7 item 3, load shedding: while the runtime reports its input congested
+    /// (`[overload] max_backlog`), a new INVITE gets 503 + Retry-After + cause 42 and a new IAM
+    /// REL 42 with congestion level 2, with no call limit configured; the call set up before
+    /// goes on, and once the congestion ends new calls are admitted again.
+    #[test]
+    fn congested_input_refuses_new_calls_only() {
+        let mut gw = ready();
+        let out = gw.handle(
+            Duration::from_millis(10),
+            Input::SipRequest {
+                peer: "softswitch".into(),
+                request: invite("before"),
+            },
+        );
+        let (admitted, iam) = out
+            .iter()
+            .find_map(|o| match o {
+                Output::Isup {
+                    message_type: isup::MessageType::IAM,
+                    user_data,
+                    ..
+                } => isup::Variant::ITU.parse_with_cic(user_data).ok(),
+                _ => None,
+            })
+            .expect("admitted before the congestion");
+        gw.set_congested(true);
+        let out = gw.handle(
+            Duration::from_millis(20),
+            Input::SipRequest {
+                peer: "softswitch".into(),
+                request: invite("during"),
+            },
+        );
+        assert!(isup_sent(&out, isup::MessageType::IAM).is_empty());
+        let r = out
+            .iter()
+            .find_map(|o| match o {
+                Output::SipResponse(r) => Some(r),
+                _ => None,
+            })
+            .expect("a response to the INVITE");
+        assert_eq!(r.status, 503);
+        assert!(r.headers.get(sip::header::Hdr::RetryAfter).is_some());
+        assert_eq!(r.headers.q850_cause(), Some(42));
+        let cic = if admitted == 10 { 11 } else { 10 };
+        let out = exchange_sends(&mut gw, cic, &iam);
+        assert!(!out.iter().any(|o| matches!(o, Output::SipRequest { .. })));
+        let rel = out
+            .iter()
+            .find_map(|o| match o {
+                Output::Isup {
+                    message_type: isup::MessageType::REL,
+                    user_data,
+                    ..
+                } => isup::Variant::ITU.parse_with_cic(user_data).ok(),
+                _ => None,
+            })
+            .expect("REL for the IAM");
+        assert_eq!(iwu::msgs::cause_of(&rel.1).map(|c| c.0), Some(42));
+        assert_eq!(
+            rel.1
+                .get::<isup::AutomaticCongestionLevel>()
+                .map(|a| a.level),
+            Some(2)
+        );
+        exchange_sends(&mut gw, cic, &iwu::msgs::rlc());
+        // The call in progress is served while congested: ANM → 200.
+        let out = exchange_sends(&mut gw, admitted, &iwu::msgs::anm());
+        assert!(
+            out.iter()
+                .any(|o| matches!(o, Output::SipResponse(r) if r.status == 200)),
+            "{out:#?}"
+        );
+        gw.set_congested(false);
+        let out = gw.handle(
+            Duration::from_millis(30),
+            Input::SipRequest {
+                peer: "softswitch".into(),
+                request: invite("after"),
+            },
+        );
+        assert!(!isup_sent(&out, isup::MessageType::IAM).is_empty());
+        assert_eq!(gw.active_calls(), 2);
+    }
+
     /// Q.764 §2.9.5.1: on an idle circuit, REL gets RLC, RLC is discarded and other call
     /// messages get RSC; a CIC in no trunk group gets UCIC (§2.12).
     #[test]

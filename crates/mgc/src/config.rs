@@ -242,6 +242,9 @@ impl Default for SimulatorConfig {
 pub struct OverloadConfig {
     /// `None`: no limit (the circuits are the only one).
     pub max_calls: Option<usize>,
+    /// Messages received and not yet taken by the gateway (SIP and M3UA input queues) beyond
+    /// which new calls are refused like at `max_calls` (0: no such bound).
+    pub max_backlog: usize,
     /// Seconds in the Retry-After of the 503s (RFC 3261 §20.33): this limit's and
     /// `[sip] max_transactions_per_source`'s.
     pub retry_after_s: u32,
@@ -251,6 +254,7 @@ impl Default for OverloadConfig {
     fn default() -> Self {
         OverloadConfig {
             max_calls: None,
+            max_backlog: 512,
             retry_after_s: 5,
         }
     }

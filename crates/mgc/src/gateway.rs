@@ -173,6 +173,11 @@ impl Gateway {
         self.engine.active_calls()
     }
 
+    /// The runtime's input is backing up: refuse new calls ([`iwu::Engine::set_congested`]).
+    pub fn set_congested(&mut self, congested: bool) {
+        self.engine.set_congested(congested);
+    }
+
     /// The call using `circuit`, if any (log spans).
     pub fn call_by_circuit(&self, circuit: CircuitId) -> Option<iwu::CallSummary> {
         self.engine.call_by_circuit(circuit)

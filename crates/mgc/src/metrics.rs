@@ -33,6 +33,10 @@ pub struct Metrics {
     pub m3ua_asp_state: IntGauge,
     pub m3ua_messages: IntCounterVec,
     pub sip_transactions_active: IntGauge,
+    /// 1 while new calls are refused because the input queues back up ([overload] max_backlog).
+    pub overload_congested: IntGauge,
+    /// Episodes of that congestion.
+    pub overload_congestion_episodes: IntCounter,
     pub build_info: IntGaugeVec,
     pub sip_parse_errors: IntCounter,
     pub isup_decode_errors: IntCounter,
@@ -91,6 +95,20 @@ impl Metrics {
         )
         .expect("valid metric definition");
         r.register(Box::new(sip_transactions_active.clone()))
+            .expect("registered once");
+        let overload_congested = IntGauge::new(
+            "overload_congested",
+            "1 while new calls are refused because messages wait beyond [overload] max_backlog.",
+        )
+        .expect("valid metric definition");
+        r.register(Box::new(overload_congested.clone()))
+            .expect("registered once");
+        let overload_congestion_episodes = IntCounter::new(
+            "overload_congestion_episodes_total",
+            "Times the input queues backed up beyond [overload] max_backlog.",
+        )
+        .expect("valid metric definition");
+        r.register(Box::new(overload_congestion_episodes.clone()))
             .expect("registered once");
         let sip_parse_errors = IntCounter::new(
             "sip_malformed_messages_total",
@@ -182,6 +200,8 @@ impl Metrics {
                 &["class", "type"],
             ),
             sip_transactions_active,
+            overload_congested,
+            overload_congestion_episodes,
             sip_parse_errors,
             isup_decode_errors,
             registry: r,

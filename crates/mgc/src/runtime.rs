@@ -50,6 +50,9 @@ struct Runtime {
     asp_state: AspState,
     /// The call whose span the outputs being performed are in.
     span_call: Option<iwu::CallRef>,
+    /// `[overload] max_backlog` (0: off) and whether the input is congested now.
+    max_backlog: usize,
+    congested: bool,
 }
 
 /// How an input names its call, to find it before and after the gateway handles it.
@@ -175,6 +178,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         sources: HashMap::new(),
         asp_state: AspState::Down,
         span_call: None,
+        max_backlog: cfg.overload.max_backlog,
+        congested: false,
     };
     rt.update_calls_active();
     let shutdown = shutdown_signal();
@@ -185,11 +190,17 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     loop {
         tokio::select! {
             ev = rt.endpoint.next_event() => match ev {
-                Some(ev) => rt.on_sip(ev).await,
+                Some(ev) => {
+                    rt.check_backlog(asp_events.len());
+                    rt.on_sip(ev).await
+                }
                 None => break,
             },
             ev = asp_events.recv() => match ev {
-                Some(ev) => rt.on_asp(ev).await,
+                Some(ev) => {
+                    rt.check_backlog(asp_events.len());
+                    rt.on_asp(ev).await
+                }
                 None => break,
             },
             _ = housekeeping.tick() => {
@@ -197,6 +208,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                     t.flush();
                 }
                 rt.update_calls_active();
+                // Congestion ends even when no input comes to notice it.
+                rt.check_backlog(asp_events.len());
                 // Transactions end on their timers (RFC 3261 §17, RFC 6026), without any input.
                 rt.update_transactions_active();
             }
@@ -381,6 +394,37 @@ impl Runtime {
         .instrument(span)
         .await;
         self.update_transactions_active();
+    }
+
+    /// Overload (issue 7 item 3): while more than `max_backlog` messages wait in the SIP and
+    /// M3UA input queues, new calls are refused (503 + Retry-After, REL 42 with congestion
+    /// level 2) and the queues drain at the pace of the calls in progress alone; it ends once
+    /// the backlog is down to half the bound. Checked on every input and once a second.
+    fn check_backlog(&mut self, asp_queued: usize) {
+        if self.max_backlog == 0 {
+            return;
+        }
+        let backlog = self.endpoint.backlog() + asp_queued;
+        let congested = if self.congested {
+            backlog > self.max_backlog / 2
+        } else {
+            backlog > self.max_backlog
+        };
+        if congested != self.congested {
+            self.congested = congested;
+            self.gw.set_congested(congested);
+            self.metrics.overload_congested.set(i64::from(congested));
+            if congested {
+                self.metrics.overload_congestion_episodes.inc();
+                warn!(
+                    backlog,
+                    max_backlog = self.max_backlog,
+                    "input queues backing up: refusing new calls"
+                );
+            } else {
+                info!(backlog, "input queues drained: accepting new calls");
+            }
+        }
     }
 
     /// `sip_transactions_active` from the transaction table (O(1)).

@@ -141,6 +141,12 @@ impl Endpoint {
         self.layer.config()
     }
 
+    /// Messages received and parsed but not yet taken by [`Endpoint::next_event`]: the
+    /// transport's queue toward this endpoint (bounded by `TransportConfig::queue`).
+    pub fn backlog(&self) -> usize {
+        self.incoming.len()
+    }
+
     pub fn layer(&self) -> &TransactionLayer<Peer> {
         &self.layer
     }
