@@ -57,7 +57,8 @@ bench:
 	$(CARGO) bench -p ss7sim --bench exchange
 
 # Call-load benchmark against SIPp and Kamailio (bench/bench-calls.sh; needs sip-tester and kamailio):
-# the highest zero-failure call rate per call model, latency, peak RSS → bench/results/.
+# the highest zero-failure call rate per call model, latency, peak RSS, then twice the ip capacity
+# through the admission limit (overload) → bench/results/.
 bench-calls:
 	bash bench/bench-calls.sh
 
