@@ -230,11 +230,11 @@ answer_after = "100ms""#,
              Call-ID: {call}\r\nCSeq: 1 {method}\r\nContent-Length: 0\r\n\r\n"
         )
     };
-    // A BYE outside any dialog gets a 4xx (405 or 481): either ends its transaction.
+    // A BYE outside any dialog gets 481 (RFC 3261 §15.1.2), which ends its transaction.
     for (method, via, call, class) in [
         ("OPTIONS", ";branch=z9hG4bKopt3261", "opt-3261", "2"),
         ("OPTIONS", "", "opt-2543", "2"),
-        ("BYE", ";branch=old2543", "bye-2543", "4"),
+        ("BYE", ";branch=old2543", "bye-2543", "481"),
     ] {
         let r = final_response(&sock, &target, &request(method, via, call));
         assert!(

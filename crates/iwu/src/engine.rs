@@ -1551,7 +1551,14 @@ impl Engine {
                 self.out.push(Action::SendResponse(r));
             }
             (_, None) => {
-                let st = if to_tag.is_none() && req.method != Method::Cancel {
+                // RFC 3261 §12.2.2, §15.1.2: a request of a dialog that does not exist (a To
+                // tag, or a method that only lives in a dialog: BYE, PRACK, UPDATE, INFO) gets
+                // 481; any other method out of a dialog is one the gateway does not take (405).
+                let in_dialog_only = matches!(
+                    req.method,
+                    Method::Bye | Method::Cancel | Method::Prack | Method::Update | Method::Info
+                );
+                let st = if to_tag.is_none() && !in_dialog_only {
                     405
                 } else {
                     481

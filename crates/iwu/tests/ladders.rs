@@ -906,6 +906,22 @@ fn out_of_dialog_requests() {
     o.method = Method::Options;
     o.headers.set(Hdr::CSeq, "1 OPTIONS");
     assert_eq!(responses(&h.request(o.clone())), vec![200]);
+    // Methods the gateway does not take outside a dialog → 405.
+    o.method = Method::Message;
+    o.headers.set(Hdr::CSeq, "1 MESSAGE");
+    assert_eq!(responses(&h.request(o.clone())), vec![405]);
+    // A BYE (or PRACK, UPDATE, INFO) of no dialog → 481, with or without a To tag
+    // (RFC 3261 §15.1.2, §12.2.2).
+    for (method, name) in [
+        (Method::Bye, "BYE"),
+        (Method::Prack, "PRACK"),
+        (Method::Update, "UPDATE"),
+        (Method::Info, "INFO"),
+    ] {
+        o.method = method;
+        o.headers.set(Hdr::CSeq, &format!("1 {name}"));
+        assert_eq!(responses(&h.request(o.clone())), vec![481], "{name}");
+    }
     o.method = Method::Bye;
     o.headers.set(Hdr::CSeq, "1 BYE");
     o.headers.set(Hdr::To, "<tel:+4930123456>;tag=nope");
