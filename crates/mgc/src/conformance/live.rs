@@ -227,7 +227,7 @@ impl LiveIo {
             while let Ok(ev) = self.events.try_recv() {
                 if let ss7sim::SimEvent::Message {
                     dir: ss7sim::sim::MsgDir::Received,
-                    opc,
+                    dpc,
                     cic,
                     message,
                     ..
@@ -238,8 +238,10 @@ impl LiveIo {
                         .emit_with_cic(cic, &message, &mut user_data)
                         .is_ok()
                     {
+                        // What the gateway sent: toward the exchange it addressed (the DPC
+                        // the simulator received it on), as the sans-IO gateway outputs it.
                         out.push(Output::Isup {
-                            dpc: opc,
+                            dpc,
                             sls: 0,
                             message_type: message.message_type,
                             user_data,
