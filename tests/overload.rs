@@ -15,6 +15,23 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
+/// From /metrics: IP-originated calls answered, and calls the gateway refused with cause 42.
+fn answered_and_refused(text: &str) -> (f64, f64) {
+    let answered = sample(
+        text,
+        "calls_total",
+        &[("model", "ip_origination"), ("outcome", "answered")],
+    )
+    .unwrap_or(0.0);
+    let refused = sample(
+        text,
+        "call_releases_total",
+        &[("cause", "42"), ("side", "gateway")],
+    )
+    .unwrap_or(0.0);
+    (answered, refused)
+}
+
 /// Capacity: `MAX_CALLS` calls at once, each held `HOLD_MS` (plus ~100 ms to answer), i.e.
 /// about 4 calls/s. SIPp offers 8 calls/s for 60 calls. Every call must end either answered and
 /// completed, or refused with 503 + Retry-After + Reason cause 42 (SIPp checks both); the
@@ -61,18 +78,7 @@ answer_after = "100ms""#,
     uac.expect_success(Duration::from_secs(40));
     let offered_for = started.elapsed().as_secs_f64();
     let text = gw.wait_circuits_idle(SETTLE);
-    let answered = sample(
-        &text,
-        "calls_total",
-        &[("model", "ip_origination"), ("outcome", "answered")],
-    )
-    .unwrap_or(0.0);
-    let refused = sample(
-        &text,
-        "call_releases_total",
-        &[("cause", "42"), ("side", "gateway")],
-    )
-    .unwrap_or(0.0);
+    let (answered, refused) = answered_and_refused(&text);
     assert_eq!(
         answered + refused,
         CALLS as f64,
@@ -212,18 +218,7 @@ answer_after = "50ms""#,
     );
     slow.expect_success(Duration::from_secs(30));
     let text = gw.wait_circuits_idle(SETTLE);
-    let answered = sample(
-        &text,
-        "calls_total",
-        &[("model", "ip_origination"), ("outcome", "answered")],
-    )
-    .unwrap_or(0.0);
-    let refused = sample(
-        &text,
-        "call_releases_total",
-        &[("cause", "42"), ("side", "gateway")],
-    )
-    .unwrap_or(0.0);
+    let (answered, refused) = answered_and_refused(&text);
     let episodes = sample(&text, "overload_congestion_episodes_total", &[]).unwrap_or(0.0);
     eprintln!("backlog shedding: {answered} answered, {refused} refused, {episodes} episodes");
     assert!(

@@ -301,33 +301,40 @@ mod tests {
         assert_eq!(gw.active_calls(), 1);
     }
 
-    /// Issue 7 item 3: with `max_calls = 1` and one call up, a new INVITE gets 503 with
-    /// Retry-After and Reason cause 42, a new IAM REL cause 42 with the automatic congestion
-    /// level (Q.764 §2.11), and neither reaches the other side; the admitted call goes on.
-    #[test]
-    fn admission_limit_refuses_new_calls_with_503_and_rel_42() {
-        let mut cfg = Config::embedded_default();
-        cfg.overload.max_calls = Some(1);
-        cfg.overload.retry_after_s = 7;
-        let mut gw = ready_with(&cfg);
+    /// The first `t` the gateway sends: its CIC and the message.
+    fn isup_first(out: &[Output], t: isup::MessageType) -> Option<(u16, isup::Message)> {
+        out.iter().find_map(|o| match o {
+            Output::Isup {
+                message_type,
+                user_data,
+                ..
+            } if *message_type == t => isup::Variant::ITU.parse_with_cic(user_data).ok(),
+            _ => None,
+        })
+    }
+
+    /// One call admitted: its CIC and the IAM that set it up.
+    fn admit(gw: &mut Gateway, call_id: &str) -> (u16, isup::Message) {
         let out = gw.handle(
             Duration::from_millis(10),
             Input::SipRequest {
                 peer: "softswitch".into(),
-                request: invite("admitted"),
+                request: invite(call_id),
             },
         );
-        let (admitted, iam) = out
-            .iter()
-            .find_map(|o| match o {
-                Output::Isup {
-                    message_type: isup::MessageType::IAM,
-                    user_data,
-                    ..
-                } => isup::Variant::ITU.parse_with_cic(user_data).ok(),
-                _ => None,
-            })
-            .expect("the first call is admitted");
+        isup_first(&out, isup::MessageType::IAM).expect("the call is admitted")
+    }
+
+    /// Issue 7 item 3, what refusing new calls means: a new INVITE gets 503 with
+    /// `Retry-After: retry_after` and Reason cause 42 and no IAM; the same IAM from the exchange
+    /// on another circuit gets REL 42 with the automatic congestion level `level` (Q.764 §2.11)
+    /// and no INVITE; the call `admitted` goes on (ANM → 200).
+    fn assert_new_calls_refused(
+        gw: &mut Gateway,
+        (admitted, iam): &(u16, isup::Message),
+        retry_after: Option<&str>,
+        level: u8,
+    ) {
         let out = gw.handle(
             Duration::from_millis(20),
             Input::SipRequest {
@@ -342,126 +349,61 @@ mod tests {
                 Output::SipResponse(r) => Some(r),
                 _ => None,
             })
-            .expect("a response to the INVITE over the limit");
+            .expect("a response to the INVITE");
         assert_eq!(r.status, 503);
-        assert_eq!(r.headers.get(sip::header::Hdr::RetryAfter), Some("7"));
+        let got = r.headers.get(sip::header::Hdr::RetryAfter);
+        assert!(got.is_some(), "no Retry-After");
+        if let Some(want) = retry_after {
+            assert_eq!(got, Some(want));
+        }
         assert_eq!(r.headers.q850_cause(), Some(42));
-        // The same IAM from the exchange on another circuit: refused before any INVITE.
-        let cic = if admitted == 10 { 11 } else { 10 };
-        let out = exchange_sends(&mut gw, cic, &iam);
+        let cic = if *admitted == 10 { 11 } else { 10 };
+        let out = exchange_sends(gw, cic, iam);
         assert!(!out.iter().any(|o| matches!(o, Output::SipRequest { .. })));
-        let rel = out
-            .iter()
-            .find_map(|o| match o {
-                Output::Isup {
-                    message_type: isup::MessageType::REL,
-                    user_data,
-                    ..
-                } => isup::Variant::ITU.parse_with_cic(user_data).ok(),
-                _ => None,
-            })
-            .expect("REL for the IAM over the limit");
+        let rel = isup_first(&out, isup::MessageType::REL).expect("REL for the IAM");
         assert_eq!(rel.0, cic);
         assert_eq!(iwu::msgs::cause_of(&rel.1).map(|c| c.0), Some(42));
         assert_eq!(
             rel.1
                 .get::<isup::AutomaticCongestionLevel>()
                 .map(|a| a.level),
-            Some(1)
+            Some(level)
         );
-        exchange_sends(&mut gw, cic, &iwu::msgs::rlc());
-        // The admitted call is untouched: ANM → 200.
-        let out = exchange_sends(&mut gw, admitted, &iwu::msgs::anm());
+        exchange_sends(gw, cic, &iwu::msgs::rlc());
+        let out = exchange_sends(gw, *admitted, &iwu::msgs::anm());
         assert!(
             out.iter()
                 .any(|o| matches!(o, Output::SipResponse(r) if r.status == 200)),
             "{out:#?}"
         );
+    }
+
+    /// Issue 7 item 3: with `max_calls = 1` and one call up, new calls are refused (503 with
+    /// Retry-After and Reason cause 42; REL 42 with congestion level 1); the admitted call goes
+    /// on.
+    #[test]
+    fn admission_limit_refuses_new_calls_with_503_and_rel_42() {
+        let mut cfg = Config::embedded_default();
+        cfg.overload.max_calls = Some(1);
+        cfg.overload.retry_after_s = 7;
+        let mut gw = ready_with(&cfg);
+        let admitted = admit(&mut gw, "admitted");
+        assert_new_calls_refused(&mut gw, &admitted, Some("7"), 1);
         assert_eq!(gw.active_calls(), 1);
     }
 
     /// Issue 7 item 3, load shedding: while the runtime reports its input congested
-    /// (`[overload] max_backlog`), a new INVITE gets 503 + Retry-After + cause 42 and a new IAM
-    /// REL 42 with congestion level 2, with no call limit configured; the call set up before
-    /// goes on, and once the congestion ends new calls are admitted again.
+    /// (`[overload] max_backlog`), new calls are refused with congestion level 2, with no call
+    /// limit configured; the call set up before goes on, and once the congestion ends new
+    /// calls are admitted again.
     #[test]
     fn congested_input_refuses_new_calls_only() {
         let mut gw = ready();
-        let out = gw.handle(
-            Duration::from_millis(10),
-            Input::SipRequest {
-                peer: "softswitch".into(),
-                request: invite("before"),
-            },
-        );
-        let (admitted, iam) = out
-            .iter()
-            .find_map(|o| match o {
-                Output::Isup {
-                    message_type: isup::MessageType::IAM,
-                    user_data,
-                    ..
-                } => isup::Variant::ITU.parse_with_cic(user_data).ok(),
-                _ => None,
-            })
-            .expect("admitted before the congestion");
+        let admitted = admit(&mut gw, "before");
         gw.set_congested(true);
-        let out = gw.handle(
-            Duration::from_millis(20),
-            Input::SipRequest {
-                peer: "softswitch".into(),
-                request: invite("during"),
-            },
-        );
-        assert!(isup_sent(&out, isup::MessageType::IAM).is_empty());
-        let r = out
-            .iter()
-            .find_map(|o| match o {
-                Output::SipResponse(r) => Some(r),
-                _ => None,
-            })
-            .expect("a response to the INVITE");
-        assert_eq!(r.status, 503);
-        assert!(r.headers.get(sip::header::Hdr::RetryAfter).is_some());
-        assert_eq!(r.headers.q850_cause(), Some(42));
-        let cic = if admitted == 10 { 11 } else { 10 };
-        let out = exchange_sends(&mut gw, cic, &iam);
-        assert!(!out.iter().any(|o| matches!(o, Output::SipRequest { .. })));
-        let rel = out
-            .iter()
-            .find_map(|o| match o {
-                Output::Isup {
-                    message_type: isup::MessageType::REL,
-                    user_data,
-                    ..
-                } => isup::Variant::ITU.parse_with_cic(user_data).ok(),
-                _ => None,
-            })
-            .expect("REL for the IAM");
-        assert_eq!(iwu::msgs::cause_of(&rel.1).map(|c| c.0), Some(42));
-        assert_eq!(
-            rel.1
-                .get::<isup::AutomaticCongestionLevel>()
-                .map(|a| a.level),
-            Some(2)
-        );
-        exchange_sends(&mut gw, cic, &iwu::msgs::rlc());
-        // The call in progress is served while congested: ANM → 200.
-        let out = exchange_sends(&mut gw, admitted, &iwu::msgs::anm());
-        assert!(
-            out.iter()
-                .any(|o| matches!(o, Output::SipResponse(r) if r.status == 200)),
-            "{out:#?}"
-        );
+        assert_new_calls_refused(&mut gw, &admitted, None, 2);
         gw.set_congested(false);
-        let out = gw.handle(
-            Duration::from_millis(30),
-            Input::SipRequest {
-                peer: "softswitch".into(),
-                request: invite("after"),
-            },
-        );
-        assert!(!isup_sent(&out, isup::MessageType::IAM).is_empty());
+        admit(&mut gw, "after");
         assert_eq!(gw.active_calls(), 2);
     }
 

@@ -64,6 +64,20 @@ fn gauge_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeV
     g
 }
 
+fn counter(r: &Registry, name: &str, help: &str) -> IntCounter {
+    let c = IntCounter::new(name, help).expect("valid metric definition");
+    r.register(Box::new(c.clone()))
+        .expect("metric registered once");
+    c
+}
+
+fn gauge(r: &Registry, name: &str, help: &str) -> IntGauge {
+    let g = IntGauge::new(name, help).expect("valid metric definition");
+    r.register(Box::new(g.clone()))
+        .expect("metric registered once");
+    g
+}
+
 fn histogram_vec(r: &Registry, name: &str, help: &str, buckets: &[f64]) -> HistogramVec {
     let h = HistogramVec::new(
         HistogramOpts::new(name, help).buckets(buckets.to_vec()),
@@ -78,52 +92,41 @@ fn histogram_vec(r: &Registry, name: &str, help: &str, buckets: &[f64]) -> Histo
 impl Metrics {
     pub fn new() -> Arc<Metrics> {
         let r = Registry::new();
-        let glare = IntCounter::new("glare_total", "Dual seizures detected (Q.764 §2.9.1.4).")
-            .expect("valid metric definition");
-        r.register(Box::new(glare.clone()))
-            .expect("registered once");
-        let m3ua_asp_state = IntGauge::new(
+        let glare = counter(
+            &r,
+            "glare_total",
+            "Dual seizures detected (Q.764 §2.9.1.4).",
+        );
+        let m3ua_asp_state = gauge(
+            &r,
             "m3ua_asp_state",
             "M3UA ASP state: 0 down, 1 inactive, 2 active (RFC 4666 §4.3.1).",
-        )
-        .expect("valid metric definition");
-        r.register(Box::new(m3ua_asp_state.clone()))
-            .expect("registered once");
-        let sip_transactions_active = IntGauge::new(
+        );
+        let sip_transactions_active = gauge(
+            &r,
             "sip_transactions_active",
             "SIP transactions in the transaction layer.",
-        )
-        .expect("valid metric definition");
-        r.register(Box::new(sip_transactions_active.clone()))
-            .expect("registered once");
-        let overload_congested = IntGauge::new(
+        );
+        let overload_congested = gauge(
+            &r,
             "overload_congested",
             "1 while new calls are refused because messages wait beyond [overload] max_backlog.",
-        )
-        .expect("valid metric definition");
-        r.register(Box::new(overload_congested.clone()))
-            .expect("registered once");
-        let overload_congestion_episodes = IntCounter::new(
+        );
+        let overload_congestion_episodes = counter(
+            &r,
             "overload_congestion_episodes_total",
             "Times the input queues backed up beyond [overload] max_backlog.",
-        )
-        .expect("valid metric definition");
-        r.register(Box::new(overload_congestion_episodes.clone()))
-            .expect("registered once");
-        let sip_parse_errors = IntCounter::new(
+        );
+        let sip_parse_errors = counter(
+            &r,
             "sip_malformed_messages_total",
             "SIP messages refused as malformed (answered 400/413/513/505 when possible).",
-        )
-        .expect("valid metric definition");
-        r.register(Box::new(sip_parse_errors.clone()))
-            .expect("registered once");
-        let isup_decode_errors = IntCounter::new(
+        );
+        let isup_decode_errors = counter(
+            &r,
             "isup_malformed_messages_total",
             "ISUP messages that failed to decode (Q.764 §2.9.5 compatibility handling).",
-        )
-        .expect("valid metric definition");
-        r.register(Box::new(isup_decode_errors.clone()))
-            .expect("registered once");
+        );
         let m = Metrics {
             isup_messages: counter_vec(
                 &r,

@@ -303,6 +303,19 @@ fn pstn_release(gw: &mut Gateway, now: Duration, g: u32, cic: u16) {
     );
 }
 
+/// Releases the IP-originated `calls` (emptied) and the PSTN-originated calls of every group.
+fn release_all(gw: &mut Gateway, now: Duration, calls: &mut Vec<(u32, u32, (u32, u16, String))>) {
+    for (g, n, call) in calls.iter() {
+        ip_release(gw, now, *g, *n, call);
+    }
+    for g in 0..GROUPS {
+        for k in 1..=PER_GROUP {
+            pstn_release(gw, now, g, CICS_PER_GROUP - k as u16);
+        }
+    }
+    calls.clear();
+}
+
 /// The fastest chunk of `PROBE_CHUNKS` × `PROBE_CHUNK` new IP-originated calls on group `g`
 /// (numbers from `first` on), per call: the minimum is robust to other work on the machine.
 /// The calls stay up; their release data go to `held`.
@@ -394,15 +407,7 @@ fn heap_bytes_per_held_call() {
     );
 
     // Release every call counted above (and the probe's).
-    for (g, n, call) in &ip_calls {
-        ip_release(&mut gw, now, *g, *n, call);
-    }
-    for g in 0..GROUPS {
-        for k in 1..=PER_GROUP {
-            pstn_release(&mut gw, now, g, CICS_PER_GROUP - k as u16);
-        }
-    }
-    ip_calls.clear();
+    release_all(&mut gw, now, &mut ip_calls);
     let released = 2 * calls + (PROBE_CHUNKS * PROBE_CHUNK) as isize;
     assert_eq!(gw.active_calls() as isize, held as isize - released);
     assert_eq!(gw.running_timers(), 0, "a released call leaves no timer");
@@ -419,15 +424,7 @@ fn heap_bytes_per_held_call() {
             pstn_call(&mut gw, now, g, CICS_PER_GROUP - k as u16);
         }
     }
-    for (g, n, call) in &ip_calls {
-        ip_release(&mut gw, now, *g, *n, call);
-    }
-    for g in 0..GROUPS {
-        for k in 1..=PER_GROUP {
-            pstn_release(&mut gw, now, g, CICS_PER_GROUP - k as u16);
-        }
-    }
-    ip_calls.clear();
+    release_all(&mut gw, now, &mut ip_calls);
     let leaked = (live() - first) / (2 * calls);
     println!(
         "after the release of {released} calls: {kept} bytes per call kept (table capacity); \
